@@ -1,0 +1,133 @@
+"""Domain objects. The JSON contract of the CLI and HTTP API is these models serialized."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Source(BaseModel):
+    """Where one copy of a paper was read: page file, 1-based line, page format."""
+
+    file: str
+    line: int
+    page: str
+    listing_date: str | None = Field(None, description="Date header the copy was listed under (daily papers).")
+
+
+class Record(BaseModel):
+    """One copy of a paper as a parser read it from one page, before merging."""
+
+    abstract: str
+    source: Source
+    title: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    authors_truncated: bool = False
+    affiliations: list[str] = Field(default_factory=list)
+    category: str | None = None
+    date: str | None = Field(None, description="ISO date: YYYY-MM-DD, or YYYY-MM when the day is unknown.")
+    date_text: str | None = Field(None, description="The date as the page printed it.")
+    arxiv_id: str | None = None
+    comments: list[str] = Field(default_factory=list)
+    score: float | None = Field(None, description="Score the page printed before the category, if any.")
+
+
+class Paper(BaseModel):
+    """A distinct paper in the catalog, merged from every copy in the corpus."""
+
+    paper_id: str
+    title: str
+    title_derived: bool = Field(False, description="True when no page had a title and it was derived from the abstract.")
+    abstract: str
+    authors: list[str] = Field(default_factory=list)
+    authors_truncated: bool = Field(False, description="The page listed only the first authors ('et al.').")
+    affiliations: list[str] = Field(default_factory=list)
+    category: str | None = None
+    date: str | None = None
+    date_text: str | None = None
+    year: int | None = None
+    arxiv_id: str | None = None
+    comments: list[str] = Field(default_factory=list)
+    provenance: list[Source] = Field(default_factory=list)
+
+    @property
+    def url(self) -> str | None:
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
+
+    @property
+    def authors_display(self) -> str:
+        if not self.authors:
+            return ""
+        return ", ".join(self.authors) + (" et al." if self.authors_truncated else "")
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({s.page for s in self.provenance})
+
+
+class Chunk(BaseModel):
+    chunk_id: str
+    paper_id: str
+    index: int
+    text: str
+
+
+class Evidence(BaseModel):
+    chunk_id: str
+    text: str
+    score: float
+
+
+class Hit(BaseModel):
+    """A paper found for a question, with the evidence chunks that matched."""
+
+    rank: int
+    paper_id: str
+    title: str
+    arxiv_id: str | None
+    authors: list[str]
+    abstract: str
+    score: float
+    url: str | None = None
+    year: int | None = None
+    category: str | None = None
+    dense_score: float | None = Field(None, description="Best cosine similarity of the paper's chunks.")
+    scores: dict[str, float] = Field(default_factory=dict, description="Per-retriever contributions.")
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class SearchResult(BaseModel):
+    question: str
+    standalone_question: str | None = None
+    hits: list[Hit]
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class Citation(BaseModel):
+    n: int
+    paper_id: str
+    title: str
+    arxiv_id: str | None
+    authors: list[str]
+    url: str | None
+    abstract: str
+    snippet: str
+    score: float
+
+
+class Message(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str
+    refused: bool
+    mode: Literal["extractive", "llm"]
+    citations: list[Citation]
+    related: list[Citation] = Field(default_factory=list, description="Closest papers offered when refusing.")
+    warnings: list[str] = Field(default_factory=list)
+    standalone_question: str | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)

