@@ -64,6 +64,9 @@ class ChromaSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
+    mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="'hybrid' (shipped), or one retriever alone (the baselines of the benchmark)."
+    )
     k: int = Field(5, ge=1, le=100, description="Papers returned by search and used by ask.")
     candidates: int = Field(40, ge=1, description="Chunks fetched from each retriever before fusion.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense retriever in fusion.")

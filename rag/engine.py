@@ -1,0 +1,145 @@
+"""The Python API: `Engine` ties the stages together. The CLI, the UI and the HTTP API are thin
+shells over it.
+
+    from rag import Engine
+    engine = Engine()                      # settings from env / rag.toml
+    engine.ingest()                        # corpus/ -> catalog + Chroma index (incremental)
+    engine.search("length generalization", k=5).hits
+    answer = engine.ask("which papers study length generalization?")
+    print(answer.answer, [c.title for c in answer.citations])
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from rag.answer import Answerer
+from rag.catalog import Catalog
+from rag.embed import Embedder, make_embedder
+from rag.index import Index, IngestReport
+from rag.llm import LLM, make_llm
+from rag.models import Answer, Message, SearchResult
+from rag.retrieve import Filters, Retriever
+from rag.settings import Settings, load_settings
+
+
+class UserError(Exception):
+    """Bad input or a missing prerequisite, with a message meant for the user (no traceback)."""
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
+    ):
+        self.settings = settings or load_settings()
+        self._embedder = embedder
+        self._llm = llm if llm is not None else make_llm(self.settings.llm)
+        self._index: Index | None = None
+        self._retriever: Retriever | None = None
+
+    # -- stages -------------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings.embedding)
+        return self._embedder
+
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            self._index = Index(self.settings, self.embedder)
+        return self._index
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.retriever.catalog
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            if not self.index.is_built():
+                raise UserError(
+                    f"no index in {self.settings.data_dir}: run `rag ingest` first (or `make run`)"
+                )
+            self._retriever = Retriever(self.settings, self.index)
+        return self._retriever
+
+    @property
+    def llm(self) -> LLM | None:
+        return self._llm
+
+    def ingest(self, corpus_dir: Path | None = None, *, progress: bool = True, rebuild: bool = False) -> IngestReport:
+        report = self.index.ingest(corpus_dir or self.settings.corpus_dir, progress=progress, rebuild=rebuild)
+        self._retriever = None  # next query sees the new catalog and BM25 index
+        return report
+
+    # -- questions ----------------------------------------------------------------------------
+    def _check(self, question: str) -> str:
+        q = (question or "").strip()
+        if not q:
+            raise UserError("the question is empty")
+        limit = self.settings.answer.max_question_chars
+        if len(q) > limit:
+            raise UserError(f"the question is {len(q)} characters long; the limit is {limit}")
+        return q
+
+    def search(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        history: list[Message] | None = None,
+        filters: Filters | None = None,
+    ) -> SearchResult:
+        q = self._check(question)
+        t0 = time.perf_counter()
+        result = self.retriever.search(q, k=k or self.settings.retrieval.k, history=history or [], filters=filters)
+        result.timings_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
+        return result
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        history: list[Message] | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        final: Answer | None = None
+        for part in self.ask_stream(question, k=k, history=history, filters=filters):
+            if isinstance(part, Answer):
+                final = part
+        assert final is not None
+        return final
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        history: list[Message] | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yields answer text as it is generated, then the final verified `Answer`.
+
+        The streamed text is provisional: citation repair may change the final text.
+        """
+        t0 = time.perf_counter()
+        found = self.search(question, k=k, history=history, filters=filters)
+        answerer = Answerer(self.settings, self.catalog, self._llm)
+        final = None
+        for part in answerer.answer_stream(found, history=history or []):
+            if isinstance(part, Answer):
+                final = part
+            else:
+                yield part
+        assert final is not None
+        final.timings_ms = {**found.timings_ms, **final.timings_ms}
+        final.timings_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
+        yield final
