@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from rag.answer import Answerer
 from rag.catalog import Catalog
 from rag.embed import Embedder, make_embedder
+from rag.errors import UserError
 from rag.index import Index, IngestReport
-from rag.llm import LLM, make_llm
 from rag.models import Answer, Message, SearchResult
 from rag.retrieve import Filters, Retriever
 from rag.settings import Settings, load_settings
 
-
-class UserError(Exception):
-    """Bad input or a missing prerequisite, with a message meant for the user (no traceback)."""
+if TYPE_CHECKING:
+    from rag.llm import LLM
 
 
 class Engine:
@@ -39,7 +39,11 @@ class Engine:
     ):
         self.settings = settings or load_settings()
         self._embedder = embedder
-        self._llm = llm if llm is not None else make_llm(self.settings.llm)
+        if llm is None and self.settings.llm.enabled:
+            from rag.llm import make_llm
+
+            llm = make_llm(self.settings.llm)
+        self._llm = llm
         self._index: Index | None = None
         self._retriever: Retriever | None = None
 
@@ -67,7 +71,7 @@ class Engine:
                 raise UserError(
                     f"no index in {self.settings.data_dir}: run `rag ingest` first (or `make run`)"
                 )
-            self._retriever = Retriever(self.settings, self.index)
+            self._retriever = Retriever(self.settings, self.index, llm=self._llm)
         return self._retriever
 
     @property
@@ -132,7 +136,7 @@ class Engine:
         """
         t0 = time.perf_counter()
         found = self.search(question, k=k, history=history, filters=filters)
-        answerer = Answerer(self.settings, self.catalog, self._llm)
+        answerer = Answerer(self.settings, self.catalog, self._llm, embed=self.embedder.embed)
         final = None
         for part in answerer.answer_stream(found, history=history or []):
             if isinstance(part, Answer):

@@ -24,6 +24,8 @@ _LATEX_CMD = re.compile(r"\\([A-Za-z]+)")
 _TAGS = re.compile(r"<[^>\n]{0,200}>")
 _SPACE = re.compile(r"\s+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'$\\])")
+# Abbreviations that end in a period but do not end a sentence.
+_NO_BREAK = re.compile(r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|Sec|resp|approx|Dr|Mr|Ms|No)\.|\(e\.g\.)$")
 
 
 def clean_line(line: str) -> str:
@@ -54,8 +56,13 @@ def fold(text: str) -> str:
 
 def sentences(text: str) -> list[str]:
     """Split an abstract into sentences (good enough for extractive answers)."""
-    parts = _SENTENCE.split(text.strip())
-    return [p.strip() for p in parts if p.strip()]
+    out: list[str] = []
+    for part in _SENTENCE.split(text.strip()):
+        if out and _NO_BREAK.search(out[-1]):
+            out[-1] = f"{out[-1]} {part}"
+        elif part.strip():
+            out.append(part.strip())
+    return out
 
 
 def derive_title(abstract: str, max_words: int = 12) -> str:

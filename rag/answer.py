@@ -1,0 +1,319 @@
+"""Answer stage: retrieved papers -> a grounded, cited `Answer`.
+
+Order of decisions:
+1. nothing relevant retrieved (best cosine below the calibrated threshold and no exact metadata
+   match) -> an honest refusal with the closest papers as related reading;
+2. catalog questions (who wrote / arXiv id / when / papers by an author / papers from a year) ->
+   answered exactly from the catalog, in every mode;
+3. an LLM endpoint configured -> streamed generation over numbered sources, then citation
+   verification; any endpoint fault -> the extractive answer with a visible notice;
+4. otherwise the extractive answer: the most relevant sentences of the top papers, each cited.
+Titles, authors and ids shown to the user always come from the catalog, never from model text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+from rapidfuzz import fuzz
+
+from rag.catalog import Catalog
+from rag.models import Answer, Citation, Hit, Message, Paper, SearchResult
+from rag.prompts import ANSWER_SYSTEM, ANSWER_USER, SOURCE_BLOCK
+from rag.rewrite import bounded_history
+from rag.settings import Settings
+from rag.text import fold, searchable, sentences
+from rag.tokens import count_tokens, truncate_tokens
+
+EXTRACTIVE_NOTE = "Extractive answer (no LLM configured): the most relevant sentences quoted from the top papers."
+REFUSAL_TEXT = "The corpus does not appear to answer this question"
+STOPWORDS = set(
+    "a an the of in on for to and or is are was were be by with what which who whom how when where why does do did "
+    "that this these those it its from as at about any there their they paper papers work study studies".split()
+)
+
+INTENT_AUTHORS = re.compile(r"\b(who (wrote|authored|are the authors|were the authors)|authors? of|written by|author)\b", re.I)
+INTENT_ARXIV = re.compile(r"\b(arxiv|identifier|\bid\b)", re.I)
+INTENT_DATE = re.compile(r"\b(when|what (year|date)|which year|published|date)\b", re.I)
+INTENT_LIST_AUTHOR = re.compile(r"\b(by|did|has|have)\b.*\b(write|wrote|co-?author(ed)?|publish(ed)?|papers?)\b|\bpapers? by\b", re.I)
+YEAR_LIST = re.compile(r"\b(?:papers?|published|released|from|in)\b.*\b((?:19|20)\d\d)\b", re.I)
+
+
+def _terms(text: str) -> set[str]:
+    return {w[:6] for w in fold(text).split() if w not in STOPWORDS and len(w) > 2}
+
+
+def citation_for(n: int, hit: Hit, snippet: str) -> Citation:
+    return Citation(
+        n=n, paper_id=hit.paper_id, title=hit.title, arxiv_id=hit.arxiv_id, authors=hit.authors, url=hit.url,
+        abstract=hit.abstract, snippet=snippet, score=hit.score,
+    )
+
+
+def _hit_from_paper(p: Paper, rank: int, score: float = 1.0) -> Hit:
+    return Hit(
+        rank=rank, paper_id=p.paper_id, title=p.title, arxiv_id=p.arxiv_id, authors=p.authors, abstract=p.abstract,
+        score=score, url=p.url, year=p.year, category=p.category,
+    )
+
+
+class Answerer:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        llm: Any = None,
+        embed: Callable[[list[str]], list[list[float]]] | None = None,
+    ):
+        self.settings = settings
+        self.catalog = catalog
+        self.llm = llm
+        self.embed = embed
+
+    # -- entry point ---------------------------------------------------------------------------
+    def answer_stream(self, found: SearchResult, history: list[Message]) -> Iterator[str | Answer]:
+        t0 = time.perf_counter()
+        question = found.standalone_question or found.question
+        mode = "llm" if self.llm is not None else "extractive"
+        relevant = self.relevant_hits(found.hits)
+        if not relevant:
+            yield self._finish(self.refusal(found, mode), t0)
+            return
+        catalog_answer = self.catalog_answer(found, relevant, mode)
+        if catalog_answer is not None:
+            yield catalog_answer.answer
+            yield self._finish(catalog_answer, t0)
+            return
+        if self.llm is not None:
+            final = None
+            for part in self.llm_answer(found, relevant, history):
+                if isinstance(part, Answer):
+                    final = part
+                else:
+                    yield part
+            assert final is not None
+            yield self._finish(final, t0)
+            return
+        answer = self.extractive(found, relevant, question)
+        yield answer.answer
+        yield self._finish(answer, t0)
+
+    def _finish(self, answer: Answer, t0: float) -> Answer:
+        answer.timings_ms["answer"] = round((time.perf_counter() - t0) * 1000, 1)
+        return answer
+
+    # -- relevance and refusal -----------------------------------------------------------------
+    def relevant_hits(self, hits: list[Hit]) -> list[Hit]:
+        """Hits the evidence supports: an exact metadata match, or dense similarity above the threshold."""
+        threshold = self.settings.answer.refusal_threshold
+        best = max((h.dense_score or 0.0 for h in hits), default=0.0)
+        if best < threshold and not any("metadata" in h.scores for h in hits):
+            return []
+        # Keep papers reasonably close to the best one; a far tail only dilutes the answer.
+        floor = max(threshold, best - 0.25)
+        return [h for h in hits if "metadata" in h.scores or (h.dense_score or 0.0) >= floor]
+
+    def refusal(self, found: SearchResult, mode: str, note: str | None = None) -> Answer:
+        related = [citation_for(i, h, h.evidence[0].text if h.evidence else "") for i, h in enumerate(found.hits[:3], 1)]
+        text = f"{REFUSAL_TEXT}: none of its papers addresses it closely enough to answer."
+        if related:
+            text += " Closest papers, as related reading: " + "; ".join(f"{c.title}" for c in related) + "."
+        return Answer(
+            question=found.question, answer=text, refused=True, mode=mode,  # type: ignore[arg-type]
+            citations=[], related=related, warnings=[note] if note else [],
+            standalone_question=found.standalone_question, timings_ms={},
+        )
+
+    # -- catalog facts -------------------------------------------------------------------------
+    def catalog_answer(self, found: SearchResult, relevant: list[Hit], mode: str) -> Answer | None:
+        """Exact answers to questions about metadata, from the catalog."""
+        q = found.standalone_question or found.question
+        asked = found.question
+        by_author = self._papers_by_named_author(q)
+        if by_author and INTENT_LIST_AUTHOR.search(asked):
+            author, papers = by_author
+            hits = [_hit_from_paper(p, i) for i, p in enumerate(papers, 1)]
+            lines = [f"The corpus holds {len(papers)} paper(s) with {author} among the listed authors:"]
+            lines += [f"- {p.title} ({p.date_text or p.year or 'date unknown'}) [{i}]" for i, p in enumerate(papers, 1)]
+            return self._cited(found, hits, "\n".join(lines), mode)
+        year = YEAR_LIST.search(asked)
+        if year and re.search(r"\b(which|list|what)\b.*\bpapers?\b", asked, re.I) and not by_author:
+            y = int(year.group(1))
+            papers = [p for p in self.catalog.papers if p.year == y]
+            if papers:
+                hits = [_hit_from_paper(p, i) for i, p in enumerate(papers, 1)]
+                lines = [f"The corpus holds {len(papers)} paper(s) dated {y}:"]
+                lines += [f"- {p.title} ({p.date_text or p.date}) [{i}]" for i, p in enumerate(papers, 1)]
+                return self._cited(found, hits, "\n".join(lines), mode)
+        top = relevant[0]
+        paper = self.catalog.get(top.paper_id)
+        if paper is None:
+            return None
+        facts = []
+        if INTENT_AUTHORS.search(asked):
+            if paper.authors:
+                aff = f" ({', '.join(paper.affiliations)})" if paper.affiliations else ""
+                facts.append(f'"{paper.title}" was written by {paper.authors_display}{aff} [1].')
+            else:
+                facts.append(f'The corpus does not list the authors of "{paper.title}" [1].')
+        if INTENT_ARXIV.search(asked):
+            if paper.arxiv_id:
+                facts.append(f'The arXiv id of "{paper.title}" is {paper.arxiv_id} ({paper.url}) [1].')
+            else:
+                facts.append(f'The corpus gives no arXiv id for "{paper.title}" [1].')
+        if INTENT_DATE.search(asked) and not facts:
+            if paper.date_text or paper.date:
+                facts.append(f'"{paper.title}" is dated {paper.date_text or paper.date} [1].')
+            else:
+                facts.append(f'The corpus gives no date for "{paper.title}" [1].')
+        if not facts:
+            return None
+        return self._cited(found, [top], " ".join(facts), mode)
+
+    def _papers_by_named_author(self, question: str) -> tuple[str, list[Paper]] | None:
+        q = f" {fold(question)} "
+        best: tuple[str, list[Paper]] | None = None
+        for p in self.catalog.papers:
+            for a in p.authors:
+                name = fold(a)
+                if f" {name} " in q or (len(name.split()[-1]) > 3 and f" {name.split()[-1]} " in q):
+                    if best is None or best[0] == a:
+                        best = (a, (best[1] if best else []) + [p])
+        return best
+
+    def _cited(self, found: SearchResult, hits: list[Hit], text: str, mode: str) -> Answer:
+        cites = [citation_for(i, h, h.evidence[0].text if h.evidence else h.abstract[:300]) for i, h in enumerate(hits, 1)]
+        return Answer(
+            question=found.question, answer=text, refused=False, mode=mode,  # type: ignore[arg-type]
+            citations=cites, standalone_question=found.standalone_question, timings_ms={},
+        )
+
+    # -- extractive ----------------------------------------------------------------------------
+    def extractive(self, found: SearchResult, relevant: list[Hit], question: str, note: str | None = None) -> Answer:
+        a = self.settings.answer
+        candidates: list[tuple[int, str]] = []  # (hit index, sentence)
+        for i, hit in enumerate(relevant):
+            for s in sentences(hit.abstract):
+                if 30 <= len(s) <= 600:
+                    candidates.append((i, s))
+        if not candidates:
+            return self.refusal(found, "extractive", note)
+        q_terms = _terms(question)
+        lexical = np.array([len(q_terms & _terms(s)) / max(1, len(q_terms)) for _, s in candidates])
+        if self.embed is not None:
+            vecs = np.array(self.embed([question] + [searchable(s) for _, s in candidates]))
+            semantic = vecs[1:] @ vecs[0]
+        else:
+            semantic = np.zeros(len(candidates))
+        prior = np.array([1.0 / (1 + 0.15 * i) for i, _ in candidates])
+        score = (semantic + 0.5 * lexical) * prior
+
+        chosen: list[tuple[int, str]] = []
+        per_paper: dict[int, int] = {}
+        length = 0
+        # First pass: the best sentence of each relevant paper (coverage for multi-paper questions);
+        # second pass: further sentences by score.
+        order = list(np.argsort(-score))
+        for pass_no in (1, 2):
+            for j in order:
+                i, s = candidates[j]
+                if len(chosen) >= a.max_sentences or length + len(s) > a.max_chars:
+                    continue
+                if (pass_no == 1 and per_paper.get(i)) or per_paper.get(i, 0) >= 2:
+                    continue
+                if any(fuzz.ratio(fold(s), fold(c)) > 85 for _, c in chosen):
+                    continue  # the same sentence from two abstract versions
+                chosen.append((i, s))
+                per_paper[i] = per_paper.get(i, 0) + 1
+                length += len(s)
+        if not chosen:
+            return self.refusal(found, "extractive", note)
+        # Present by paper rank, then by position in the abstract; number papers by first appearance.
+        chosen.sort(key=lambda c: (c[0], relevant[c[0]].abstract.find(c[1])))
+        numbers: dict[int, int] = {}
+        parts = []
+        for i, s in chosen:
+            n = numbers.setdefault(i, len(numbers) + 1)
+            parts.append(f"{s} [{n}]")
+        cites = []
+        for i, n in numbers.items():
+            snippet = " ".join(s for j, s in chosen if j == i)
+            cites.append(citation_for(n, relevant[i], snippet))
+        lead = note or EXTRACTIVE_NOTE
+        return Answer(
+            question=found.question, answer=lead + "\n\n" + " ".join(parts), refused=False, mode="extractive",
+            citations=cites, warnings=[note] if note else [], standalone_question=found.standalone_question,
+            timings_ms={},
+        )
+
+    # -- LLM -----------------------------------------------------------------------------------
+    def build_sources(self, hits: list[Hit]) -> list[tuple[Hit, str]]:
+        """Numbered source blocks within the context token budget (best papers first)."""
+        budget = self.settings.llm.context_tokens
+        out: list[tuple[Hit, str]] = []
+        used = 0
+        for hit in hits:
+            paper = self.catalog.get(hit.paper_id)
+            text = hit.abstract if paper is None else paper.abstract
+            block = SOURCE_BLOCK.format(
+                n=len(out) + 1, title=hit.title, authors=", ".join(hit.authors) or "not listed",
+                date=(paper.date_text or paper.date or "unknown") if paper else "unknown",
+                arxiv_id=hit.arxiv_id or "none", text=text,
+            )
+            cost = count_tokens(block)
+            if used + cost > budget:
+                if out:
+                    break
+                block = truncate_tokens(block, budget)
+                cost = budget
+            out.append((hit, block))
+            used += cost
+        return out
+
+    def llm_answer(self, found: SearchResult, relevant: list[Hit], history: list[Message]) -> Iterator[str | Answer]:
+        from rag.citations import verify_citations
+        from rag.llm import LLMError
+
+        t0 = time.perf_counter()
+        sources = self.build_sources(relevant)
+        messages = [{"role": "system", "content": ANSWER_SYSTEM}]
+        for m in bounded_history(history, self.settings.llm.history_tokens):
+            messages.append({"role": m.role, "content": m.content})
+        messages.append(
+            {"role": "user", "content": ANSWER_USER.format(sources="\n\n".join(b for _, b in sources), question=found.question)}
+        )
+        text = ""
+        try:
+            for delta in self.llm.stream(messages):
+                text += delta
+                yield delta
+        except LLMError as exc:
+            note = f"The LLM endpoint failed ({exc}); showing the extractive answer instead."
+            answer = self.extractive(found, relevant, found.standalone_question or found.question, note=note)
+            answer.timings_ms["llm"] = round((time.perf_counter() - t0) * 1000, 1)
+            yield answer
+            return
+        llm_ms = round((time.perf_counter() - t0) * 1000, 1)
+        verified = verify_citations(text, [searchable(f"{h.title}. {h.abstract}") for h, _ in sources])
+        if verified.refused:
+            answer = self.refusal(found, "llm")
+        elif not verified.cited:
+            note = "The model's answer cited none of the sources; showing the extractive answer instead."
+            answer = self.extractive(found, relevant, found.standalone_question or found.question, note=note)
+            answer.mode = "llm"
+            answer.warnings += verified.warnings
+        else:
+            cites = []
+            for n, original in enumerate(verified.cited, 1):
+                hit = sources[original - 1][0]
+                cites.append(citation_for(n, hit, hit.evidence[0].text if hit.evidence else hit.abstract[:300]))
+            answer = Answer(
+                question=found.question, answer=verified.text.strip(), refused=False, mode="llm", citations=cites,
+                warnings=verified.warnings, standalone_question=found.standalone_question, timings_ms={},
+            )
+        answer.timings_ms["llm"] = llm_ms
+        yield answer

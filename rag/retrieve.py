@@ -1,0 +1,227 @@
+"""Retrieve stage: question -> ranked papers with their best evidence chunks.
+
+Three channels, fused per paper:
+- dense: MiniLM chunk vectors in Chroma, aggregated to papers by their best chunk;
+- BM25 (bm25s + Snowball stemmer) over paper-level text including title, authors, ids and comments,
+  weighted by its confidence for this query (idf-weighted share of the query terms the top paper
+  contains): keyword search is trusted for names, ids and exact terms, not for lay paraphrases;
+- metadata: exact mentions of an author, an arXiv id, a title, or a paper named earlier in the chat.
+
+bm25s is used directly rather than llama-index's BM25Retriever because fusion needs paper-level
+documents, the whole score vector for the confidence measure and a filter mask.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from typing import Any
+
+import bm25s
+import numpy as np
+import Stemmer
+from pydantic import BaseModel, Field
+from rapidfuzz import fuzz
+
+from rag.catalog import Catalog
+from rag.index import Index
+from rag.models import Evidence, Hit, Message, Paper, SearchResult
+from rag.rewrite import condense
+from rag.settings import Settings
+from rag.text import fold, searchable
+
+ARXIV_IN_TEXT = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
+YEAR_IN_TEXT = re.compile(r"\b(?:in|from|during|published|released|year)\s+((?:19|20)\d\d)\b", re.I)
+
+
+class Filters(BaseModel):
+    """Hard filters on search results (CLI --author/--year/--category/--source, API `filters`)."""
+
+    authors: list[str] = Field(default_factory=list, description="Papers with any of these authors (substring).")
+    year_from: int | None = None
+    year_to: int | None = None
+    category: str | None = Field(None, description="Category as printed on the page, e.g. LG, CL.")
+    source: str | None = Field(None, description="Page format the paper was read from, e.g. profile.")
+
+    def active(self) -> bool:
+        return bool(self.authors or self.year_from or self.year_to or self.category or self.source)
+
+    def allows(self, p: Paper) -> bool:
+        if self.authors and not any(a.lower() in " | ".join(p.authors).lower() for a in self.authors):
+            return False
+        if self.year_from and (p.year is None or p.year < self.year_from):
+            return False
+        if self.year_to and (p.year is None or p.year > self.year_to):
+            return False
+        if self.category and (p.category or "").lower() != self.category.lower():
+            return False
+        return not (self.source and self.source not in p.sources)
+
+
+def paper_search_text(p: Paper) -> str:
+    """Everything keyword search should see for a paper."""
+    parts = [p.title, p.title, ", ".join(p.authors), ", ".join(p.affiliations), p.arxiv_id or "",
+             str(p.year or ""), p.category or "", " ".join(p.comments), p.abstract]  # fmt: skip
+    return searchable(" \n".join(parts))
+
+
+class Retriever:
+    def __init__(self, settings: Settings, index: Index, llm: Any = None):
+        self.settings = settings
+        self.index = index
+        self.llm = llm
+        self.catalog: Catalog = index.load_catalog()
+        self._stemmer = Stemmer.Stemmer("english")
+        papers = self.catalog.papers
+        docs = self._tokenize([paper_search_text(p) for p in papers])
+        self._bm25 = bm25s.BM25()
+        self._bm25.index(docs, show_progress=False)
+        self._doc_terms = [set(d) for d in docs]
+        df = Counter(t for terms in self._doc_terms for t in terms)
+        n = len(papers)
+        self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self._max_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._by_arxiv = {p.arxiv_id: p.paper_id for p in papers if p.arxiv_id}
+        self._authors: dict[str, set[str]] = {}
+        for p in papers:
+            for a in p.authors:
+                self._authors.setdefault(a, set()).add(p.paper_id)
+        self._titles = [(fold(p.title), p.paper_id) for p in papers if not p.title_derived]
+
+    def _tokenize(self, texts: list[str]) -> list[list[str]]:
+        out: list[list[str]] = bm25s.tokenize(
+            texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+        )
+        return out
+
+    # -- channels ------------------------------------------------------------------------------
+    def bm25(self, query: str, allowed: np.ndarray | None) -> tuple[list[tuple[str, float]], float]:
+        """Ranked (paper id, score) and the confidence of keyword search for this query (0..1)."""
+        terms = [t for t in self._tokenize([query])[0]]
+        known = [t for t in terms if t in self._idf]
+        if not known:
+            return [], 0.0
+        n = len(self.catalog.papers)
+        docs, scores = self._bm25.retrieve(
+            [known], k=min(self.settings.retrieval.candidates, n), show_progress=False,
+            weight_mask=allowed,
+        )
+        ranked = [(self.catalog.papers[int(d)].paper_id, float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        if not ranked:
+            return [], 0.0
+        top_terms = self._doc_terms[int(docs[0][0])]
+        total = sum(self._idf.get(t, self._max_idf) for t in set(terms))
+        covered = sum(self._idf[t] for t in set(known) if t in top_terms)
+        return ranked, covered / total if total else 0.0
+
+    def dense(self, query: str, n: int, allowed_ids: list[str] | None) -> dict[str, list[tuple[str, str, float]]]:
+        """paper id -> its matching chunks (chunk id, text, cosine), best first."""
+        vector = self.index.embedder.embed_query(query)
+        by_paper: dict[str, list[tuple[str, str, float]]] = {}
+        for cid, pid, text, sim in self.index.query(vector, n, allowed_ids):
+            by_paper.setdefault(pid, []).append((cid, text, sim))
+        return by_paper
+
+    def metadata(self, query: str, pinned: list[str]) -> dict[str, float]:
+        """Papers the question names exactly: by arXiv id, author, title, or earlier in the chat."""
+        found: dict[str, float] = {}
+        for m in ARXIV_IN_TEXT.finditer(query):
+            if m.group(1) in self._by_arxiv:
+                found[self._by_arxiv[m.group(1)]] = 1.0
+        q_fold = f" {fold(query)} "
+        for author, ids in self._authors.items():
+            name = fold(author)
+            last = name.split()[-1] if name.split() else ""
+            if f" {name} " in q_fold or (len(last) > 3 and f" {last} " in q_fold and last[0].isalpha()):
+                for pid in ids:
+                    found[pid] = max(found.get(pid, 0.0), 1.0 if f" {name} " in q_fold else 0.6)
+        for title, pid in self._titles:
+            if len(title) >= 20 and (title in q_fold or fuzz.partial_ratio(title, q_fold) >= 95):
+                found[pid] = max(found.get(pid, 0.0), 1.0)
+        for i, pid in enumerate(pinned):
+            found[pid] = max(found.get(pid, 0.0), 0.9 - 0.1 * i)
+        return found
+
+    # -- fusion --------------------------------------------------------------------------------
+    def search(
+        self, question: str, *, k: int, history: list[Message], filters: Filters | None = None
+    ) -> SearchResult:
+        r = self.settings.retrieval
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        standalone, pinned = condense(question, history, self.catalog, self.llm, self.settings)
+        timings["condense"] = _ms(t0)
+
+        papers = self.catalog.papers
+        allowed_ids: list[str] | None = None
+        mask: np.ndarray | None = None
+        if filters is not None and filters.active():
+            keep = [filters.allows(p) for p in papers]
+            allowed_ids = [p.paper_id for p, ok in zip(papers, keep) if ok]
+            mask = np.array(keep, dtype=np.float32)
+            pinned = [pid for pid in pinned if pid in set(allowed_ids)]
+
+        scores: dict[str, dict[str, float]] = {}
+        rrf = r.rrf_k
+
+        def add(pid: str, channel: str, value: float) -> None:
+            scores.setdefault(pid, {})[channel] = scores.get(pid, {}).get(channel, 0.0) + value
+
+        t0 = time.perf_counter()
+        dense_hits: dict[str, list[tuple[str, str, float]]] = {}
+        if r.mode in ("hybrid", "dense"):
+            dense_hits = self.dense(standalone, r.candidates, allowed_ids)
+            ranked = sorted(dense_hits, key=lambda pid: -dense_hits[pid][0][2])
+            for rank, pid in enumerate(ranked, 1):
+                add(pid, "dense", r.dense_weight / (rrf + rank))
+        timings["dense"] = _ms(t0)
+
+        t0 = time.perf_counter()
+        if r.mode in ("hybrid", "bm25"):
+            bm25_ranked, confidence = self.bm25(standalone, mask)
+            weight = r.bm25_weight * (confidence if r.mode == "hybrid" else 1.0)
+            for rank, (pid, _) in enumerate(bm25_ranked, 1):
+                add(pid, "bm25", weight / (rrf + rank))
+        timings["bm25"] = _ms(t0)
+
+        if r.mode == "hybrid":
+            allowed_set = set(allowed_ids) if allowed_ids is not None else None
+            for pid, strength in self.metadata(standalone + " " + question, pinned).items():
+                if allowed_set is None or pid in allowed_set:
+                    add(pid, "metadata", r.metadata_weight * strength * 2.0 / (rrf + 1))
+
+        fused = sorted(scores, key=lambda pid: -sum(scores[pid].values()))[:k]
+        t0 = time.perf_counter()
+        missing = [pid for pid in fused if pid not in dense_hits]
+        if missing:  # evidence (and a dense score for refusal) for papers found by keywords or metadata
+            dense_hits.update(self.dense(standalone, max(len(missing) * 4, 8), missing))
+        timings["evidence"] = _ms(t0)
+
+        hits = []
+        for rank, pid in enumerate(fused, 1):
+            paper = self.catalog.get(pid)
+            if paper is None:
+                continue
+            chunks = dense_hits.get(pid, [])
+            hits.append(
+                Hit(
+                    rank=rank, paper_id=pid, title=paper.title, arxiv_id=paper.arxiv_id, authors=paper.authors,
+                    abstract=paper.abstract, url=paper.url, year=paper.year, category=paper.category,
+                    score=round(sum(scores[pid].values()), 6),
+                    dense_score=round(chunks[0][2], 4) if chunks else None,
+                    scores={c: round(v, 6) for c, v in scores[pid].items()},
+                    evidence=[Evidence(chunk_id=c, text=t, score=round(s, 4)) for c, t, s in chunks[: r.evidence_chunks]],
+                )
+            )
+        return SearchResult(
+            question=question,
+            standalone_question=standalone if standalone != question else None,
+            hits=hits,
+            timings_ms=timings,
+        )
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 1)
