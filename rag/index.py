@@ -189,14 +189,22 @@ class Index:
             tokenizer=enc.encode,
             id_func=lambda i, doc: f"{doc.doc_id}#{i}",  # stable ids: re-running an ingest overwrites, never duplicates
         )
+        vector_store = _UpsertingChromaVectorStore(chroma_collection=self.collection())
+        # Removed papers are deleted here rather than by UPSERTS_AND_DELETE, which fails on a docstore
+        # that keeps hashes only (store_doc_text=False keeps it small at a million papers).
+        current = {p.paper_id for p in papers}
+        for paper_id in set(before.values()) - current:
+            vector_store.delete(paper_id)
+            docstore.delete_document(paper_id, raise_error=False)
+            docstore.delete_ref_doc(paper_id, raise_error=False)
         pipeline = IngestionPipeline(
             transformations=[
                 splitter,
                 LlamaIndexEmbedding(self.embedder, batch_size=self.settings.embedding.batch_size),
             ],
-            vector_store=_UpsertingChromaVectorStore(chroma_collection=self.collection()),
+            vector_store=vector_store,
             docstore=docstore,
-            docstore_strategy=DocstoreStrategy.UPSERTS_AND_DELETE,
+            docstore_strategy=DocstoreStrategy.UPSERTS,
             disable_cache=True,  # the docstore already skips unchanged papers; a cache would copy every vector
         )
         nodes = pipeline.run(documents=[paper_document(p) for p in papers], show_progress=progress, store_doc_text=False)

@@ -1,0 +1,55 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+RAG    := $(VENV)/bin/rag
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+export HF_HUB_OFFLINE=1
+export TRANSFORMERS_OFFLINE=1
+export TOKENIZERS_PARALLELISM=false
+export GRADIO_ANALYTICS_ENABLED=False
+
+.PHONY: run test install install-test index eval lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	# The CPU build of torch first: anything unpinned would pull a multi-GB CUDA build.
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install --quiet -e '.[test]'
+	# A real browser for the UI tests (Debian's Chromium; Playwright's own download is not reachable).
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+index: install
+	$(RAG) ingest
+
+run: index
+	$(RAG) ui --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(VENV)/bin/ruff check rag ui tests eval bench
+	$(VENV)/bin/mypy rag ui
+	$(VENV)/bin/pytest -q
+	$(MAKE) --no-print-directory eval-gate
+
+# The deterministic eval on the default configuration, failing on regression against the baseline.
+eval-gate: install
+	$(RAG) ingest --quiet
+	$(RAG) eval --baseline eval/baselines/default.json
+
+eval: index
+	$(RAG) eval
+
+bench: index
+	$(PY) bench/retrieval.py
+
+clean:
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,253 @@
+"""`rag` command line: a thin shell over `rag.Engine`. `--json` prints the very objects the Python
+API returns. Errors print one line (set RAG_DEBUG=1 for a traceback) and exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rag.errors import UserError
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from rag.settings import load_settings
+
+    overrides: dict[str, Any] = {"data_dir": getattr(args, "data_dir", None)}
+    if getattr(args, "corpus", None):
+        overrides["corpus_dir"] = args.corpus
+    return load_settings(getattr(args, "config", None), **overrides)
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from rag.engine import Engine
+
+    return Engine(_settings(args))
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from rag.retrieve import Filters
+
+    f = Filters(authors=args.author or [], category=args.category, source=args.source)
+    if args.year:
+        lo, _, hi = args.year.partition("-")
+        try:
+            f.year_from = int(lo) if lo else None
+            f.year_to = int(hi) if hi else (int(lo) if lo and "-" not in args.year else None)
+        except ValueError as exc:
+            raise UserError(f"--year takes YYYY or YYYY-YYYY, not {args.year!r}") from exc
+    return f if f.active() else None
+
+
+def _questions(args: argparse.Namespace) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line number, {"question", "history"}) per batch line, or (line number, error message)."""
+    if not args.batch:
+        yield 0, {"question": " ".join(args.question), "history": []}
+        return
+    path = Path(args.batch)
+    stream = sys.stdin if args.batch == "-" else None
+    if stream is None and not path.is_file():
+        raise UserError(f"batch file not found: {args.batch}")
+    lines = (stream or path.open(encoding="utf-8"))
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
+                raise ValueError('expected an object with a "question" string')
+            yield no, {"question": obj["question"], "history": obj.get("history") or []}
+        except (json.JSONDecodeError, ValueError) as exc:
+            yield no, f"{args.batch}:{no}: {exc}"
+
+
+def _history(raw: list[Any]) -> list[Any]:
+    from pydantic import ValidationError
+
+    from rag.models import Message
+
+    try:
+        return [Message.model_validate(m) for m in raw]
+    except ValidationError as exc:
+        raise UserError(f'history must be a list of {{"role": "user"|"assistant", "content": "..."}}: {exc.errors()[0]["msg"]}') from exc
+
+
+def _print_sources(answer: Any) -> None:
+    items = answer.citations or answer.related
+    if not items:
+        return
+    print("\nRelated reading:" if answer.refused else "\nSources:")
+    for c in items:
+        authors = ", ".join(c.authors[:4]) + (" et al." if len(c.authors) > 4 else "") if c.authors else "authors not listed"
+        ident = f" — arXiv:{c.arxiv_id} {c.url}" if c.arxiv_id else ""
+        print(f"  [{c.n}] {c.title} — {authors}{ident}")
+
+
+def cmd_ask_or_search(args: argparse.Namespace, *, ask: bool) -> int:
+    engine = _engine(args)
+    filters = _filters(args)
+    failures = 0
+    for no, item in _questions(args):
+        if isinstance(item, str):
+            failures += 1
+            print(json.dumps({"error": item, "line": no}), flush=True)
+            continue
+        try:
+            history = _history(item["history"])
+            if not ask:
+                result = engine.search(item["question"], k=args.k, history=history, filters=filters)
+                if args.json or args.batch:
+                    print(result.model_dump_json(), flush=True)
+                else:
+                    if result.standalone_question:
+                        print(f"(searched for: {result.standalone_question})")
+                    for h in result.hits:
+                        who = f" — {', '.join(h.authors[:3])}" if h.authors else ""
+                        ident = f" — arXiv:{h.arxiv_id}" if h.arxiv_id else ""
+                        print(f"{h.rank:>2}. [{h.score:.4f}] {h.title}{who}{ident} ({h.paper_id})")
+                continue
+            if args.json or args.batch:
+                answer = engine.ask(item["question"], k=args.k, history=history, filters=filters)
+                print(answer.model_dump_json(), flush=True)
+                continue
+            final = None
+            for part in engine.ask_stream(item["question"], k=args.k, history=history, filters=filters):
+                if isinstance(part, str):
+                    print(part, end="", flush=True)
+                else:
+                    final = part
+            assert final is not None
+            print()
+            for w in final.warnings:
+                print(f"note: {w}")
+            _print_sources(final)
+        except UserError as exc:
+            if not args.batch:
+                raise
+            failures += 1
+            print(json.dumps({"error": f"{args.batch}:{no}: {exc}", "line": no, "question": item["question"]}), flush=True)
+    return 1 if failures and args.batch else 0
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from rag.catalog import Catalog, build_catalog
+
+    settings = _settings(args)
+    report = None
+    path = Path(settings.data_dir) / "catalog.json"
+    if path.is_file() and not args.corpus and not args.report:
+        papers = Catalog.load(path).papers
+    else:
+        papers, report = build_catalog(Path(settings.corpus_dir))
+    if args.json:
+        print(json.dumps([p.model_dump(mode="json") | {"url": p.url} for p in papers], ensure_ascii=False, indent=1))
+        return 0
+    for p in papers:
+        derived = " (title derived from abstract)" if p.title_derived else ""
+        authors = f" — {p.authors_display}" if p.authors else ""
+        ident = f" — arXiv:{p.arxiv_id}" if p.arxiv_id else ""
+        print(f"{p.paper_id}  {p.year or '    '}  {p.title}{derived}{authors}{ident}")
+    print(f"{len(papers)} papers")
+    if report is not None and args.report:
+        print("\n".join(report.lines()))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    report = engine.ingest(Path(args.corpus) if args.corpus else None, progress=not args.quiet, rebuild=args.rebuild)
+    if args.verbose:
+        print("\n".join(report.catalog_lines))
+    else:
+        merges = sum(1 for line in report.catalog_lines if line.startswith("merged"))
+        print(f"{merges} papers merged from several pages (rag catalog --report lists them)")
+    print(report.summary())
+    print(f"index: {engine.settings.data_dir}")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    engine.retriever  # noqa: B018 - fail now, with a clear message, if there is no index
+    from ui.app import serve  # the UI is a shell over the library; only this command reaches it
+
+    serve(engine, host=args.host, port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="settings TOML file (default: $RAG_CONFIG or ./rag.toml)")
+    common.add_argument("--data-dir", help="where the index lives (env RAG_DATA_DIR)")
+
+    query = argparse.ArgumentParser(add_help=False)
+    query.add_argument("question", nargs="*", help="the question (omit with --batch)")
+    query.add_argument("--k", type=int, default=None, help="how many papers (default from settings)")
+    query.add_argument("--json", action="store_true", help="print the JSON object")
+    query.add_argument("--batch", help='JSON-lines file (or -) of {"question", "history"}; one JSON object out per line')
+    query.add_argument("--author", action="append", help="only papers with this author (repeatable)")
+    query.add_argument("--year", help="only papers from YYYY or YYYY-YYYY")
+    query.add_argument("--category", help="only papers of this category (e.g. LG)")
+    query.add_argument("--source", help="only papers read from this page format (e.g. profile)")
+
+    parser = argparse.ArgumentParser(prog="rag", description="paperchat: cited answers over a corpus of paper abstracts")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("catalog", parents=[common], help="list the papers of the corpus")
+    p.add_argument("--json", action="store_true", help="every field of every paper")
+    p.add_argument("--corpus", help="build from this corpus folder instead of the indexed catalog")
+    p.add_argument("--report", action="store_true", help="also print what was merged and skipped, and why")
+    p.set_defaults(func=cmd_catalog)
+    p = sub.add_parser("ingest", parents=[common], help="build or update the index from the corpus")
+    p.add_argument("--corpus", help="corpus folder with manifest.json (default corpus/)")
+    p.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true", help="list every merge and skipped line")
+    p.set_defaults(func=cmd_ingest)
+    p = sub.add_parser("search", parents=[common, query], help="rank papers for a question")
+    p.set_defaults(func=lambda a: cmd_ask_or_search(a, ask=False))
+    p = sub.add_parser("ask", parents=[common, query], help="answer a question with citations")
+    p.set_defaults(func=lambda a: cmd_ask_or_search(a, ask=True))
+    p = sub.add_parser("ui", parents=[common], help="start the chat UI (and HTTP API)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.set_defaults(func=cmd_ui)
+    try:
+        from rag import evaluate
+
+        evaluate.register(sub, parents=[common])
+    except ImportError:  # pragma: no cover - the harness is optional at import time
+        pass
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "question", None) == [] and not getattr(args, "batch", None):
+        parser.error("give a question, or --batch FILE")
+    try:
+        code: int = args.func(args)
+        return code
+    except (UserError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback for users
+        if os.environ.get("RAG_DEBUG"):
+            traceback.print_exc()
+        print(f"error: unexpected {type(exc).__name__}: {exc} (RAG_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

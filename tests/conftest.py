@@ -1,0 +1,62 @@
+"""Shared fixtures: every test's data dir is a temp folder; the real MiniLM embedder and a real
+Chroma index over the full corpus are built once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from rag.embed import Embedder, make_embedder  # noqa: E402
+from rag.engine import Engine  # noqa: E402
+from rag.settings import EmbeddingSettings, Settings, load_settings  # noqa: E402
+try:  # TEMP
+    from tests.fake_openai import fake_openai  # noqa: E402,F401 - fixture re-exported for all tests
+except ImportError:  # TEMP
+    pass
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for tests: the given data dir, and no LLM unless a test asks for one."""
+    overrides["llm"] = {"base_url": None, "api_key": None, **overrides.get("llm", {})}
+    overrides.setdefault("corpus_dir", CORPUS)
+    return load_settings(None, data_dir=data_dir, **overrides)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return make_embedder(EmbeddingSettings())
+
+
+@pytest.fixture(scope="session")
+def built_engine(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Engine:
+    """An Engine whose index over the full corpus is built in a temp data dir (extractive mode)."""
+    engine = Engine(make_settings(tmp_path_factory.mktemp("data")), embedder=embedder)
+    engine.ingest(progress=False)
+    return engine
+
+
+@pytest.fixture()
+def small_corpus(tmp_path: Path) -> Iterator[Path]:
+    """A copy of two real pages (profile + arXiv listing) with their manifest, safe to edit."""
+    import json
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    manifest = json.loads((CORPUS / "manifest.json").read_text())
+    pages = [p for p in manifest["pages"] if p["format"] in ("profile", "arxiv-listing")]
+    for p in pages:
+        shutil.copy(CORPUS / p["file"], corpus / p["file"])
+    (corpus / "manifest.json").write_text(json.dumps({"pages": pages}))
+    yield corpus
