@@ -50,14 +50,16 @@ def _terms(text: str) -> set[str]:
 def citation_for(n: int, hit: Hit, snippet: str) -> Citation:
     return Citation(
         n=n, paper_id=hit.paper_id, title=hit.title, arxiv_id=hit.arxiv_id, authors=hit.authors, url=hit.url,
-        abstract=hit.abstract, snippet=snippet, score=hit.score,
+        abstract=hit.abstract, snippet=snippet, score=hit.score, title_derived=hit.title_derived,
+        authors_truncated=hit.authors_truncated,
     )
 
 
 def _hit_from_paper(p: Paper, rank: int, score: float = 1.0) -> Hit:
     return Hit(
         rank=rank, paper_id=p.paper_id, title=p.title, arxiv_id=p.arxiv_id, authors=p.authors, abstract=p.abstract,
-        score=score, url=p.url, year=p.year, category=p.category,
+        score=score, url=p.url, year=p.year, category=p.category, title_derived=p.title_derived,
+        authors_truncated=p.authors_truncated,
     )
 
 

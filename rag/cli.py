@@ -83,9 +83,10 @@ def _print_sources(answer: Any) -> None:
         return
     print("\nRelated reading:" if answer.refused else "\nSources:")
     for c in items:
-        authors = ", ".join(c.authors[:4]) + (" et al." if len(c.authors) > 4 else "") if c.authors else "authors not listed"
+        title = f"{c.title} (title derived from the abstract)" if c.title_derived else c.title
+        authors = c.authors_display or "authors not listed"
         ident = f" — arXiv:{c.arxiv_id} {c.url}" if c.arxiv_id else ""
-        print(f"  [{c.n}] {c.title} — {authors}{ident}")
+        print(f"  [{c.n}] {title} — {authors}{ident}")
 
 
 def cmd_ask_or_search(args: argparse.Namespace, *, ask: bool) -> int:
@@ -239,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -7,6 +7,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 
+def format_authors(authors: list[str], truncated: bool) -> str:
+    """'A, B, C et al.' when the page listed only the first authors."""
+    return ", ".join(authors) + (" et al." if truncated and authors else "")
+
+
 class Source(BaseModel):
     """Where one copy of a paper was read: page file, 1-based line, page format."""
 
@@ -57,9 +62,7 @@ class Paper(BaseModel):
 
     @property
     def authors_display(self) -> str:
-        if not self.authors:
-            return ""
-        return ", ".join(self.authors) + (" et al." if self.authors_truncated else "")
+        return format_authors(self.authors, self.authors_truncated)
 
     @property
     def sources(self) -> list[str]:
@@ -89,6 +92,8 @@ class Hit(BaseModel):
     authors: list[str]
     abstract: str
     score: float
+    title_derived: bool = False
+    authors_truncated: bool = False
     url: str | None = None
     year: int | None = None
     category: str | None = None
@@ -114,6 +119,12 @@ class Citation(BaseModel):
     abstract: str
     snippet: str
     score: float
+    title_derived: bool = Field(False, description="No page had a title; it was derived from the abstract.")
+    authors_truncated: bool = Field(False, description="The page listed only the first authors ('et al.').")
+
+    @property
+    def authors_display(self) -> str:
+        return format_authors(self.authors, self.authors_truncated)
 
 
 class Message(BaseModel):

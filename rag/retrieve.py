@@ -209,7 +209,7 @@ class Retriever:
                 Hit(
                     rank=rank, paper_id=pid, title=paper.title, arxiv_id=paper.arxiv_id, authors=paper.authors,
                     abstract=paper.abstract, url=paper.url, year=paper.year, category=paper.category,
-                    score=round(sum(scores[pid].values()), 6),
+                    title_derived=paper.title_derived, authors_truncated=paper.authors_truncated, score=round(sum(scores[pid].values()), 6),
                     dense_score=round(chunks[0][2], 4) if chunks else None,
                     scores={c: round(v, 6) for c, v in scores[pid].items()},
                     evidence=[Evidence(chunk_id=c, text=t, score=round(s, 4)) for c, t, s in chunks[: r.evidence_chunks]],
