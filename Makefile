@@ -49,7 +49,7 @@ eval: index
 	$(RAG) eval
 
 bench: index
-	$(PY) bench/retrieval.py
+	$(PY) bench/latency.py
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
