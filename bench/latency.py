@@ -41,10 +41,14 @@ def main() -> None:
     t0 = time.perf_counter()
     engine = Engine(load_settings(data_dir=data_dir))
     report = engine.ingest(progress=False)
-    print(f"ingest (first in this data dir, model load included): {time.perf_counter() - t0:.1f} s — {report.summary()}")
+    print(
+        f"ingest (first in this data dir, model load included): {time.perf_counter() - t0:.1f} s — {report.summary()}"
+    )
     t0 = time.perf_counter()
     report = engine.ingest(progress=False)
-    print(f"ingest (warm, nothing changed): {time.perf_counter() - t0:.2f} s — {report.chunks_embedded} chunks embedded")
+    print(
+        f"ingest (warm, nothing changed): {time.perf_counter() - t0:.2f} s — {report.chunks_embedded} chunks embedded"
+    )
     engine.search("warm up")
     search_ms, ask_ms = [], []
     for _ in range(args.rounds):

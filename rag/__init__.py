@@ -1,7 +1,7 @@
 """paperchat: grounded question answering over a corpus of paper abstracts.
 
-    from rag import Engine
-    answer = Engine().ask("which papers study length generalization?")
+from rag import Engine
+answer = Engine().ask("which papers study length generalization?")
 """
 
 from rag.engine import Engine

@@ -36,10 +36,14 @@ STOPWORDS = set(
     "that this these those it its from as at about any there their they paper papers work study studies".split()
 )
 
-INTENT_AUTHORS = re.compile(r"\b(who (wrote|authored|are the authors|were the authors)|authors? of|written by|author)\b", re.I)
+INTENT_AUTHORS = re.compile(
+    r"\b(who (wrote|authored|are the authors|were the authors)|authors? of|written by|author)\b", re.I
+)
 INTENT_ARXIV = re.compile(r"\b(arxiv|identifier|\bid\b)", re.I)
 INTENT_DATE = re.compile(r"\b(when|what (year|date)|which year|published|date)\b", re.I)
-INTENT_LIST_AUTHOR = re.compile(r"\b(by|did|has|have)\b.*\b(write|wrote|co-?author(ed)?|publish(ed)?|papers?)\b|\bpapers? by\b", re.I)
+INTENT_LIST_AUTHOR = re.compile(
+    r"\b(by|did|has|have)\b.*\b(write|wrote|co-?author(ed)?|publish(ed)?|papers?)\b|\bpapers? by\b", re.I
+)
 YEAR_LIST = re.compile(r"\b(?:papers?|published|released|from|in)\b.*\b((?:19|20)\d\d)\b", re.I)
 
 
@@ -49,16 +53,33 @@ def _terms(text: str) -> set[str]:
 
 def citation_for(n: int, hit: Hit, snippet: str) -> Citation:
     return Citation(
-        n=n, paper_id=hit.paper_id, title=hit.title, arxiv_id=hit.arxiv_id, authors=hit.authors, url=hit.url,
-        abstract=hit.abstract, snippet=snippet, score=hit.score, title_derived=hit.title_derived,
+        n=n,
+        paper_id=hit.paper_id,
+        title=hit.title,
+        arxiv_id=hit.arxiv_id,
+        authors=hit.authors,
+        url=hit.url,
+        abstract=hit.abstract,
+        snippet=snippet,
+        score=hit.score,
+        title_derived=hit.title_derived,
         authors_truncated=hit.authors_truncated,
     )
 
 
 def _hit_from_paper(p: Paper, rank: int, score: float = 1.0) -> Hit:
     return Hit(
-        rank=rank, paper_id=p.paper_id, title=p.title, arxiv_id=p.arxiv_id, authors=p.authors, abstract=p.abstract,
-        score=score, url=p.url, year=p.year, category=p.category, title_derived=p.title_derived,
+        rank=rank,
+        paper_id=p.paper_id,
+        title=p.title,
+        arxiv_id=p.arxiv_id,
+        authors=p.authors,
+        abstract=p.abstract,
+        score=score,
+        url=p.url,
+        year=p.year,
+        category=p.category,
+        title_derived=p.title_derived,
         authors_truncated=p.authors_truncated,
     )
 
@@ -120,14 +141,22 @@ class Answerer:
         return [h for h in hits if "metadata" in h.scores or (h.dense_score or 0.0) >= floor]
 
     def refusal(self, found: SearchResult, mode: str, note: str | None = None) -> Answer:
-        related = [citation_for(i, h, h.evidence[0].text if h.evidence else "") for i, h in enumerate(found.hits[:3], 1)]
+        related = [
+            citation_for(i, h, h.evidence[0].text if h.evidence else "") for i, h in enumerate(found.hits[:3], 1)
+        ]
         text = f"{REFUSAL_TEXT}: none of its papers addresses it closely enough to answer."
         if related:
             text += " Closest papers, as related reading: " + "; ".join(f"{c.title}" for c in related) + "."
         return Answer(
-            question=found.question, answer=text, refused=True, mode=mode,  # type: ignore[arg-type]
-            citations=[], related=related, warnings=[note] if note else [],
-            standalone_question=found.standalone_question, timings_ms={},
+            question=found.question,
+            answer=text,
+            refused=True,
+            mode=mode,  # type: ignore[arg-type]
+            citations=[],
+            related=related,
+            warnings=[note] if note else [],
+            standalone_question=found.standalone_question,
+            timings_ms={},
         )
 
     # -- catalog facts -------------------------------------------------------------------------
@@ -188,10 +217,17 @@ class Answerer:
         return best
 
     def _cited(self, found: SearchResult, hits: list[Hit], text: str, mode: str) -> Answer:
-        cites = [citation_for(i, h, h.evidence[0].text if h.evidence else h.abstract[:300]) for i, h in enumerate(hits, 1)]
+        cites = [
+            citation_for(i, h, h.evidence[0].text if h.evidence else h.abstract[:300]) for i, h in enumerate(hits, 1)
+        ]
         return Answer(
-            question=found.question, answer=text, refused=False, mode=mode,  # type: ignore[arg-type]
-            citations=cites, standalone_question=found.standalone_question, timings_ms={},
+            question=found.question,
+            answer=text,
+            refused=False,
+            mode=mode,  # type: ignore[arg-type]
+            citations=cites,
+            standalone_question=found.standalone_question,
+            timings_ms={},
         )
 
     # -- extractive ----------------------------------------------------------------------------
@@ -247,8 +283,13 @@ class Answerer:
             cites.append(citation_for(n, relevant[i], snippet))
         lead = note or EXTRACTIVE_NOTE
         return Answer(
-            question=found.question, answer=lead + "\n\n" + " ".join(parts), refused=False, mode="extractive",
-            citations=cites, warnings=[note] if note else [], standalone_question=found.standalone_question,
+            question=found.question,
+            answer=lead + "\n\n" + " ".join(parts),
+            refused=False,
+            mode="extractive",
+            citations=cites,
+            warnings=[note] if note else [],
+            standalone_question=found.standalone_question,
             timings_ms={},
         )
 
@@ -262,9 +303,12 @@ class Answerer:
             paper = self.catalog.get(hit.paper_id)
             text = hit.abstract if paper is None else paper.abstract
             block = SOURCE_BLOCK.format(
-                n=len(out) + 1, title=hit.title, authors=", ".join(hit.authors) or "not listed",
+                n=len(out) + 1,
+                title=hit.title,
+                authors=", ".join(hit.authors) or "not listed",
                 date=(paper.date_text or paper.date or "unknown") if paper else "unknown",
-                arxiv_id=hit.arxiv_id or "none", text=text,
+                arxiv_id=hit.arxiv_id or "none",
+                text=text,
             )
             cost = count_tokens(block)
             if used + cost > budget:
@@ -286,7 +330,10 @@ class Answerer:
         for m in bounded_history(history, self.settings.llm.history_tokens):
             messages.append({"role": m.role, "content": m.content})
         messages.append(
-            {"role": "user", "content": ANSWER_USER.format(sources="\n\n".join(b for _, b in sources), question=found.question)}
+            {
+                "role": "user",
+                "content": ANSWER_USER.format(sources="\n\n".join(b for _, b in sources), question=found.question),
+            }
         )
         text = ""
         try:
@@ -314,8 +361,14 @@ class Answerer:
                 hit = sources[original - 1][0]
                 cites.append(citation_for(n, hit, hit.evidence[0].text if hit.evidence else hit.abstract[:300]))
             answer = Answer(
-                question=found.question, answer=verified.text.strip(), refused=False, mode="llm", citations=cites,
-                warnings=verified.warnings, standalone_question=found.standalone_question, timings_ms={},
+                question=found.question,
+                answer=verified.text.strip(),
+                refused=False,
+                mode="llm",
+                citations=cites,
+                warnings=verified.warnings,
+                standalone_question=found.standalone_question,
+                timings_ms={},
             )
         answer.timings_ms["llm"] = llm_ms
         yield answer

@@ -148,8 +148,8 @@ def merge_records(records: list[Record], report: CatalogReport) -> list[Paper]:
         paper = _merge_copies(copies)
         papers.append(paper)
         if len(copies) > 1:
-            where = [f"{c.source.file}:{c.source.line}" for c in copies]
-            report.merges.append(Merge(paper.paper_id, paper.title, where, best.get(root, 100.0)))
+            copies_at = [f"{c.source.file}:{c.source.line}" for c in copies]
+            report.merges.append(Merge(paper.paper_id, paper.title, copies_at, best.get(root, 100.0)))
     return papers
 
 

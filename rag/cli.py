@@ -53,7 +53,7 @@ def _questions(args: argparse.Namespace) -> Iterator[tuple[int, dict[str, Any] |
     stream = sys.stdin if args.batch == "-" else None
     if stream is None and not path.is_file():
         raise UserError(f"batch file not found: {args.batch}")
-    lines = (stream or path.open(encoding="utf-8"))
+    lines = stream or path.open(encoding="utf-8")
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -74,7 +74,9 @@ def _history(raw: list[Any]) -> list[Any]:
     try:
         return [Message.model_validate(m) for m in raw]
     except ValidationError as exc:
-        raise UserError(f'history must be a list of {{"role": "user"|"assistant", "content": "..."}}: {exc.errors()[0]["msg"]}') from exc
+        raise UserError(
+            f'history must be a list of {{"role": "user"|"assistant", "content": "..."}}: {exc.errors()[0]["msg"]}'
+        ) from exc
 
 
 def _print_sources(answer: Any) -> None:
@@ -131,7 +133,9 @@ def cmd_ask_or_search(args: argparse.Namespace, *, ask: bool) -> int:
             if not args.batch:
                 raise
             failures += 1
-            print(json.dumps({"error": f"{args.batch}:{no}: {exc}", "line": no, "question": item["question"]}), flush=True)
+            print(
+                json.dumps({"error": f"{args.batch}:{no}: {exc}", "line": no, "question": item["question"]}), flush=True
+            )
     return 1 if failures and args.batch else 0
 
 
@@ -190,13 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("question", nargs="*", help="the question (omit with --batch)")
     query.add_argument("--k", type=int, default=None, help="how many papers (default from settings)")
     query.add_argument("--json", action="store_true", help="print the JSON object")
-    query.add_argument("--batch", help='JSON-lines file (or -) of {"question", "history"}; one JSON object out per line')
+    query.add_argument(
+        "--batch", help='JSON-lines file (or -) of {"question", "history"}; one JSON object out per line'
+    )
     query.add_argument("--author", action="append", help="only papers with this author (repeatable)")
     query.add_argument("--year", help="only papers from YYYY or YYYY-YYYY")
     query.add_argument("--category", help="only papers of this category (e.g. LG)")
     query.add_argument("--source", help="only papers read from this page format (e.g. profile)")
 
-    parser = argparse.ArgumentParser(prog="rag", description="paperchat: cited answers over a corpus of paper abstracts")
+    parser = argparse.ArgumentParser(
+        prog="rag", description="paperchat: cited answers over a corpus of paper abstracts"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("catalog", parents=[common], help="list the papers of the corpus")
     p.add_argument("--json", action="store_true", help="every field of every paper")
@@ -246,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback for users
+    except Exception as exc:
         if os.environ.get("RAG_DEBUG"):
             traceback.print_exc()
         print(f"error: unexpected {type(exc).__name__}: {exc} (RAG_DEBUG=1 shows the traceback)", file=sys.stderr)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.answer import Answerer
 from rag.catalog import Catalog
@@ -68,9 +68,7 @@ class Engine:
     def retriever(self) -> Retriever:
         if self._retriever is None:
             if not self.index.is_built():
-                raise UserError(
-                    f"no index in {self.settings.data_dir}: run `rag ingest` first (or `make run`)"
-                )
+                raise UserError(f"no index in {self.settings.data_dir}: run `rag ingest` first (or `make run`)")
             self._retriever = Retriever(self.settings, self.index, llm=self._llm)
         return self._retriever
 

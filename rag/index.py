@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,10 +62,10 @@ class IngestReport:
 class _UpsertingChromaVectorStore(ChromaVectorStore):
     """Chroma's `add` refuses ids it already holds; re-adding after an interrupted ingest must not fail."""
 
-    def add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         if nodes:
             self._collection.delete(ids=[n.node_id for n in nodes])
-        return super().add(nodes, **add_kwargs)
+        return super().add(list(nodes), **add_kwargs)
 
 
 def paper_document(paper: Paper) -> Document:
@@ -179,7 +180,9 @@ class Index:
 
         docstore_file = self.docstore_dir / "docstore.json"
         docstore = (
-            SimpleDocumentStore.from_persist_path(str(docstore_file)) if docstore_file.is_file() else SimpleDocumentStore()
+            SimpleDocumentStore.from_persist_path(str(docstore_file))
+            if docstore_file.is_file()
+            else SimpleDocumentStore()
         )
         before = dict(docstore.get_all_document_hashes())  # hash -> paper id
         enc = encoding(self.settings.chunking.encoding)
@@ -189,7 +192,7 @@ class Index:
             tokenizer=enc.encode,
             id_func=lambda i, doc: f"{doc.doc_id}#{i}",  # stable ids: re-running an ingest overwrites, never duplicates
         )
-        vector_store = _UpsertingChromaVectorStore(chroma_collection=self.collection())
+        vector_store = _UpsertingChromaVectorStore(chroma_collection=self.collection())  # type: ignore[call-arg]
         # Removed papers are deleted here rather than by UPSERTS_AND_DELETE, which fails on a docstore
         # that keeps hashes only (store_doc_text=False keeps it small at a million papers).
         current = {p.paper_id for p in papers}
@@ -207,7 +210,9 @@ class Index:
             docstore_strategy=DocstoreStrategy.UPSERTS,
             disable_cache=True,  # the docstore already skips unchanged papers; a cache would copy every vector
         )
-        nodes = pipeline.run(documents=[paper_document(p) for p in papers], show_progress=progress, store_doc_text=False)
+        nodes = pipeline.run(
+            documents=[paper_document(p) for p in papers], show_progress=progress, store_doc_text=False
+        )
         after = dict(docstore.get_all_document_hashes())
         report.chunks_embedded = len(nodes)
         report.papers_updated = len(set(after) - set(before))
@@ -236,23 +241,29 @@ class Index:
             return
         try:
             self.client().delete_collection(name)
-        except Exception:  # noqa: BLE001 - chroma raises several types for "does not exist"
+        except Exception:
             pass
         if name == self.collection_name:
             self._collection = None
 
     # -- query ---------------------------------------------------------------------------------
-    def query(self, vector: list[float], n: int, paper_ids: list[str] | None = None) -> list[tuple[str, str, str, float]]:
+    def query(
+        self, vector: list[float], n: int, paper_ids: list[str] | None = None
+    ) -> list[tuple[str, str, str, float]]:
         """Nearest chunks: (chunk id, paper id, chunk text, cosine similarity), best first."""
         col = self.collection()
         where = {"paper_id": {"$in": paper_ids}} if paper_ids is not None else None
         if paper_ids is not None and not paper_ids:
             return []
         res = col.query(
-            query_embeddings=[vector], n_results=max(1, min(n, col.count())), where=where,
+            query_embeddings=[vector],
+            n_results=max(1, min(n, col.count())),
+            where=where,
             include=["documents", "metadatas", "distances"],
         )
         out = []
-        for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]):
+        for cid, doc, meta, dist in zip(
+            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+        ):
             out.append((cid, str(meta["paper_id"]), doc or "", 1.0 - float(dist)))
         return out

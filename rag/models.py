@@ -43,7 +43,9 @@ class Paper(BaseModel):
 
     paper_id: str
     title: str
-    title_derived: bool = Field(False, description="True when no page had a title and it was derived from the abstract.")
+    title_derived: bool = Field(
+        False, description="True when no page had a title and it was derived from the abstract."
+    )
     abstract: str
     authors: list[str] = Field(default_factory=list)
     authors_truncated: bool = Field(False, description="The page listed only the first authors ('et al.').")

@@ -105,10 +105,14 @@ class Retriever:
             return [], 0.0
         n = len(self.catalog.papers)
         docs, scores = self._bm25.retrieve(
-            [known], k=min(self.settings.retrieval.candidates, n), show_progress=False,
+            [known],
+            k=min(self.settings.retrieval.candidates, n),
+            show_progress=False,
             weight_mask=allowed,
         )
-        ranked = [(self.catalog.papers[int(d)].paper_id, float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        ranked = [
+            (self.catalog.papers[int(d)].paper_id, float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
+        ]
         if not ranked:
             return [], 0.0
         top_terms = self._doc_terms[int(docs[0][0])]
@@ -145,9 +149,7 @@ class Retriever:
         return found
 
     # -- fusion --------------------------------------------------------------------------------
-    def search(
-        self, question: str, *, k: int, history: list[Message], filters: Filters | None = None
-    ) -> SearchResult:
+    def search(self, question: str, *, k: int, history: list[Message], filters: Filters | None = None) -> SearchResult:
         r = self.settings.retrieval
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -159,7 +161,7 @@ class Retriever:
         mask: np.ndarray | None = None
         if filters is not None and filters.active():
             keep = [filters.allows(p) for p in papers]
-            allowed_ids = [p.paper_id for p, ok in zip(papers, keep) if ok]
+            allowed_ids = [p.paper_id for p, ok in zip(papers, keep, strict=True) if ok]
             mask = np.array(keep, dtype=np.float32)
             pinned = [pid for pid in pinned if pid in set(allowed_ids)]
 
@@ -207,12 +209,23 @@ class Retriever:
             chunks = dense_hits.get(pid, [])
             hits.append(
                 Hit(
-                    rank=rank, paper_id=pid, title=paper.title, arxiv_id=paper.arxiv_id, authors=paper.authors,
-                    abstract=paper.abstract, url=paper.url, year=paper.year, category=paper.category,
-                    title_derived=paper.title_derived, authors_truncated=paper.authors_truncated, score=round(sum(scores[pid].values()), 6),
+                    rank=rank,
+                    paper_id=pid,
+                    title=paper.title,
+                    arxiv_id=paper.arxiv_id,
+                    authors=paper.authors,
+                    abstract=paper.abstract,
+                    url=paper.url,
+                    year=paper.year,
+                    category=paper.category,
+                    title_derived=paper.title_derived,
+                    authors_truncated=paper.authors_truncated,
+                    score=round(sum(scores[pid].values()), 6),
                     dense_score=round(chunks[0][2], 4) if chunks else None,
                     scores={c: round(v, 6) for c, v in scores[pid].items()},
-                    evidence=[Evidence(chunk_id=c, text=t, score=round(s, 4)) for c, t, s in chunks[: r.evidence_chunks]],
+                    evidence=[
+                        Evidence(chunk_id=c, text=t, score=round(s, 4)) for c, t, s in chunks[: r.evidence_chunks]
+                    ],
                 )
             )
         return SearchResult(

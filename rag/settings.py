@@ -78,7 +78,8 @@ class RetrievalSettings(BaseModel):
 
 class LLMSettings(BaseModel):
     base_url: str | None = Field(
-        None, description="OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, llama.cpp, LM Studio). Env: OPENAI_BASE_URL."
+        None,
+        description="OpenAI-compatible endpoint (OpenAI, Ollama, vLLM, llama.cpp, LM Studio). Env: OPENAI_BASE_URL.",
     )
     api_key: str | None = Field(None, description="API key. Env: OPENAI_API_KEY.")
     model: str = Field("gpt-4o-mini", description="Chat model name. Env: RAG_LLM_MODEL.")
@@ -108,9 +109,7 @@ class AnswerSettings(BaseModel):
 class Settings(BaseSettings):
     """Everything configurable about paperchat."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="RAG_", env_nested_delimiter="__", extra="ignore", toml_file=None
-    )
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", extra="ignore", toml_file=None)
 
     data_dir: Path = Field(PROJECT_ROOT / ".data", description="Where the catalog and index live. Env: RAG_DATA_DIR.")
     corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Folder of source pages with manifest.json.")

@@ -19,7 +19,9 @@ GREEK = {
     "Ψ": "Psi", "Ω": "Omega",
 }  # fmt: skip
 _LATEX_GREEK = re.compile(r"\\(" + "|".join(sorted(set(GREEK.values()), key=len, reverse=True)) + r")(?![A-Za-z])")
-_LATEX_FONT = re.compile(r"\\(?:tt|bf|it|rm|sf|em|mathrm|mathbf|mathit|mathcal|mathbb|texttt|textbf|textit|text|emph|operatorname)\b\s*")
+_LATEX_FONT = re.compile(
+    r"\\(?:tt|bf|it|rm|sf|em|mathrm|mathbf|mathit|mathcal|mathbb|texttt|textbf|textit|text|emph|operatorname)\b\s*"
+)
 _LATEX_CMD = re.compile(r"\\([A-Za-z]+)")
 _TAGS = re.compile(r"<[^>\n]{0,200}>")
 _SPACE = re.compile(r"\s+")

@@ -18,7 +18,7 @@ def encoding(name: str = "cl100k_base") -> tiktoken.Encoding:
         os.environ["TIKTOKEN_CACHE_DIR"] = str(_LLAMA_CACHE)
     try:
         return tiktoken.get_encoding(name)
-    except Exception as exc:  # noqa: BLE001 - tiktoken tries a download for encodings it lacks
+    except Exception as exc:
         raise ValueError(f"tiktoken encoding {name!r} is not available offline (use cl100k_base)") from exc
 
 

@@ -15,11 +15,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from rag.embed import Embedder, make_embedder  # noqa: E402
-from rag.engine import Engine  # noqa: E402
-from rag.settings import EmbeddingSettings, Settings, load_settings  # noqa: E402
+from rag.embed import Embedder, make_embedder
+from rag.engine import Engine
+from rag.settings import EmbeddingSettings, Settings, load_settings
+
 try:  # TEMP
-    from tests.fake_openai import fake_openai  # noqa: E402,F401 - fixture re-exported for all tests
+    from tests.fake_openai import fake_openai  # noqa: F401 - fixture re-exported for all tests
 except ImportError:  # TEMP
     pass
 

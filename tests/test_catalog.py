@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.catalog import Catalog, build_catalog, merge_records, CatalogReport
+from rag.catalog import Catalog, CatalogReport, build_catalog, merge_records
 from rag.models import Record, Source
 from rag.parse import CorpusError
 

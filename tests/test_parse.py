@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.parse import CorpusError, parse_page
-from rag.parse import abstract_list, arxiv_listing, daily_papers, profile, title_list
+from rag.parse import CorpusError, abstract_list, arxiv_listing, daily_papers, parse_page, profile, title_list
 from rag.parse.common import parse_date
 from rag.text import derive_title, searchable, sentences
 
@@ -86,8 +85,17 @@ def test_arxiv_listing_orphans_are_reported() -> None:
 
 
 def test_daily_papers_chrome_and_date_headers() -> None:
-    lines = ["new", "", "Get trending papers in your email inbox!", "", "Subscribe", "", "Daily Papers", "",
-             "byAK and the research community", "", "Oct 2", "", "DRAGON: Distributional Rewards", "", ABSTRACT]  # fmt: skip
+    chrome = ["new", "", "Get trending papers in your email inbox!", "", "Subscribe", "", "Daily Papers", ""]
+    lines = [
+        *chrome,
+        "byAK and the research community",
+        "",
+        "Oct 2",
+        "",
+        "DRAGON: Distributional Rewards",
+        "",
+        ABSTRACT,
+    ]
     out = daily_papers.parse(lines, "d.txt")
     (rec,) = out.records
     assert rec.title == "DRAGON: Distributional Rewards" and rec.source.line == 13
