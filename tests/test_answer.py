@@ -56,7 +56,7 @@ def test_followup_answer_uses_history(built_engine: Engine) -> None:
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 5000])
 def test_bad_questions_get_clear_messages(built_engine: Engine, question: str) -> None:
-    with pytest.raises(UserError, match="empty|limit"):
+    with pytest.raises(UserError, match=r"empty|limit"):
         built_engine.ask(question)
 
 

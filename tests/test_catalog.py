@@ -91,11 +91,11 @@ def test_catalog_round_trip(tmp_path: Path, catalog) -> None:
 
 
 def test_malformed_manifest_is_named(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match="manifest.json: missing"):
+    with pytest.raises(CorpusError, match=r"manifest\.json: missing"):
         build_catalog(tmp_path)
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(CorpusError, match="malformed"):
         build_catalog(tmp_path)
     (tmp_path / "manifest.json").write_text(json.dumps({"pages": [{"file": "gone.txt", "format": "profile"}]}))
-    with pytest.raises(CorpusError, match="gone.txt"):
+    with pytest.raises(CorpusError, match=r"gone\.txt"):
         build_catalog(tmp_path)
