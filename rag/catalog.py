@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from rapidfuzz import fuzz
@@ -219,6 +220,11 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.papers)
+
+    @cached_property
+    def folded_titles(self) -> list[tuple[str, Paper]]:
+        """(folded title, paper) for matching titles quoted in questions and chat history."""
+        return [(fold(p.title).rstrip("…").strip(), p) for p in self.papers]
 
     def get(self, paper_id: str) -> Paper | None:
         return self.by_id.get(paper_id)

@@ -88,7 +88,7 @@ class Retriever:
         for p in papers:
             for a in p.authors:
                 self._authors.setdefault(a, set()).add(p.paper_id)
-        self._titles = [(fold(p.title), p.paper_id) for p in papers if not p.title_derived]
+        self._titles = [(t, p.paper_id) for t, p in self.catalog.folded_titles if not p.title_derived]
 
     def _tokenize(self, texts: list[str]) -> list[list[str]]:
         out: list[list[str]] = bm25s.tokenize(

@@ -35,13 +35,9 @@ def papers_named(text: str, catalog: Catalog) -> list[str]:
     """Paper ids whose title or arXiv id appears in `text`, in order of appearance."""
     folded = fold(text)
     found: list[tuple[int, str]] = []
-    for p in catalog.papers:
-        pos = -1
-        title = fold(p.title)
-        if not p.title_derived and len(title) >= 12:
-            pos = folded.find(title)
-        if pos < 0 and p.title_derived and len(title) >= 40:
-            pos = folded.find(title.rstrip("…").strip())
+    for title, p in catalog.folded_titles:
+        # Derived titles are the abstract's first words: only a long quote of them identifies a paper.
+        pos = folded.find(title) if len(title) >= (40 if p.title_derived else 12) else -1
         if pos < 0 and p.arxiv_id:
             pos = text.find(p.arxiv_id)
         if pos >= 0:
