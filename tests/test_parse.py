@@ -152,3 +152,12 @@ def test_real_pages_parse_without_loss() -> None:
         assert out.problems == [], out.problems
         counts[fmt] = len(out.records)
     assert counts == {"profile": 12, "abstract-list": 10, "arxiv-listing": 10, "daily-papers": 64, "title-list": 450}
+
+
+def test_hostile_text_is_neutralised_at_parse_time(tmp_path: Path) -> None:
+    page = tmp_path / "h.txt"
+    page.write_text("\x1b[31mRed\x1b[0m title\u200b\x07\n<img src=x onerror=alert(1)> " + ABSTRACT + "\n")
+    (rec,) = parse_page(page, "title-list").records
+    assert not any(ch in rec.title for ch in "\x1b\x07\u200b")
+    # the abstract stays faithful (the shells escape it); the indexed form has no markup
+    assert rec.abstract.startswith("<img") and "onerror" not in searchable(rec.abstract)
