@@ -11,6 +11,7 @@ shells over it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,19 +47,23 @@ class Engine:
         self._llm = llm
         self._index: Index | None = None
         self._retriever: Retriever | None = None
+        # The HTTP API serves requests on several threads: lazy stages are built once, under a lock.
+        self._lock = threading.RLock()
 
     # -- stages -------------------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = make_embedder(self.settings.embedding)
-        return self._embedder
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings.embedding)
+            return self._embedder
 
     @property
     def index(self) -> Index:
-        if self._index is None:
-            self._index = Index(self.settings, self.embedder)
-        return self._index
+        with self._lock:
+            if self._index is None:
+                self._index = Index(self.settings, self.embedder)
+            return self._index
 
     @property
     def catalog(self) -> Catalog:
@@ -66,20 +71,22 @@ class Engine:
 
     @property
     def retriever(self) -> Retriever:
-        if self._retriever is None:
-            if not self.index.is_built():
-                raise UserError(f"no index in {self.settings.data_dir}: run `rag ingest` first (or `make run`)")
-            self._retriever = Retriever(self.settings, self.index, llm=self._llm)
-        return self._retriever
+        with self._lock:
+            if self._retriever is None:
+                if not self.index.is_built():
+                    raise UserError(f"no index in {self.settings.data_dir}: run `rag ingest` first (or `make run`)")
+                self._retriever = Retriever(self.settings, self.index, llm=self._llm)
+            return self._retriever
 
     @property
     def llm(self) -> LLM | None:
         return self._llm
 
     def ingest(self, corpus_dir: Path | None = None, *, progress: bool = True, rebuild: bool = False) -> IngestReport:
-        report = self.index.ingest(corpus_dir or self.settings.corpus_dir, progress=progress, rebuild=rebuild)
-        self._retriever = None  # next query sees the new catalog and BM25 index
-        return report
+        with self._lock:
+            report = self.index.ingest(corpus_dir or self.settings.corpus_dir, progress=progress, rebuild=rebuild)
+            self._retriever = None  # next query sees the new catalog and BM25 index
+            return report
 
     # -- questions ----------------------------------------------------------------------------
     def _check(self, question: str) -> str:
