@@ -41,8 +41,10 @@ INTENT_AUTHORS = re.compile(
 )
 INTENT_ARXIV = re.compile(r"\b(arxiv|identifier|\bid\b)", re.I)
 INTENT_DATE = re.compile(r"\b(when|what (year|date)|which year|published|date)\b", re.I)
-INTENT_LIST_AUTHOR = re.compile(
-    r"\b(by|did|has|have)\b.*\b(write|wrote|co-?author(ed)?|publish(ed)?|papers?)\b|\bpapers? by\b", re.I
+INTENT_LIST_NAMED = re.compile(  # asked only when the question names an author or affiliation
+    r"\b(by|did|has|have)\b.*\b(write|wrote|co-?author(ed)?|publish(ed)?|papers?)\b"
+    r"|\bpapers?\b.*\b(by|from|at|of)\b|\b(list|which|what)\b.*\bpapers?\b",
+    re.I,
 )
 YEAR_LIST = re.compile(r"\b(?:papers?|published|released|from|in)\b.*\b((?:19|20)\d\d)\b", re.I)
 
@@ -164,15 +166,19 @@ class Answerer:
         """Exact answers to questions about metadata, from the catalog."""
         q = found.standalone_question or found.question
         asked = found.question
-        by_author = self._papers_by_named_author(q)
-        if by_author and INTENT_LIST_AUTHOR.search(asked):
-            author, papers = by_author
+        named = self.catalog.names_in(q)
+        if named and INTENT_LIST_NAMED.search(asked):
+            match = named[0]
+            papers = match.papers
             hits = [_hit_from_paper(p, i) for i, p in enumerate(papers, 1)]
-            lines = [f"The corpus holds {len(papers)} paper(s) with {author} among the listed authors:"]
+            role = "among the listed authors" if match.kind == "author" else "among the listed affiliations"
+            lines = [f"The corpus holds {len(papers)} paper(s) with {match.name} {role}:"]
             lines += [f"- {p.title} ({p.date_text or p.year or 'date unknown'}) [{i}]" for i, p in enumerate(papers, 1)]
+            if match.kind == "author" and any(p.authors_truncated for p in self.catalog.papers):
+                lines.append("(Some pages list only the first authors, 'et al.', so later-author papers may be missing.)")
             return self._cited(found, hits, "\n".join(lines), mode)
         year = YEAR_LIST.search(asked)
-        if year and re.search(r"\b(which|list|what)\b.*\bpapers?\b", asked, re.I) and not by_author:
+        if year and re.search(r"\b(which|list|what)\b.*\bpapers?\b", asked, re.I) and not named:
             y = int(year.group(1))
             papers = [p for p in self.catalog.papers if p.year == y]
             if papers:
@@ -204,17 +210,6 @@ class Answerer:
         if not facts:
             return None
         return self._cited(found, [top], " ".join(facts), mode)
-
-    def _papers_by_named_author(self, question: str) -> tuple[str, list[Paper]] | None:
-        q = f" {fold(question)} "
-        best: tuple[str, list[Paper]] | None = None
-        for p in self.catalog.papers:
-            for a in p.authors:
-                name = fold(a)
-                if f" {name} " in q or (len(name.split()[-1]) > 3 and f" {name.split()[-1]} " in q):
-                    if best is None or best[0] == a:
-                        best = (a, (best[1] if best else []) + [p])
-        return best
 
     def _cited(self, found: SearchResult, hits: list[Hit], text: str, mode: str) -> Answer:
         cites = [

@@ -211,6 +211,18 @@ def build_catalog(corpus_dir: Path) -> tuple[list[Paper], CatalogReport]:
     return papers, report
 
 
+@dataclass
+class NameMatch:
+    kind: str  # "author" | "affiliation"
+    name: str
+    papers: list[Paper]
+    exact: bool
+
+
+def kind_order(kind: str) -> int:
+    return 0 if kind == "author" else 1
+
+
 class Catalog:
     """The papers, by id, with lookups the retriever and answerer need. Saved as JSON."""
 
@@ -220,6 +232,31 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.papers)
+
+    @cached_property
+    def _names(self) -> dict[tuple[str, str], list[Paper]]:
+        """(kind, display name) -> papers, for authors and affiliations."""
+        names: dict[tuple[str, str], list[Paper]] = defaultdict(list)
+        for p in self.papers:
+            for a in p.authors:
+                names[("author", a)].append(p)
+            for org in p.affiliations:
+                names[("affiliation", org)].append(p)
+        return names
+
+    def names_in(self, text: str) -> list[NameMatch]:
+        """Authors and affiliations the text names: full names, or a distinctive surname alone."""
+        q = f" {fold(text)} "
+        found = []
+        for (kind, name), papers in self._names.items():
+            folded = fold(name)
+            if len(folded) < 4:
+                continue
+            if f" {folded} " in q:
+                found.append(NameMatch(kind, name, papers, exact=True))
+            elif kind == "author" and len(last := folded.split()[-1]) > 3 and f" {last} " in q:
+                found.append(NameMatch(kind, name, papers, exact=False))
+        return sorted(found, key=lambda m: (not m.exact, kind_order(m.kind)))
 
     @cached_property
     def folded_titles(self) -> list[tuple[str, Paper]]:

@@ -84,10 +84,6 @@ class Retriever:
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._max_idf = math.log(1 + (n + 0.5) / 0.5)
         self._by_arxiv = {p.arxiv_id: p.paper_id for p in papers if p.arxiv_id}
-        self._authors: dict[str, set[str]] = {}
-        for p in papers:
-            for a in p.authors:
-                self._authors.setdefault(a, set()).add(p.paper_id)
         self._titles = [(t, p.paper_id) for t, p in self.catalog.folded_titles if not p.title_derived]
 
     def _tokenize(self, texts: list[str]) -> list[list[str]]:
@@ -135,12 +131,10 @@ class Retriever:
             if m.group(1) in self._by_arxiv:
                 found[self._by_arxiv[m.group(1)]] = 1.0
         q_fold = f" {fold(query)} "
-        for author, ids in self._authors.items():
-            name = fold(author)
-            last = name.split()[-1] if name.split() else ""
-            if f" {name} " in q_fold or (len(last) > 3 and f" {last} " in q_fold and last[0].isalpha()):
-                for pid in ids:
-                    found[pid] = max(found.get(pid, 0.0), 1.0 if f" {name} " in q_fold else 0.6)
+        for match in self.catalog.names_in(query):
+            strength = (1.0 if match.kind == "author" else 0.8) if match.exact else 0.6
+            for p in match.papers:
+                found[p.paper_id] = max(found.get(p.paper_id, 0.0), strength)
         for title, pid in self._titles:
             if len(title) >= 20 and (title in q_fold or fuzz.partial_ratio(title, q_fold) >= 95):
                 found[pid] = max(found.get(pid, 0.0), 1.0)
