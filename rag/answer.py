@@ -175,7 +175,7 @@ class Answerer:
             lines = [f"The corpus holds {len(papers)} paper(s) with {match.name} {role}:"]
             lines += [f"- {p.title} ({p.date_text or p.year or 'date unknown'}) [{i}]" for i, p in enumerate(papers, 1)]
             if match.kind == "author" and any(p.authors_truncated for p in self.catalog.papers):
-                lines.append("(Some pages list only the first authors, 'et al.', so later-author papers may be missing.)")
+                lines.append("(Some pages list only the first authors (et al.): papers where they come later may be missing.)")
             return self._cited(found, hits, "\n".join(lines), mode)
         year = YEAR_LIST.search(asked)
         if year and re.search(r"\b(which|list|what)\b.*\bpapers?\b", asked, re.I) and not named:
