@@ -30,6 +30,7 @@ from rag.text import fold, searchable, sentences
 from rag.tokens import count_tokens, truncate_tokens
 
 EXTRACTIVE_NOTE = "Extractive answer (no LLM configured): the most relevant sentences quoted from the top papers."
+TRUNCATED_NOTE = "(Some pages list only the first authors, 'et al.': papers where they come later may be missing.)"
 REFUSAL_TEXT = "The corpus does not appear to answer this question"
 STOPWORDS = set(
     "a an the of in on for to and or is are was were be by with what which who whom how when where why does do did "
@@ -175,7 +176,7 @@ class Answerer:
             lines = [f"The corpus holds {len(papers)} paper(s) with {match.name} {role}:"]
             lines += [f"- {p.title} ({p.date_text or p.year or 'date unknown'}) [{i}]" for i, p in enumerate(papers, 1)]
             if match.kind == "author" and any(p.authors_truncated for p in self.catalog.papers):
-                lines.append("(Some pages list only the first authors (et al.): papers where they come later may be missing.)")
+                lines.append(TRUNCATED_NOTE)
             return self._cited(found, hits, "\n".join(lines), mode)
         year = YEAR_LIST.search(asked)
         if year and re.search(r"\b(which|list|what)\b.*\bpapers?\b", asked, re.I) and not named:
