@@ -38,7 +38,6 @@ test: install-test
 	$(VENV)/bin/ruff check rag ui tests eval bench
 	$(VENV)/bin/mypy rag ui
 	$(VENV)/bin/pytest -q
-	$(MAKE) --no-print-directory eval-gate
 
 # The deterministic eval on the default configuration, failing on regression against the baseline.
 eval-gate: install
