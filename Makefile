@@ -35,7 +35,7 @@ run: index
 	$(RAG) ui --host $(HOST) --port $(PORT)
 
 test: install-test
-	$(VENV)/bin/ruff check rag ui tests eval bench
+	$(VENV)/bin/ruff check rag ui tests bench
 	$(VENV)/bin/mypy rag ui
 	$(VENV)/bin/pytest -q
 

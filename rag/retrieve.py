@@ -169,31 +169,54 @@ class Retriever:
         dense_hits: dict[str, list[tuple[str, str, float]]] = {}
         if r.mode in ("hybrid", "dense"):
             dense_hits = self.dense(standalone, r.candidates, allowed_ids)
+        timings["dense"] = _ms(t0)
+        t0 = time.perf_counter()
+        bm25_ranked: list[tuple[str, float]] = []
+        confidence = 1.0
+        if r.mode in ("hybrid", "bm25"):
+            bm25_ranked, confidence = self.bm25(standalone, mask)
+        timings["bm25"] = _ms(t0)
+        named: dict[str, float] = {}
+        if r.mode == "hybrid":
+            allowed_set = set(allowed_ids) if allowed_ids is not None else None
+            named = {
+                pid: strength
+                for pid, strength in self.metadata(
+                    question if standalone == question else f"{standalone} {question}", pinned
+                ).items()
+                if allowed_set is None or pid in allowed_set
+            }
+
+        t0 = time.perf_counter()
+        if r.mode == "hybrid" and r.fusion == "weighted":
+            # Every candidate gets its exact cosine (one restricted query), so scores are comparable.
+            pool = list(dict.fromkeys([*dense_hits, *(pid for pid, _ in bm25_ranked), *named]))
+            missing = [pid for pid in pool if pid not in dense_hits]
+            if missing:
+                dense_hits.update(self.dense(standalone, len(missing) * 8, missing))
+            top_bm25 = bm25_ranked[0][1] if bm25_ranked else 1.0
+            for pid in pool:
+                if pid in dense_hits:
+                    add(pid, "dense", r.dense_weight * dense_hits[pid][0][2])
+            for pid, value in bm25_ranked:
+                add(pid, "bm25", r.bm25_weight * confidence * value / top_bm25)
+            for pid, strength in named.items():
+                add(pid, "metadata", r.metadata_weight * strength)
+        else:  # reciprocal rank fusion; with one retriever alone, its own ranking
             ranked = sorted(dense_hits, key=lambda pid: -dense_hits[pid][0][2])
             for rank, pid in enumerate(ranked, 1):
                 add(pid, "dense", r.dense_weight / (rrf + rank))
-        timings["dense"] = _ms(t0)
-
-        t0 = time.perf_counter()
-        if r.mode in ("hybrid", "bm25"):
-            bm25_ranked, confidence = self.bm25(standalone, mask)
             weight = r.bm25_weight * (confidence if r.mode == "hybrid" else 1.0)
             for rank, (pid, _) in enumerate(bm25_ranked, 1):
                 add(pid, "bm25", weight / (rrf + rank))
-        timings["bm25"] = _ms(t0)
-
-        if r.mode == "hybrid":
-            allowed_set = set(allowed_ids) if allowed_ids is not None else None
-            for pid, strength in self.metadata(standalone + " " + question, pinned).items():
-                if allowed_set is None or pid in allowed_set:
-                    add(pid, "metadata", r.metadata_weight * strength * 2.0 / (rrf + 1))
+            for pid, strength in named.items():
+                add(pid, "metadata", r.metadata_weight * strength * 2.0 / (rrf + 1))
 
         fused = sorted(scores, key=lambda pid: -sum(scores[pid].values()))[:k]
-        t0 = time.perf_counter()
         missing = [pid for pid in fused if pid not in dense_hits]
         if missing:  # evidence (and a dense score for refusal) for papers found by keywords or metadata
-            dense_hits.update(self.dense(standalone, max(len(missing) * 4, 8), missing))
-        timings["evidence"] = _ms(t0)
+            dense_hits.update(self.dense(standalone, len(missing) * 8, missing))
+        timings["fusion"] = _ms(t0)
 
         hits = []
         for rank, pid in enumerate(fused, 1):
