@@ -58,6 +58,7 @@ _STOP = frozenset(
     show shows showed shown demonstrate demonstrates describe describes discuss discusses new novel
     approach approaches method methods result results use uses used using based called named
     mentioned according mention mentions information details specific specifically overall summary
+    write writes wrote written writing author authored coauthored co published publishes researchers team
     """.split()
 )
 # (suffix, replacement), longest first; the prefix match below absorbs what this misses.
@@ -215,7 +216,7 @@ def _sentence_spans(text: str, groups: list[_Group]) -> list[tuple[int, int]]:
 
 
 def _snippet(sentence: str, limit: int = 90) -> str:
-    sentence = " ".join(_MARKER.sub("", sentence).split())
+    sentence = " ".join(re.sub(rf"\s*{_MARKER.pattern}", "", sentence, flags=re.IGNORECASE).split())
     return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
 
 
@@ -249,9 +250,15 @@ def verify_citations(text: str, sources: list[str]) -> Verified:
         _drop_out_of_range(mine, len(sources), warnings)
         if any(g.numbers for g in mine):
             _check_cited(text, start, end, mine, prepared, warnings)
-        elif not mine and _is_claim(text[start:end]):
-            insert = _cite_uncited(text, start, end, prepared, warnings)
-            inserts += [insert] if insert else []
+        elif _is_claim(text[start:end]):
+            best = _clear_best(text[start:end], prepared)
+            if best is None:
+                if not mine:  # a bogus marker already has its warning
+                    warnings.append(f"uncited claim: {_snippet(text[start:end])}")
+            elif mine:
+                mine[-1].numbers = [best]  # in place of the bogus marker
+            else:
+                inserts.append(_Group(*[_insertion_point(text, start, end)] * 2, [best]))
     return _render(text, sorted(groups + inserts, key=lambda g: g.start), warnings)
 
 
@@ -297,18 +304,18 @@ def _check_cited(
         g.numbers = list(dict.fromkeys(kept))
 
 
-def _cite_uncited(text: str, start: int, end: int, sources: list[_Source], warnings: list[str]) -> _Group | None:
-    """A marker for an uncited claim that one source clearly supports; else a warning."""
-    sentence = text[start:end]
+def _clear_best(sentence: str, sources: list[_Source]) -> int | None:
+    """The 1-based number of a source that clearly supports an uncited sentence, if any."""
     scores = support_scores(sentence, sources)
     best = _best(scores, set()) if scores else None
-    if scores is None or best is None or scores[best] < CLEAR:
-        warnings.append(f"uncited claim: {_snippet(sentence)}")
-        return None
-    body = sentence.rstrip()
+    return best + 1 if scores and best is not None and scores[best] >= CLEAR else None
+
+
+def _insertion_point(text: str, start: int, end: int) -> int:
+    """Where a marker goes: before the sentence's final punctuation, else at its end."""
+    body = text[start:end].rstrip()
     tail = _TRAILING_PUNCT.search(body)
-    at = start + (tail.start() if tail else len(body))
-    return _Group(at, at, [best + 1])
+    return start + (tail.start() if tail else len(body))
 
 
 def _render(text: str, groups: list[_Group], warnings: list[str]) -> Verified:

@@ -74,7 +74,9 @@ class RetrievalSettings(BaseModel):
     )
     candidates: int = Field(40, ge=1, description="Chunks fetched from each retriever before fusion.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense retriever in fusion.")
-    bm25_weight: float = Field(0.3, ge=0, description="Weight of BM25 in fusion (scaled by its confidence for the query).")
+    bm25_weight: float = Field(
+        0.3, ge=0, description="Weight of BM25 in fusion (scaled by its confidence for the query)."
+    )
     metadata_weight: float = Field(1.0, ge=0, description="Weight of exact metadata matches (authors, ids).")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     evidence_chunks: int = Field(2, ge=1, description="Best chunks kept per paper as evidence for answers.")
