@@ -343,7 +343,9 @@ class Answerer:
             yield answer
             return
         llm_ms = round((time.perf_counter() - t0) * 1000, 1)
-        verified = verify_citations(text, [searchable(f"{h.title}. {h.abstract}") for h, _ in sources])
+        verified = verify_citations(
+            text, [searchable(f"{h.title}. {', '.join(h.authors)}. {h.abstract}") for h, _ in sources]
+        )
         if verified.refused:
             answer = self.refusal(found, "llm")
         elif not verified.cited:

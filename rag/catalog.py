@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -211,6 +212,14 @@ def build_catalog(corpus_dir: Path) -> tuple[list[Paper], CatalogReport]:
     return papers, report
 
 
+MONTH_NUMBERS = {m.lower(): i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+PERIOD = re.compile(
+    r"\b(?:(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:tember)?|"
+    r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\s+)?((?:19|20)\d\d)\b",
+    re.I,
+)
+
+
 @dataclass
 class NameMatch:
     kind: str  # "author" | "affiliation"
@@ -257,6 +266,31 @@ class Catalog:
             elif kind == "author" and len(last := folded.split()[-1]) > 3 and f" {last} " in q:
                 found.append(NameMatch(kind, name, papers, exact=False))
         return sorted(found, key=lambda m: (not m.exact, kind_order(m.kind)))
+
+    def periods_in(self, text: str) -> list[tuple[str, list[Paper]]]:
+        """Papers dated in a year or month the text names ("in 2020", "October 2025")."""
+        out = []
+        for m in PERIOD.finditer(text):
+            month = MONTH_NUMBERS.get((m.group(1) or "")[:3].lower())
+            prefix = f"{m.group(2)}-{month:02d}" if month else m.group(2)
+            papers = [p for p in self.papers if p.date and p.date.startswith(prefix)]
+            if papers:
+                out.append((prefix, papers))
+        return out
+
+    def categories_in(self, text: str) -> list[tuple[str, list[Paper]]]:
+        """Papers of a category code the text names in capitals ("the CL category")."""
+        codes = {p.category for p in self.papers if p.category}
+        return [
+            (code, [p for p in self.papers if p.category == code])
+            for code in sorted(codes)
+            if re.search(rf"\b{re.escape(code)}\b[^.?!]{{0,30}}\bcategor|\bcategor\w*\s+{re.escape(code)}\b", text)
+        ]
+
+    def comments_in(self, text: str) -> list[Paper]:
+        """Papers whose page comment ("Technical report", "35 pages, 11 figures") the text quotes."""
+        q = f" {fold(text)} "
+        return [p for p in self.papers if any(len(c) > 6 and f" {fold(c)} " in q for c in p.comments)]
 
     @cached_property
     def folded_titles(self) -> list[tuple[str, Paper]]:

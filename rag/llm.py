@@ -187,7 +187,7 @@ class OpenAILLM:
 
         return self._endpoint.call(once)
 
-    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+    def stream(self, messages: list[dict[str, str]]) -> Generator[str, None, None]:
         endpoint = self._endpoint
         attempt = 0
         while True:
@@ -214,11 +214,20 @@ class OpenAILLM:
                     raise error from exc
                 time.sleep(endpoint.delay(attempt, requested))
 
-    def _stream_once(self, messages: list[dict[str, str]]) -> Generator[str]:
+    def _stream_once(self, messages: list[dict[str, str]]) -> Generator[str, None, None]:
         """One streamed request, parsing the SSE lines ourselves so a missing [DONE] is noticed."""
         timeout = self._endpoint.timeout_s
         create = self._endpoint.client.chat.completions.with_streaming_response.create
         with create(**self._request(messages), stream=True) as response:
+            if "json" in response.headers.get("content-type", ""):  # a server that ignored stream=true
+                body = response.json()
+                choices = body.get("choices") if isinstance(body, dict) else None
+                if not choices:
+                    raise _BadReply("no choices in the reply")
+                text = choices[0]["message"]["content"]
+                if text:
+                    yield text
+                return
             last = time.monotonic()
             for line in response.iter_lines():
                 # Each read is bounded by the client timeout; this also bounds keep-alive-only streams.

@@ -19,8 +19,11 @@ from rag.text import fold
 from rag.tokens import count_tokens
 
 ANAPHORA = re.compile(
-    r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|she|his|her|the (paper|papers|authors?|work|"
-    r"study|method|model|approach|results?|first|second|third|last|former|latter|same))\b",
+    r"^(so|and|but|also|then|what about|how about|ok|okay)\b"
+    r"|\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|she|his|her|both|either)\b"
+    r"|\bthe (paper|papers|authors?|work|study|method|model|approach|results?|first|second|third|last|former|"
+    r"latter|same|effect|components?|two|three|gains?|technique|framework|algorithm|dataset|benchmark|"
+    r"experiments?|findings?|idea|proposal|system|tool)\b",
     re.I,
 )
 ARXIV_IN_TEXT = re.compile(r"\b(\d{4}\.\d{4,5})\b")

@@ -77,6 +77,13 @@ class RetrievalSettings(BaseModel):
     bm25_weight: float = Field(
         0.3, ge=0, description="Weight of BM25 in fusion (scaled by its confidence for the query)."
     )
+    bm25_trust_floor: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="BM25 gets no weight when its top paper covers this share of the query's idf or less.",
+    )
+    bm25_trust_full: float = Field(0.7, ge=0, le=1, description="...and full weight from this share on.")
     metadata_weight: float = Field(1.0, ge=0, description="Weight of exact metadata matches (authors, ids).")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     evidence_chunks: int = Field(2, ge=1, description="Best chunks kept per paper as evidence for answers.")

@@ -17,6 +17,7 @@ import math
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from base64 import b64encode
@@ -44,7 +45,7 @@ class Reply:
     cut_after: int | None = None  # close the connection after this many content chunks (no [DONE])
     malformed_after: int | None = None  # send broken SSE JSON after this many chunks (non-stream: broken body)
     done: bool = True  # stream: end with finish_reason + [DONE]; False ends the body cleanly without them
-    body: dict[str, Any] | None = None  # non-stream: send this JSON instead of a chat completion
+    body: dict[str, Any] | None = None  # send this JSON instead (also to a stream request, like some servers)
 
     @classmethod
     def error(cls, status: int, retry_after: float | None = None, message: str | None = None) -> Reply:
@@ -136,9 +137,8 @@ class FakeOpenAI:
         class Handler(_Handler):
             server_fake = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True).start()
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-openai", daemon=True).start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
         return self
 
@@ -150,8 +150,17 @@ class FakeOpenAI:
             self._server = None
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # clients dropping keep-alive sockets is normal
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked streams, like real servers
+    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls between headers and body
     server_fake: FakeOpenAI
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet test output
@@ -197,10 +206,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._before(reply):
             return
         model = str(body.get("model") or MODEL)
-        if body.get("stream"):
-            self._stream(model, reply)
-        elif reply.body is not None:
+        if reply.body is not None:
             self._json(200, reply.body)
+        elif body.get("stream"):
+            self._stream(model, reply)
         elif reply.malformed_after is not None:
             self._raw(200, b'{"id": "chatcmpl-fake", "choices": [{"message": ', "application/json")
         elif reply.cut_after is not None:
