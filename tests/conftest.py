@@ -18,11 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from rag.embed import Embedder, make_embedder
 from rag.engine import Engine
 from rag.settings import EmbeddingSettings, Settings, load_settings
-
-try:  # TEMP
-    from tests.fake_openai import fake_openai  # noqa: F401 - fixture re-exported for all tests
-except ImportError:  # TEMP
-    pass
+from tests.fake_openai import fake_openai  # noqa: F401 - fixture re-exported for all tests
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
