@@ -191,26 +191,39 @@ class Answerer:
         paper = self.catalog.get(top.paper_id)
         if paper is None:
             return None
-        facts = []
+        facts: list[str] = []
+        missing: list[str] = []  # facts asked for that the catalog does not hold: said, never guessed
         if INTENT_AUTHORS.search(asked):
             if paper.authors:
                 aff = f" ({', '.join(paper.affiliations)})" if paper.affiliations else ""
                 facts.append(f'"{paper.title}" was written by {paper.authors_display}{aff} [1].')
             else:
-                facts.append(f'The corpus does not list the authors of "{paper.title}" [1].')
+                missing.append(f'The corpus does not list the authors of "{paper.title}".')
         if INTENT_ARXIV.search(asked):
             if paper.arxiv_id:
                 facts.append(f'The arXiv id of "{paper.title}" is {paper.arxiv_id} ({paper.url}) [1].')
             else:
-                facts.append(f'The corpus gives no arXiv id for "{paper.title}" [1].')
-        if INTENT_DATE.search(asked) and not facts:
+                missing.append(f'The corpus gives no arXiv id for "{paper.title}".')
+        if INTENT_DATE.search(asked) and not (facts or missing):
             if paper.date_text or paper.date:
                 facts.append(f'"{paper.title}" is dated {paper.date_text or paper.date} [1].')
             else:
-                facts.append(f'The corpus gives no date for "{paper.title}" [1].')
-        if not facts:
-            return None
-        return self._cited(found, [top], " ".join(facts), mode)
+                missing.append(f'The corpus gives no date for "{paper.title}".')
+        if facts:
+            return self._cited(found, [top], " ".join(facts + missing), mode)
+        if missing:
+            related = [citation_for(1, top, top.evidence[0].text if top.evidence else top.abstract[:300])]
+            return Answer(
+                question=found.question,
+                answer=" ".join(missing),
+                refused=True,
+                mode=mode,  # type: ignore[arg-type]
+                citations=[],
+                related=related,
+                standalone_question=found.standalone_question,
+                timings_ms={},
+            )
+        return None
 
     def _cited(self, found: SearchResult, hits: list[Hit], text: str, mode: str) -> Answer:
         cites = [
