@@ -225,10 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
     p.set_defaults(func=cmd_ui)
-    import importlib.util
+    from rag import evaluate
 
-    if importlib.util.find_spec("rag.evaluate"):  # TEMP until the harness lands
-        importlib.import_module("rag.evaluate").register(sub, parents=[common])
+    evaluate.register(sub, parents=[common])
     return parser
 
 
