@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE=1
 export TOKENIZERS_PARALLELISM=false
 export GRADIO_ANALYTICS_ENABLED=False
 
-.PHONY: run test install install-test index eval lint bench clean
+.PHONY: run test install install-test index eval eval-gate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -38,11 +38,12 @@ test: install-test
 	$(VENV)/bin/ruff check rag ui tests bench
 	$(VENV)/bin/mypy rag ui
 	$(VENV)/bin/pytest -q
+	$(MAKE) eval-gate
 
 # The deterministic eval on the default configuration, failing on regression against the baseline.
 eval-gate: install
 	$(RAG) ingest --quiet
-	$(RAG) eval --baseline eval/baselines/default.json
+	$(RAG) eval --baseline eval/baselines/default.json --quiet
 
 eval: index
 	$(RAG) eval

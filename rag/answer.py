@@ -41,12 +41,17 @@ INTENT_AUTHORS = re.compile(
     r"\b(who (wrote|authored|are the authors|were the authors)|authors? of|written by|author)\b", re.I
 )
 INTENT_ARXIV = re.compile(r"\b(arxiv|identifier|\bid\b)", re.I)
-INTENT_DATE = re.compile(r"\b(when|what (year|date)|which year|published|date)\b", re.I)
+INTENT_DATE = re.compile(  # "when" only as a question about time, not "what happens when ..."
+    r"(^|[,;]\s*|\band\s+)when (was|were|did|is|has)\b|\bwhat (year|date|month)\b|\bwhich (year|month)\b"
+    r"|\b(published|publication date|dated?|released)\b",
+    re.I,
+)
 INTENT_LIST_NAMED = re.compile(  # asked only when the question names an author or affiliation
     r"\b(by|did|has|have)\b.*\b(write|wrote|co-?author(ed)?|publish(ed)?|papers?)\b"
     r"|\bpapers?\b.*\b(by|from|at|of)\b|\b(list|which|what)\b.*\bpapers?\b",
     re.I,
 )
+INTENT_MANY = re.compile(r"\b(papers|works|studies|articles|publications)\b", re.I)  # asks for every paper
 YEAR_LIST = re.compile(r"\b(?:papers?|published|released|from|in)\b.*\b((?:19|20)\d\d)\b", re.I)
 
 
@@ -105,9 +110,11 @@ class Answerer:
         t0 = time.perf_counter()
         question = found.standalone_question or found.question
         mode = "llm" if self.llm is not None else "extractive"
-        relevant = self.relevant_hits(found.hits)
+        relevant = self.relevant_hits(found.hits, many=bool(INTENT_MANY.search(question)))
         if not relevant:
-            yield self._finish(self.refusal(found, mode), t0)
+            refusal = self.refusal(found, mode)
+            yield refusal.answer
+            yield self._finish(refusal, t0)
             return
         catalog_answer = self.catalog_answer(found, relevant, mode)
         if catalog_answer is not None:
@@ -133,15 +140,25 @@ class Answerer:
         return answer
 
     # -- relevance and refusal -----------------------------------------------------------------
-    def relevant_hits(self, hits: list[Hit]) -> list[Hit]:
-        """Hits the evidence supports: an exact metadata match, or dense similarity above the threshold."""
-        threshold = self.settings.answer.refusal_threshold
+    def relevant_hits(self, hits: list[Hit], many: bool = False) -> list[Hit]:
+        """Hits the evidence supports: an exact metadata match, a confident BM25 match (the query's rare
+        words are mostly in this paper: exact phrases from comments, names, numbers), or dense similarity
+        above the threshold.
+
+        `many`: the question asks for every qualifying paper, so a wider margin below the best one is kept.
+        """
+        a = self.settings.answer
+        lexical_floor = a.bm25_support * self.settings.retrieval.bm25_weight
+
+        def exact(h: Hit) -> bool:
+            return "metadata" in h.scores or (lexical_floor > 0 and h.scores.get("bm25", 0.0) >= lexical_floor)
+
         best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-        if best < threshold and not any("metadata" in h.scores for h in hits):
+        if best < a.refusal_threshold and not any(exact(h) for h in hits):
             return []
-        # Keep papers reasonably close to the best one; a far tail only dilutes the answer.
-        floor = max(threshold, best - 0.25)
-        return [h for h in hits if "metadata" in h.scores or (h.dense_score or 0.0) >= floor]
+        # Keep papers close to the best one; a far tail only dilutes the answer and its citations.
+        floor = max(a.refusal_threshold, best - (a.relevance_margin_many if many else a.relevance_margin))
+        return [h for h in hits if exact(h) or (h.dense_score or 0.0) >= floor]
 
     def refusal(self, found: SearchResult, mode: str, note: str | None = None) -> Answer:
         related = [

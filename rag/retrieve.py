@@ -59,6 +59,11 @@ class Filters(BaseModel):
         return not (self.source and self.source not in p.sources)
 
 
+# Words that say what kind of question it is, not what it is about: they only dilute keyword search
+# ("what is the arXiv id of the TarFlow paper?" is about "TarFlow"). Ids and names go to the metadata channel.
+QUESTION_WORDS = ("paper", "papers", "arxiv", "id", "identifier")
+
+
 def paper_search_text(p: Paper) -> str:
     """Everything keyword search should see for a paper."""
     parts = [p.title, p.title, ", ".join(p.authors), ", ".join(p.affiliations), p.arxiv_id or "",
@@ -78,6 +83,7 @@ class Retriever:
         self._bm25 = bm25s.BM25()
         self._bm25.index(docs, show_progress=False)
         self._doc_terms = [set(d) for d in docs]
+        self._question_terms = {t for w in QUESTION_WORDS for t in self._tokenize([w])[0]}
         df = Counter(t for terms in self._doc_terms for t in terms)
         n = len(papers)
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
@@ -94,7 +100,7 @@ class Retriever:
     # -- channels ------------------------------------------------------------------------------
     def bm25(self, query: str, allowed: np.ndarray | None) -> tuple[list[tuple[str, float]], float]:
         """Ranked (paper id, score) and the confidence of keyword search for this query (0..1)."""
-        terms = [t for t in self._tokenize([query])[0]]
+        terms = [t for t in self._tokenize([query])[0] if t not in self._question_terms]
         known = [t for t in terms if t in self._idf]
         if not known:
             return [], 0.0

@@ -114,6 +114,22 @@ class AnswerSettings(BaseModel):
         0.30,
         description="Best dense cosine similarity below which the corpus is taken not to hold the answer.",
     )
+    bm25_support: float = Field(
+        0.5,
+        ge=0,
+        description="A paper whose BM25 fusion score reaches this share of the full BM25 weight (a confident "
+        "lexical match) counts as supported evidence even when its dense similarity is low.",
+    )
+    relevance_margin: float = Field(
+        0.05,
+        ge=0,
+        description="Papers whose dense similarity is more than this below the best paper's are left out of answers.",
+    )
+    relevance_margin_many: float = Field(
+        0.25,
+        ge=0,
+        description="The same margin for questions asking for several papers ('which papers ...').",
+    )
     max_sentences: int = Field(6, ge=1, description="Sentences in an extractive answer.")
     max_chars: int = Field(1600, ge=200, description="Length budget of an extractive answer.")
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are rejected with a clear message.")

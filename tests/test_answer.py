@@ -71,3 +71,32 @@ def test_missing_catalog_fact_is_an_honest_refusal(built_engine: Engine) -> None
     a = built_engine.ask("What is the arXiv id of the Cinematic-L1 video stabilization paper?")
     assert a.refused and a.citations == [] and "gives no arXiv id" in a.answer
     assert a.related[0].title.startswith("Cinematic-L1 Video Stabilization")
+
+
+def test_a_single_paper_question_cites_only_papers_near_the_best(built_engine: Engine) -> None:
+    one = built_engine.ask("Is classifier-free guidance a predictor-corrector method?")
+    many = built_engine.ask("Which papers study classifier-free guidance in diffusion models?")
+    assert one.citations[0].title.startswith("Classifier-Free Guidance is a Predictor-Corrector")
+    assert len(one.citations) < len(many.citations)  # "which papers" keeps a wider margin than a single fact
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When buyers of a stock heavily outnumber sellers, how much does its cost shift?",
+        "What happens when generative models are retrained on their own outputs?",
+    ],
+)
+def test_when_as_a_conjunction_is_not_a_date_question(built_engine: Engine, question: str) -> None:
+    a = built_engine.ask(question)
+    assert not a.refused and "gives no date" not in a.answer and a.citations
+
+
+def test_a_confident_exact_phrase_match_is_answered_despite_low_dense_similarity(built_engine: Engine) -> None:
+    # Only a paper's comment line says "35 pages, 11 figures": MiniLM finds nothing similar, BM25 does.
+    found = built_engine.search("Which paper is 35 pages long with 11 figures?", k=3)
+    assert (found.hits[0].dense_score or 0) < built_engine.settings.answer.refusal_threshold
+    a = built_engine.ask("Which paper is 35 pages long with 11 figures?")
+    assert not a.refused and a.citations[0].paper_id == found.hits[0].paper_id
+    paper = built_engine.catalog.get(found.hits[0].paper_id)
+    assert paper is not None and any("35 pages" in c and "11 figures" in c for c in paper.comments)

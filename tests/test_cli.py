@@ -69,3 +69,13 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert out.returncode == 2 and "rag ingest" in out.stderr and "Traceback" not in out.stderr
     out = rag("search", "--year", "20x5", "q", data_dir=tmp_path / "none")
     assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_streamed_answers_print_their_text_refusals_included(built_engine: Engine) -> None:
+    data = built_engine.settings.data_dir
+    out = rag("ask", "what is a good recipe for sourdough bread?", data_dir=data)
+    assert out.returncode == 0
+    text, _, sources = out.stdout.partition("Related reading:")
+    assert "does not appear to answer" in text and "[1]" in sources
+    out = rag("ask", "what is the arXiv id of the TarFlow paper?", data_dir=data)
+    assert "2412.06329 (https://arxiv.org/abs/2412.06329) [1]" in out.stdout.split("Sources:")[0]
