@@ -22,7 +22,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from rag.catalog import Catalog
-from rag.models import Answer, Citation, Hit, Message, Paper, SearchResult
+from rag.models import Answer, Citation, Hit, Message, SearchResult
 from rag.prompts import ANSWER_SYSTEM, ANSWER_USER, SOURCE_BLOCK
 from rag.rewrite import bounded_history
 from rag.settings import Settings
@@ -57,39 +57,6 @@ YEAR_LIST = re.compile(r"\b(?:papers?|published|released|from|in)\b.*\b((?:19|20
 
 def _terms(text: str) -> set[str]:
     return {w[:6] for w in fold(text).split() if w not in STOPWORDS and len(w) > 2}
-
-
-def citation_for(n: int, hit: Hit, snippet: str) -> Citation:
-    return Citation(
-        n=n,
-        paper_id=hit.paper_id,
-        title=hit.title,
-        arxiv_id=hit.arxiv_id,
-        authors=hit.authors,
-        url=hit.url,
-        abstract=hit.abstract,
-        snippet=snippet,
-        score=hit.score,
-        title_derived=hit.title_derived,
-        authors_truncated=hit.authors_truncated,
-    )
-
-
-def _hit_from_paper(p: Paper, rank: int, score: float = 1.0) -> Hit:
-    return Hit(
-        rank=rank,
-        paper_id=p.paper_id,
-        title=p.title,
-        arxiv_id=p.arxiv_id,
-        authors=p.authors,
-        abstract=p.abstract,
-        score=score,
-        url=p.url,
-        year=p.year,
-        category=p.category,
-        title_derived=p.title_derived,
-        authors_truncated=p.authors_truncated,
-    )
 
 
 class Answerer:
@@ -161,9 +128,7 @@ class Answerer:
         return [h for h in hits if exact(h) or (h.dense_score or 0.0) >= floor]
 
     def refusal(self, found: SearchResult, mode: str, note: str | None = None) -> Answer:
-        related = [
-            citation_for(i, h, h.evidence[0].text if h.evidence else "") for i, h in enumerate(found.hits[:3], 1)
-        ]
+        related = [Citation.of(i, h, h.evidence[0].text if h.evidence else "") for i, h in enumerate(found.hits[:3], 1)]
         text = f"{REFUSAL_TEXT}: none of its papers addresses it closely enough to answer."
         if related:
             text += " Closest papers, as related reading: " + "; ".join(f"{c.title}" for c in related) + "."
@@ -188,7 +153,7 @@ class Answerer:
         if named and INTENT_LIST_NAMED.search(asked):
             match = named[0]
             papers = match.papers
-            hits = [_hit_from_paper(p, i) for i, p in enumerate(papers, 1)]
+            hits = [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)]
             role = "among the listed authors" if match.kind == "author" else "among the listed affiliations"
             lines = [f"The corpus holds {len(papers)} paper(s) with {match.name} {role}:"]
             lines += [f"- {p.title} ({p.date_text or p.year or 'date unknown'}) [{i}]" for i, p in enumerate(papers, 1)]
@@ -200,7 +165,7 @@ class Answerer:
             y = int(year.group(1))
             papers = [p for p in self.catalog.papers if p.year == y]
             if papers:
-                hits = [_hit_from_paper(p, i) for i, p in enumerate(papers, 1)]
+                hits = [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)]
                 lines = [f"The corpus holds {len(papers)} paper(s) dated {y}:"]
                 lines += [f"- {p.title} ({p.date_text or p.date}) [{i}]" for i, p in enumerate(papers, 1)]
                 return self._cited(found, hits, "\n".join(lines), mode)
@@ -229,7 +194,7 @@ class Answerer:
         if facts:
             return self._cited(found, [top], " ".join(facts + missing), mode)
         if missing:
-            related = [citation_for(1, top, top.evidence[0].text if top.evidence else top.abstract[:300])]
+            related = [Citation.of(1, top, top.evidence[0].text if top.evidence else top.abstract[:300])]
             return Answer(
                 question=found.question,
                 answer=" ".join(missing),
@@ -244,7 +209,7 @@ class Answerer:
 
     def _cited(self, found: SearchResult, hits: list[Hit], text: str, mode: str) -> Answer:
         cites = [
-            citation_for(i, h, h.evidence[0].text if h.evidence else h.abstract[:300]) for i, h in enumerate(hits, 1)
+            Citation.of(i, h, h.evidence[0].text if h.evidence else h.abstract[:300]) for i, h in enumerate(hits, 1)
         ]
         return Answer(
             question=found.question,
@@ -306,7 +271,7 @@ class Answerer:
         cites = []
         for i, n in numbers.items():
             snippet = " ".join(s for j, s in chosen if j == i)
-            cites.append(citation_for(n, relevant[i], snippet))
+            cites.append(Citation.of(n, relevant[i], snippet))
         lead = note or EXTRACTIVE_NOTE
         return Answer(
             question=found.question,
@@ -387,7 +352,7 @@ class Answerer:
             cites = []
             for n, original in enumerate(verified.cited, 1):
                 hit = sources[original - 1][0]
-                cites.append(citation_for(n, hit, hit.evidence[0].text if hit.evidence else hit.abstract[:300]))
+                cites.append(Citation.of(n, hit, hit.evidence[0].text if hit.evidence else hit.abstract[:300]))
             answer = Answer(
                 question=found.question,
                 answer=verified.text.strip(),

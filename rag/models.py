@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -103,6 +103,25 @@ class Hit(BaseModel):
     scores: dict[str, float] = Field(default_factory=dict, description="Per-retriever contributions.")
     evidence: list[Evidence] = Field(default_factory=list)
 
+    @classmethod
+    def of(cls, paper: Paper, rank: int, score: float, **retrieval: Any) -> Hit:
+        """A hit for a catalog paper: every displayed field comes from the catalog."""
+        return cls(
+            rank=rank,
+            paper_id=paper.paper_id,
+            title=paper.title,
+            arxiv_id=paper.arxiv_id,
+            authors=paper.authors,
+            abstract=paper.abstract,
+            score=score,
+            url=paper.url,
+            year=paper.year,
+            category=paper.category,
+            title_derived=paper.title_derived,
+            authors_truncated=paper.authors_truncated,
+            **retrieval,
+        )
+
 
 class SearchResult(BaseModel):
     question: str
@@ -127,6 +146,12 @@ class Citation(BaseModel):
     @property
     def authors_display(self) -> str:
         return format_authors(self.authors, self.authors_truncated)
+
+    @classmethod
+    def of(cls, n: int, hit: Hit, snippet: str) -> Citation:
+        """Citation number n for a retrieved hit, quoting `snippet` from it."""
+        shared = set(cls.model_fields) - {"n", "snippet"}
+        return cls(n=n, snippet=snippet, **hit.model_dump(include=shared))
 
 
 class Message(BaseModel):

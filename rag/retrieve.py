@@ -239,18 +239,9 @@ class Retriever:
                 continue
             chunks = dense_hits.get(pid, [])
             hits.append(
-                Hit(
-                    rank=rank,
-                    paper_id=pid,
-                    title=paper.title,
-                    arxiv_id=paper.arxiv_id,
-                    authors=paper.authors,
-                    abstract=paper.abstract,
-                    url=paper.url,
-                    year=paper.year,
-                    category=paper.category,
-                    title_derived=paper.title_derived,
-                    authors_truncated=paper.authors_truncated,
+                Hit.of(
+                    paper,
+                    rank,
                     score=round(sum(scores[pid].values()), 6),
                     dense_score=round(chunks[0][2], 4) if chunks else None,
                     scores={c: round(v, 6) for c, v in scores[pid].items()},
