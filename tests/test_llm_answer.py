@@ -138,3 +138,37 @@ def test_context_respects_the_token_budget(built_engine: Engine, fake_openai: Fa
     Engine(settings, embedder=built_engine.embedder).ask(QUESTION, k=8)
     user = fake_openai.chat_requests()[0]["messages"][-1]["content"]
     assert count_tokens(user) < 300 + 60  # sources within budget, plus the question and framing
+
+
+def test_cli_json_contract_against_the_scripted_server(built_engine: Engine, fake_openai: FakeOpenAI) -> None:
+    """`rag ask --json --batch` and the streamed `rag ask`, configured only by the documented env vars."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HOME": str(built_engine.settings.data_dir),
+           "OPENAI_BASE_URL": fake_openai.url, "OPENAI_API_KEY": "test", "RAG_LLM_MODEL": "fake-model",
+           "RAG_LLM__TIMEOUT_S": "1", "RAG_LLM__MAX_RETRIES": "1", "RAG_LLM__BACKOFF_S": "0.05"}  # fmt: skip
+
+    def rag(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "rag.cli", *args, "--data-dir", str(built_engine.settings.data_dir)]
+        return subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=root, env=env, timeout=300)
+
+    fake_openai.script(GOOD, GOOD.replace("sharpening [1]", "sharpening [1][9]"), 500, 500)
+    batch = "".join(json.dumps({"question": QUESTION}) + "\n" for _ in range(3))
+    out = rag("ask", "--json", "--batch", "-", stdin=batch)
+    good, bogus, failed = (json.loads(line) for line in out.stdout.splitlines())
+    for a in (good, bogus, failed):
+        assert {"question", "answer", "refused", "mode", "citations", "timings_ms", "warnings"} <= set(a)
+        assert {c["n"] for c in a["citations"]} == cited_numbers(a["answer"]) and not a["refused"]
+    assert good["mode"] == "llm" and good["warnings"] == [] and good["citations"][0]["arxiv_id"] == "2408.09000"
+    assert bogus["mode"] == "llm" and "[9]" not in bogus["answer"] and any("[9]" in w for w in bogus["warnings"])
+    assert failed["mode"] == "extractive" and any("LLM endpoint failed" in w for w in failed["warnings"])
+
+    fake_openai.script(GOOD)
+    out = rag("ask", QUESTION)
+    assert out.returncode == 0 and out.stdout.startswith(GOOD)
+    assert "[1] Classifier-Free Guidance is a Predictor-Corrector" in out.stdout.split("Sources:")[1]
+    assert "Traceback" not in out.stderr
