@@ -161,7 +161,10 @@ class Retriever:
         r = self.settings.retrieval
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        standalone, pinned = condense(question, history, self.catalog, self.llm, self.settings)
+        if r.mode == "hybrid":
+            standalone, pinned = condense(question, history, self.catalog, self.llm, self.settings)
+        else:  # the plain baselines of the benchmark: the question as asked, no follow-up rewrite
+            standalone, pinned = question, []
         timings["condense"] = _ms(t0)
 
         papers = self.catalog.papers
@@ -210,8 +213,10 @@ class Retriever:
                 dense_hits.update(self.dense(standalone, len(missing) * 8, missing))
             top_bm25 = bm25_ranked[0][1] if bm25_ranked else 1.0
             for pid in pool:
-                if pid in dense_hits:
-                    add(pid, "dense", r.dense_weight * dense_hits[pid][0][2])
+                if chunks := dense_hits.get(pid):
+                    # A paper matching in two chunks is more on topic than one matching in a single sentence.
+                    second = chunks[1][2] if len(chunks) > 1 else 0.0
+                    add(pid, "dense", r.dense_weight * (chunks[0][2] + r.second_chunk_weight * second))
             for pid, value in bm25_ranked:
                 add(pid, "bm25", r.bm25_weight * confidence * value / top_bm25)
             for pid, strength in named.items():

@@ -65,7 +65,9 @@ class ChromaSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = Field(
-        "hybrid", description="'hybrid' (shipped), or one retriever alone (the baselines of the benchmark)."
+        "hybrid",
+        description="'hybrid' (shipped), or one plain retriever alone on the question as asked, without the follow-up "
+        "rewrite or the metadata channel (the baselines of the benchmark).",
     )
     k: int = Field(5, ge=1, le=100, description="Papers returned by search and used by ask.")
     fusion: Literal["weighted", "rrf"] = Field(
@@ -74,6 +76,11 @@ class RetrievalSettings(BaseModel):
     )
     candidates: int = Field(40, ge=1, description="Chunks fetched from each retriever before fusion.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense retriever in fusion.")
+    second_chunk_weight: float = Field(
+        0.15,
+        ge=0,
+        description="Weighted fusion: a paper's dense score is its best chunk's cosine plus this times its 2nd best.",
+    )
     bm25_weight: float = Field(
         0.3, ge=0, description="Weight of BM25 in fusion (scaled by its confidence for the query)."
     )
