@@ -128,7 +128,7 @@ class Answerer:
         return [h for h in hits if exact(h) or (h.dense_score or 0.0) >= floor]
 
     def refusal(self, found: SearchResult, mode: str, note: str | None = None) -> Answer:
-        related = [Citation.of(i, h, h.evidence[0].text if h.evidence else "") for i, h in enumerate(found.hits[:3], 1)]
+        related = [Citation.of(i, h, h.snippet) for i, h in enumerate(found.hits[:3], 1)]
         text = f"{REFUSAL_TEXT}: none of its papers addresses it closely enough to answer."
         if related:
             text += " Closest papers, as related reading: " + "; ".join(f"{c.title}" for c in related) + "."
@@ -194,7 +194,7 @@ class Answerer:
         if facts:
             return self._cited(found, [top], " ".join(facts + missing), mode)
         if missing:
-            related = [Citation.of(1, top, top.evidence[0].text if top.evidence else top.abstract[:300])]
+            related = [Citation.of(1, top, top.snippet)]
             return Answer(
                 question=found.question,
                 answer=" ".join(missing),
@@ -208,9 +208,7 @@ class Answerer:
         return None
 
     def _cited(self, found: SearchResult, hits: list[Hit], text: str, mode: str) -> Answer:
-        cites = [
-            Citation.of(i, h, h.evidence[0].text if h.evidence else h.abstract[:300]) for i, h in enumerate(hits, 1)
-        ]
+        cites = [Citation.of(i, h, h.snippet) for i, h in enumerate(hits, 1)]
         return Answer(
             question=found.question,
             answer=text,
@@ -352,7 +350,7 @@ class Answerer:
             cites = []
             for n, original in enumerate(verified.cited, 1):
                 hit = sources[original - 1][0]
-                cites.append(Citation.of(n, hit, hit.evidence[0].text if hit.evidence else hit.abstract[:300]))
+                cites.append(Citation.of(n, hit, hit.snippet))
             answer = Answer(
                 question=found.question,
                 answer=verified.text.strip(),

@@ -103,6 +103,11 @@ class Hit(BaseModel):
     scores: dict[str, float] = Field(default_factory=dict, description="Per-retriever contributions.")
     evidence: list[Evidence] = Field(default_factory=list)
 
+    @property
+    def snippet(self) -> str:
+        """What to quote for this hit: its best evidence chunk, else the opening of the abstract."""
+        return self.evidence[0].text if self.evidence else self.abstract[:300]
+
     @classmethod
     def of(cls, paper: Paper, rank: int, score: float, **retrieval: Any) -> Hit:
         """A hit for a catalog paper: every displayed field comes from the catalog."""
