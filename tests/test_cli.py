@@ -69,6 +69,11 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert out.returncode == 2 and "rag ingest" in out.stderr and "Traceback" not in out.stderr
     out = rag("search", "--year", "20x5", "q", data_dir=tmp_path / "none")
     assert out.returncode == 2 and "Traceback" not in out.stderr
+    bad_corpus = tmp_path / "corpus"
+    bad_corpus.mkdir()
+    (bad_corpus / "page.txt").write_bytes(b"garbage \xff\xfe\n")
+    out = rag("ingest", "--corpus", str(bad_corpus), data_dir=tmp_path / "none")
+    assert out.returncode == 2 and "manifest.json: missing" in out.stderr and "unexpected" not in out.stderr
 
 
 def test_streamed_answers_print_their_text_refusals_included(built_engine: Engine) -> None:

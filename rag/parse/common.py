@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from rag.errors import UserError
 from rag.models import Record
 from rag.text import clean_line
 
@@ -26,7 +27,7 @@ DATE_HEADER = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d
 ABSTRACT_MIN_CHARS = 250
 
 
-class CorpusError(Exception):
+class CorpusError(UserError):
     """A page that cannot be read at all (missing, not UTF-8, unknown format)."""
 
 
