@@ -46,13 +46,24 @@ INTENT_DATE = re.compile(  # "when" only as a question about time, not "what hap
     r"|\b(published|publication date|dated?|released)\b",
     re.I,
 )
+INTENT_VENUE = re.compile(  # asks where one paper appeared; "which paper was accepted to X" is a search
+    r"\b(which|what) (conference|venue|journal|workshop)\b"
+    r"|\bwhere (was|is|were|did)\b.*\b(published|accepted|presented|appear)"
+    r"|\b(accepted|published|presented) (at|to|in|by) (which|what)\b",
+    re.I,
+)
+VENUE_COMMENT = re.compile(  # an arXiv comment that states a venue
+    r"\b(accepted|to appear|published|presented|camera[- ]ready|proceedings)\b"
+    r"|\b(NeurIPS|ICML|ICLR|AISTATS|CVPR|ICCV|ECCV|ACL|EMNLP|NAACL|AAAI|IJCAI|COLT|UAI|KDD|TMLR|JMLR)\b",
+    re.I,
+)
 INTENT_LIST_NAMED = re.compile(  # asked only when the question names an author or affiliation
     r"\b(by|did|has|have)\b.*\b(write|wrote|co-?author(ed)?|publish(ed)?|papers?)\b"
     r"|\bpapers?\b.*\b(by|from|at|of)\b|\b(list|which|what)\b.*\bpapers?\b",
     re.I,
 )
 INTENT_MANY = re.compile(r"\b(papers|works|studies|articles|publications)\b", re.I)  # asks for every paper
-YEAR_LIST = re.compile(r"\b(?:papers?|published|released|from|in)\b.*\b((?:19|20)\d\d)\b", re.I)
+INTENT_LIST_PAPERS = re.compile(r"\b(which|list|what)\b.*\bpapers?\b", re.I)
 
 
 def _terms(text: str) -> set[str]:
@@ -78,15 +89,16 @@ class Answerer:
         question = found.standalone_question or found.question
         mode = "llm" if self.llm is not None else "extractive"
         relevant = self.relevant_hits(found.hits, many=bool(INTENT_MANY.search(question)))
-        if not relevant:
-            refusal = self.refusal(found, mode)
-            yield refusal.answer
-            yield self._finish(refusal, t0)
-            return
+        # Before the relevance gate: "papers from 2019" is answered from the catalog even when no paper is close.
         catalog_answer = self.catalog_answer(found, relevant, mode)
         if catalog_answer is not None:
             yield catalog_answer.answer
             yield self._finish(catalog_answer, t0)
+            return
+        if not relevant:
+            refusal = self.refusal(found, mode)
+            yield refusal.answer
+            yield self._finish(refusal, t0)
             return
         if self.llm is not None:
             final = None
@@ -160,15 +172,32 @@ class Answerer:
             if match.kind == "author" and any(p.authors_truncated for p in self.catalog.papers):
                 lines.append(TRUNCATED_NOTE)
             return self._cited(found, hits, "\n".join(lines), mode)
-        year = YEAR_LIST.search(asked)
-        if year and re.search(r"\b(which|list|what)\b.*\bpapers?\b", asked, re.I) and not named:
-            y = int(year.group(1))
-            papers = [p for p in self.catalog.papers if p.year == y]
-            if papers:
-                hits = [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)]
-                lines = [f"The corpus holds {len(papers)} paper(s) dated {y}:"]
-                lines += [f"- {p.title} ({p.date_text or p.date}) [{i}]" for i, p in enumerate(papers, 1)]
-                return self._cited(found, hits, "\n".join(lines), mode)
+        venues = self.catalog.venues_in(asked)
+        if venues and INTENT_LIST_PAPERS.search(asked) and not named:
+            name, papers = venues[0]
+            if not papers:
+                text = f"No paper's arXiv comments in the corpus mention {name}; venues are recorded only there."
+                return self._missing(found, text, mode)
+            hits = [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)]
+            lines = [f"The arXiv comments of {len(papers)} paper(s) in the corpus mention {name}:"]
+            for i, p in enumerate(papers, 1):
+                said = "; ".join(c for c in p.comments if name.lower() in c.lower())
+                lines.append(f'- {p.title}: "{said}" [{i}]')
+            return self._cited(found, hits, "\n".join(lines), mode)
+        periods = self.catalog.periods_in(asked)
+        if periods and INTENT_LIST_PAPERS.search(asked) and not named:
+            when = " or ".join(label for label, _ in periods)
+            papers = list({p.paper_id: p for _, ps in periods for p in ps}.values())
+            if not papers:
+                dated = sum(1 for p in self.catalog.papers if p.date)
+                text = f"No paper in the corpus is dated {when}; only {dated} of its {len(self.catalog)} carry a date."
+                return self._missing(found, text, mode)
+            hits = [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)]
+            lines = [f"The corpus holds {len(papers)} paper(s) dated {when}:"]
+            lines += [f"- {p.title} ({p.date_text or p.date}) [{i}]" for i, p in enumerate(papers, 1)]
+            return self._cited(found, hits, "\n".join(lines), mode)
+        if not relevant:
+            return None
         top = relevant[0]
         paper = self.catalog.get(top.paper_id)
         if paper is None:
@@ -186,6 +215,13 @@ class Answerer:
                 facts.append(f'The arXiv id of "{paper.title}" is {paper.arxiv_id} ({paper.url}) [1].')
             else:
                 missing.append(f'The corpus gives no arXiv id for "{paper.title}".')
+        if INTENT_VENUE.search(asked):
+            stated = [c for c in paper.comments if VENUE_COMMENT.search(c)]
+            if stated:
+                quoted = "; ".join(f'"{c}"' for c in stated)
+                facts.append(f'The arXiv comments of "{paper.title}" say: {quoted} [1].')
+            else:
+                missing.append(f'The corpus does not record where "{paper.title}" was published or accepted.')
         if INTENT_DATE.search(asked) and not (facts or missing):
             if paper.date_text or paper.date:
                 facts.append(f'"{paper.title}" is dated {paper.date_text or paper.date} [1].')
@@ -194,18 +230,22 @@ class Answerer:
         if facts:
             return self._cited(found, [top], " ".join(facts + missing), mode)
         if missing:
-            related = [Citation.of(1, top, top.snippet)]
-            return Answer(
-                question=found.question,
-                answer=" ".join(missing),
-                refused=True,
-                mode=mode,  # type: ignore[arg-type]
-                citations=[],
-                related=related,
-                standalone_question=found.standalone_question,
-                timings_ms={},
-            )
+            return self._missing(found, " ".join(missing), mode, closest=top)
         return None
+
+    def _missing(self, found: SearchResult, text: str, mode: str, closest: Hit | None = None) -> Answer:
+        """A catalog fact the corpus does not hold: said plainly, the closest paper offered to read."""
+        closest = closest or (found.hits[0] if found.hits else None)
+        return Answer(
+            question=found.question,
+            answer=text,
+            refused=True,
+            mode=mode,  # type: ignore[arg-type]
+            citations=[],
+            related=[Citation.of(1, closest, closest.snippet)] if closest else [],
+            standalone_question=found.standalone_question,
+            timings_ms={},
+        )
 
     def _cited(self, found: SearchResult, hits: list[Hit], text: str, mode: str) -> Answer:
         cites = [Citation.of(i, h, h.snippet) for i, h in enumerate(hits, 1)]

@@ -218,6 +218,14 @@ PERIOD = re.compile(
     r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\s+)?((?:19|20)\d\d)\b",
     re.I,
 )
+PERIOD_BEFORE = re.compile(  # "in 2020", "from the year 2024"; not "since" (a range, which this does not answer)
+    r"\b(in|from|during|dated|published|released|out|of)\s+(the\s+(year|month)\s+(of\s+)?)?$", re.I
+)
+VENUE_NAMED = re.compile(  # "accepted to AISTATS 2025": a venue written as an acronym, with its year if any
+    r"\b(?:accepted|published|presented|appeared?)\s+(?:at|to|in|by)\s+(?:the\s+)?"
+    r"([A-Z][a-z]*[A-Z][A-Za-z]*(?:\s+'?\d{2,4}\b)?)"
+)
+PERIOD_AFTER = re.compile(r"\s+(papers?|works?|articles?|publications?)\b", re.I)
 
 
 @dataclass
@@ -268,14 +276,16 @@ class Catalog:
         return sorted(found, key=lambda m: (not m.exact, kind_order(m.kind)))
 
     def periods_in(self, text: str) -> list[tuple[str, list[Paper]]]:
-        """Papers dated in a year or month the text names ("in 2020", "October 2025")."""
+        """(period as written, papers dated in it) for each year or month the text names as a time
+        ("in 2020", "from October 2025", "2024 papers"); a year inside a name ("AISTATS 2025") is not one.
+        A period no paper is dated in comes back with no papers."""
         out = []
         for m in PERIOD.finditer(text):
+            if not (PERIOD_BEFORE.search(text[: m.start()]) or PERIOD_AFTER.match(text[m.end() :])):
+                continue
             month = MONTH_NUMBERS.get((m.group(1) or "")[:3].lower())
             prefix = f"{m.group(2)}-{month:02d}" if month else m.group(2)
-            papers = [p for p in self.papers if p.date and p.date.startswith(prefix)]
-            if papers:
-                out.append((prefix, papers))
+            out.append((m.group(0), [p for p in self.papers if p.date and p.date.startswith(prefix)]))
         return out
 
     def categories_in(self, text: str) -> list[tuple[str, list[Paper]]]:
@@ -291,6 +301,15 @@ class Catalog:
         """Papers whose page comment ("Technical report", "35 pages, 11 figures") the text quotes."""
         q = f" {fold(text)} "
         return [p for p in self.papers if any(len(c) > 6 and f" {fold(c)} " in q for c in p.comments)]
+
+    def venues_in(self, text: str) -> list[tuple[str, list[Paper]]]:
+        """(venue as written, papers whose page comment mentions it) for each venue the text names
+        ("accepted to AISTATS 2025"). Venues are known only from comments; a venue none mentions has no papers."""
+        out = []
+        for m in VENUE_NAMED.finditer(text):
+            pattern = re.compile(rf"\b{re.escape(m.group(1))}\b", re.I)
+            out.append((m.group(1), [p for p in self.papers if any(pattern.search(c) for c in p.comments)]))
+        return out
 
     @cached_property
     def folded_titles(self) -> list[tuple[str, Paper]]:

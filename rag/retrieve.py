@@ -144,7 +144,8 @@ class Retriever:
             strength = (1.0 if match.kind == "author" else 0.8) if match.exact else 0.6
             for p in match.papers:
                 found[p.paper_id] = max(found.get(p.paper_id, 0.0), strength)
-        for _, papers in self.catalog.periods_in(query) + self.catalog.categories_in(query):
+        named = self.catalog.periods_in(query) + self.catalog.categories_in(query) + self.catalog.venues_in(query)
+        for _, papers in named:
             for p in papers:
                 found[p.paper_id] = max(found.get(p.paper_id, 0.0), 0.8)
         for p in self.catalog.comments_in(query):

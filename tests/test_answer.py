@@ -73,6 +73,31 @@ def test_missing_catalog_fact_is_an_honest_refusal(built_engine: Engine) -> None
     assert a.related[0].title.startswith("Cinematic-L1 Video Stabilization")
 
 
+def test_venue_comes_from_the_arxiv_comments_or_is_said_to_be_missing(built_engine: Engine) -> None:
+    a = built_engine.ask("Where was the paper on composition and control with distilled energy diffusion accepted?")
+    assert not a.refused and "accepted to AISTATS 2025" in a.answer
+    assert [c.arxiv_id for c in a.citations] == ["2502.12786"]
+    a = built_engine.ask("Which conference accepted 'Classifier-Free Guidance is a Predictor-Corrector'?")
+    assert a.refused and a.citations == [] and "does not record where" in a.answer
+    assert a.related[0].arxiv_id == "2408.09000"
+
+
+def test_papers_of_a_period_are_listed_exactly(built_engine: Engine) -> None:
+    dated = {p.paper_id: p.date for p in built_engine.catalog.papers if p.date}
+    a = built_engine.ask("Which papers in the corpus came out in October 2025?")
+    assert a.citations and all((dated.get(c.paper_id) or "").startswith("2025-10") for c in a.citations)
+    assert len(a.citations) == sum(1 for d in dated.values() if d.startswith("2025-10"))
+    a = built_engine.ask("Which papers were published in 2019?")
+    assert a.refused and a.citations == [] and "No paper in the corpus is dated 2019" in a.answer
+    # a year inside a venue's name is not a period: the answer is the one paper, not every 2025 paper
+    a = built_engine.ask("Which paper was accepted to AISTATS 2025?")
+    assert [c.arxiv_id for c in a.citations] == ["2502.12786"] and "Distilled Energy Diffusion" in a.answer
+    a = built_engine.ask("Which papers were presented at AISTATS?")  # the venue alone, from the comment
+    assert [c.arxiv_id for c in a.citations] == ["2502.12786"]
+    a = built_engine.ask("Which papers were accepted at NeurIPS 2024?")
+    assert a.refused and a.citations == [] and "comments in the corpus mention NeurIPS 2024" in a.answer
+
+
 def test_a_single_paper_question_cites_only_papers_near_the_best(built_engine: Engine) -> None:
     one = built_engine.ask("Is classifier-free guidance a predictor-corrector method?")
     many = built_engine.ask("Which papers study classifier-free guidance in diffusion models?")
