@@ -140,17 +140,23 @@ class Answerer:
         return [h for h in hits if exact(h) or (h.dense_score or 0.0) >= floor]
 
     def refusal(self, found: SearchResult, mode: str, note: str | None = None) -> Answer:
-        related = [Citation.of(i, h, h.snippet) for i, h in enumerate(found.hits[:3], 1)]
+        closest = found.hits[:3]
         text = f"{REFUSAL_TEXT}: none of its papers addresses it closely enough to answer."
-        if related:
-            text += " Closest papers, as related reading: " + "; ".join(f"{c.title}" for c in related) + "."
+        if closest:
+            text += " Closest papers, as related reading: " + "; ".join(h.title for h in closest) + "."
+        return self._refused(found, text, mode, closest, note)
+
+    def _refused(
+        self, found: SearchResult, text: str, mode: str, related: list[Hit], note: str | None = None
+    ) -> Answer:
+        """An answer that declines, citing nothing and offering `related` papers to read instead."""
         return Answer(
             question=found.question,
             answer=text,
             refused=True,
             mode=mode,  # type: ignore[arg-type]
             citations=[],
-            related=related,
+            related=[Citation.of(i, h, h.snippet) for i, h in enumerate(related, 1)],
             warnings=[note] if note else [],
             standalone_question=found.standalone_question,
             timings_ms={},
@@ -177,7 +183,7 @@ class Answerer:
             name, papers = venues[0]
             if not papers:
                 text = f"No paper's arXiv comments in the corpus mention {name}; venues are recorded only there."
-                return self._missing(found, text, mode)
+                return self._refused(found, text, mode, found.hits[:1])
             hits = [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)]
             lines = [f"The arXiv comments of {len(papers)} paper(s) in the corpus mention {name}:"]
             for i, p in enumerate(papers, 1):
@@ -191,7 +197,7 @@ class Answerer:
             if not papers:
                 dated = sum(1 for p in self.catalog.papers if p.date)
                 text = f"No paper in the corpus is dated {when}; only {dated} of its {len(self.catalog)} carry a date."
-                return self._missing(found, text, mode)
+                return self._refused(found, text, mode, found.hits[:1])
             hits = [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)]
             lines = [f"The corpus holds {len(papers)} paper(s) dated {when}:"]
             lines += [f"- {p.title} ({p.date_text or p.date}) [{i}]" for i, p in enumerate(papers, 1)]
@@ -229,23 +235,9 @@ class Answerer:
                 missing.append(f'The corpus gives no date for "{paper.title}".')
         if facts:
             return self._cited(found, [top], " ".join(facts + missing), mode)
-        if missing:
-            return self._missing(found, " ".join(missing), mode, closest=top)
+        if missing:  # a fact the catalog does not hold: said plainly, the paper it is about offered to read
+            return self._refused(found, " ".join(missing), mode, [top])
         return None
-
-    def _missing(self, found: SearchResult, text: str, mode: str, closest: Hit | None = None) -> Answer:
-        """A catalog fact the corpus does not hold: said plainly, the closest paper offered to read."""
-        closest = closest or (found.hits[0] if found.hits else None)
-        return Answer(
-            question=found.question,
-            answer=text,
-            refused=True,
-            mode=mode,  # type: ignore[arg-type]
-            citations=[],
-            related=[Citation.of(1, closest, closest.snippet)] if closest else [],
-            standalone_question=found.standalone_question,
-            timings_ms={},
-        )
 
     def _cited(self, found: SearchResult, hits: list[Hit], text: str, mode: str) -> Answer:
         cites = [Citation.of(i, h, h.snippet) for i, h in enumerate(hits, 1)]
