@@ -14,6 +14,8 @@ from typing import Any
 
 from rag.errors import UserError
 
+VERIFIED_HEADER = "Verified answer (it replaces the draft above):"
+
 
 def _settings(args: argparse.Namespace) -> Any:
     from rag.settings import load_settings
@@ -118,13 +120,18 @@ def cmd_ask_or_search(args: argparse.Namespace, *, ask: bool) -> int:
                 answer = engine.ask(item["question"], k=args.k, history=history, filters=filters)
                 print(answer.model_dump_json(), flush=True)
                 continue
-            final = None
+            final, streamed = None, ""
             for part in engine.ask_stream(item["question"], k=args.k, history=history, filters=filters):
                 if isinstance(part, str):
+                    streamed += part
                     print(part, end="", flush=True)
                 else:
                     final = part
             assert final is not None
+            # The stream is a draft: citation repair or a failed endpoint's fallback changes the final text.
+            if final.answer.strip() != streamed.strip():
+                print(f"\n\n{VERIFIED_HEADER}\n" if streamed.strip() else "", end="")
+                print(final.answer, end="")
             print()
             for w in final.warnings:
                 print(f"note: {w}")

@@ -171,4 +171,17 @@ def test_cli_json_contract_against_the_scripted_server(built_engine: Engine, fak
     out = rag("ask", QUESTION)
     assert out.returncode == 0 and out.stdout.startswith(GOOD)
     assert "[1] Classifier-Free Guidance is a Predictor-Corrector" in out.stdout.split("Sources:")[1]
-    assert "Traceback" not in out.stderr
+    assert "Verified answer" not in out.stdout and "Traceback" not in out.stderr
+
+    # The streamed draft cites [9]; the printed answer must not, since no source [9] exists.
+    fake_openai.script(GOOD.replace("sharpening [1]", "sharpening [1][9]"))
+    out = rag("ask", QUESTION)
+    draft, _, verified = out.stdout.split("Sources:")[0].partition("Verified answer (it replaces the draft above):")
+    answer, _, notes = verified.partition("note:")
+    assert "[9]" in draft and "sharpening [1]." in answer and "[9]" not in answer and "[9]" in notes
+
+    # The endpoint fails before any text: the extractive fallback is printed, not only its sources.
+    fake_openai.script(500, 500)
+    out = rag("ask", QUESTION)
+    text = out.stdout.split("Sources:")[0]
+    assert text.startswith("The LLM endpoint failed") and "predictor-corrector" in text.lower() and "[1]" in text
