@@ -134,7 +134,8 @@ def cmd_ask_or_search(args: argparse.Namespace, *, ask: bool) -> int:
                 print(final.answer, end="")
             print()
             for w in final.warnings:
-                print(f"note: {w}")
+                if w not in final.answer:  # a fallback notice already opens the answer
+                    print(f"note: {w}")
             _print_sources(final)
         except UserError as exc:
             if not args.batch:
