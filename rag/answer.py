@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz
 
-from rag.catalog import Catalog
+from rag.catalog import Catalog, topic_words
 from rag.models import Answer, Citation, Hit, Message, SearchResult
 from rag.prompts import ANSWER_SYSTEM, ANSWER_USER, SOURCE_BLOCK
 from rag.rewrite import bounded_history
@@ -191,9 +191,9 @@ class Answerer:
                 lines.append(f'- {p.title}: "{said}" [{i}]')
             return self._cited(found, hits, "\n".join(lines), mode)
         periods = self.catalog.periods_in(asked)
-        if periods and INTENT_LIST_PAPERS.search(asked) and not named:
-            when = " or ".join(label for label, _ in periods)
-            papers = list({p.paper_id: p for _, ps in periods for p in ps}.values())
+        if periods and INTENT_LIST_PAPERS.search(asked) and not named and not topic_words(asked, periods):
+            when = " or ".join(period.label for period in periods)
+            papers = list({p.paper_id: p for period in periods for p in period.papers}.values())
             if not papers:
                 dated = sum(1 for p in self.catalog.papers if p.date)
                 text = f"No paper in the corpus is dated {when}; only {dated} of its {len(self.catalog)} carry a date."

@@ -229,6 +229,29 @@ PERIOD_AFTER = re.compile(r"\s+(papers?|works?|articles?|publications?)\b", re.I
 
 
 @dataclass
+class Period:
+    label: str  # as the text wrote it: "October 2025"
+    prefix: str  # of the ISO dates in it: "2025-10"
+    papers: list[Paper]
+
+
+# What a question that lists papers of a period says besides the period ("which papers in the corpus came
+# out in 2023?"). Any other word is a topic: "which 2025 papers study diffusion?" is a search, not a listing.
+LISTING_WORDS = frozenset(
+    "which what list show give tell me all any every the a papers paper works articles publications corpus "
+    "in of from during were was are is be been published released dated came come out appeared there "
+    "have has did does do written and or month year please".split()
+)
+
+
+def topic_words(text: str, periods: list[Period]) -> list[str]:
+    """The words of a question naming periods that are neither the periods nor the asking."""
+    for period in periods:
+        text = text.replace(period.label, " ")
+    return [w for w in re.findall(r"[a-z][a-z-]+", text.lower()) if w not in LISTING_WORDS]
+
+
+@dataclass
 class NameMatch:
     kind: str  # "author" | "affiliation"
     name: str
@@ -275,17 +298,16 @@ class Catalog:
                 found.append(NameMatch(kind, name, papers, exact=False))
         return sorted(found, key=lambda m: (not m.exact, kind_order(m.kind)))
 
-    def periods_in(self, text: str) -> list[tuple[str, list[Paper]]]:
-        """(period as written, papers dated in it) for each year or month the text names as a time
-        ("in 2020", "from October 2025", "2024 papers"); a year inside a name ("AISTATS 2025") is not one.
-        A period no paper is dated in comes back with no papers."""
+    def periods_in(self, text: str) -> list[Period]:
+        """Each year or month the text names as a time ("in 2020", "from October 2025", "2024 papers"),
+        with the papers dated in it (none, if none is); a year inside a name ("AISTATS 2025") is not one."""
         out = []
         for m in PERIOD.finditer(text):
             if not (PERIOD_BEFORE.search(text[: m.start()]) or PERIOD_AFTER.match(text[m.end() :])):
                 continue
             month = MONTH_NUMBERS.get((m.group(1) or "")[:3].lower())
             prefix = f"{m.group(2)}-{month:02d}" if month else m.group(2)
-            out.append((m.group(0), [p for p in self.papers if p.date and p.date.startswith(prefix)]))
+            out.append(Period(m.group(0), prefix, [p for p in self.papers if p.date and p.date.startswith(prefix)]))
         return out
 
     def categories_in(self, text: str) -> list[tuple[str, list[Paper]]]:

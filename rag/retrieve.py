@@ -25,7 +25,7 @@ import Stemmer
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
-from rag.catalog import Catalog
+from rag.catalog import Catalog, Period, topic_words
 from rag.index import Index
 from rag.models import Evidence, Hit, Message, Paper, SearchResult
 from rag.rewrite import condense
@@ -43,11 +43,16 @@ class Filters(BaseModel):
     year_to: int | None = None
     category: str | None = Field(None, description="Category as printed on the page, e.g. LG, CL.")
     source: str | None = Field(None, description="Page format the paper was read from, e.g. profile.")
+    dates: list[str] = Field(
+        default_factory=list, description="Papers dated in any of these periods: YYYY or YYYY-MM prefixes."
+    )
 
     def active(self) -> bool:
-        return bool(self.authors or self.year_from or self.year_to or self.category or self.source)
+        return bool(self.authors or self.year_from or self.year_to or self.category or self.source or self.dates)
 
     def allows(self, p: Paper) -> bool:
+        if self.dates and not (p.date and any(p.date.startswith(d) for d in self.dates)):
+            return False
         if self.authors and not any(a.lower() in " | ".join(p.authors).lower() for a in self.authors):
             return False
         if self.year_from and (p.year is None or p.year < self.year_from):
@@ -133,8 +138,9 @@ class Retriever:
             by_paper.setdefault(pid, []).append((cid, text, sim))
         return by_paper
 
-    def metadata(self, query: str, pinned: list[str]) -> dict[str, float]:
-        """Papers the question names exactly: by arXiv id, author, title, or earlier in the chat."""
+    def metadata(self, query: str, pinned: list[str], periods: list[Period]) -> dict[str, float]:
+        """Papers the question names exactly: by arXiv id, author, title, period, venue, category, comment,
+        or earlier in the chat."""
         found: dict[str, float] = {}
         for m in ARXIV_IN_TEXT.finditer(query):
             if m.group(1) in self._by_arxiv:
@@ -144,8 +150,9 @@ class Retriever:
             strength = (1.0 if match.kind == "author" else 0.8) if match.exact else 0.6
             for p in match.papers:
                 found[p.paper_id] = max(found.get(p.paper_id, 0.0), strength)
-        named = self.catalog.periods_in(query) + self.catalog.categories_in(query) + self.catalog.venues_in(query)
-        for _, papers in named:
+        groups = [period.papers for period in periods]
+        groups += [papers for _, papers in self.catalog.categories_in(query) + self.catalog.venues_in(query)]
+        for papers in groups:
             for p in papers:
                 found[p.paper_id] = max(found.get(p.paper_id, 0.0), 0.8)
         for p in self.catalog.comments_in(query):
@@ -168,6 +175,12 @@ class Retriever:
             standalone, pinned = question, []
         timings["condense"] = _ms(t0)
 
+        periods = self.catalog.periods_in(standalone) if r.mode == "hybrid" else []
+        if periods and topic_words(standalone, periods):
+            # "which 2025 papers study diffusion?": the period filters, the rest is what to search for
+            if not (filters and filters.dates):
+                filters = (filters or Filters()).model_copy(update={"dates": [p.prefix for p in periods]})
+            periods = []  # not also a metadata match: that would rank every paper of the period alike
         papers = self.catalog.papers
         allowed_ids: list[str] | None = None
         mask: np.ndarray | None = None
@@ -200,7 +213,7 @@ class Retriever:
             named = {
                 pid: strength
                 for pid, strength in self.metadata(
-                    question if standalone == question else f"{standalone} {question}", pinned
+                    question if standalone == question else f"{standalone} {question}", pinned, periods
                 ).items()
                 if allowed_set is None or pid in allowed_set
             }

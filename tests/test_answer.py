@@ -89,6 +89,11 @@ def test_papers_of_a_period_are_listed_exactly(built_engine: Engine) -> None:
     assert len(a.citations) == sum(1 for d in dated.values() if d.startswith("2025-10"))
     a = built_engine.ask("Which papers were published in 2019?")
     assert a.refused and a.citations == [] and "No paper in the corpus is dated 2019" in a.answer
+    # a topic within a period is a search restricted to the period, not the whole period's listing
+    a = built_engine.ask("Which papers from 2025 study diffusion models?")
+    assert a.citations and all((dated.get(c.paper_id) or "").startswith("2025") for c in a.citations)
+    assert all("Diffusion" in c.title for c in a.citations)
+    assert len(a.citations) < sum(1 for d in dated.values() if d.startswith("2025"))
     # a year inside a venue's name is not a period: the answer is the one paper, not every 2025 paper
     a = built_engine.ask("Which paper was accepted to AISTATS 2025?")
     assert [c.arxiv_id for c in a.citations] == ["2502.12786"] and "Distilled Energy Diffusion" in a.answer
