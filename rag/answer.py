@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz
 
-from rag.catalog import Catalog, topic_words
-from rag.models import Answer, Citation, Hit, Message, SearchResult
+from rag.catalog import Catalog, mention_pattern, topic_words
+from rag.models import Answer, Citation, Hit, Message, Paper, SearchResult
 from rag.prompts import ANSWER_SYSTEM, ANSWER_USER, SOURCE_BLOCK
 from rag.rewrite import bounded_history
 from rag.settings import Settings
@@ -170,26 +170,30 @@ class Answerer:
         named = self.catalog.names_in(q)
         if named and INTENT_LIST_NAMED.search(asked):
             match = named[0]
-            papers = match.papers
-            hits = [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)]
             role = "among the listed authors" if match.kind == "author" else "among the listed affiliations"
-            lines = [f"The corpus holds {len(papers)} paper(s) with {match.name} {role}:"]
-            lines += [f"- {p.title} ({p.date_text or p.year or 'date unknown'}) [{i}]" for i, p in enumerate(papers, 1)]
-            if match.kind == "author" and any(p.authors_truncated for p in self.catalog.papers):
-                lines.append(TRUNCATED_NOTE)
-            return self._cited(found, hits, "\n".join(lines), mode)
+            truncated = match.kind == "author" and any(p.authors_truncated for p in self.catalog.papers)
+            return self._listing(
+                found,
+                match.papers,
+                f"The corpus holds {len(match.papers)} paper(s) with {match.name} {role}:",
+                lambda p: f"{p.title} ({p.date_text or p.year or 'date unknown'})",
+                mode,
+                footer=TRUNCATED_NOTE if truncated else None,
+            )
         venues = self.catalog.venues_in(asked)
         if venues and INTENT_LIST_PAPERS.search(asked) and not named:
             name, papers = venues[0]
             if not papers:
                 text = f"No paper's arXiv comments in the corpus mention {name}; venues are recorded only there."
                 return self._refused(found, text, mode, found.hits[:1])
-            hits = [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)]
-            lines = [f"The arXiv comments of {len(papers)} paper(s) in the corpus mention {name}:"]
-            for i, p in enumerate(papers, 1):
-                said = "; ".join(c for c in p.comments if name.lower() in c.lower())
-                lines.append(f'- {p.title}: "{said}" [{i}]')
-            return self._cited(found, hits, "\n".join(lines), mode)
+            mentions = mention_pattern(name)
+            return self._listing(
+                found,
+                papers,
+                f"The arXiv comments of {len(papers)} paper(s) in the corpus mention {name}:",
+                lambda p: f'{p.title}: "{"; ".join(c for c in p.comments if mentions.search(c))}"',
+                mode,
+            )
         periods = self.catalog.periods_in(asked)
         if periods and INTENT_LIST_PAPERS.search(asked) and not named and not topic_words(asked, periods):
             when = " or ".join(period.label for period in periods)
@@ -198,10 +202,13 @@ class Answerer:
                 dated = sum(1 for p in self.catalog.papers if p.date)
                 text = f"No paper in the corpus is dated {when}; only {dated} of its {len(self.catalog)} carry a date."
                 return self._refused(found, text, mode, found.hits[:1])
-            hits = [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)]
-            lines = [f"The corpus holds {len(papers)} paper(s) dated {when}:"]
-            lines += [f"- {p.title} ({p.date_text or p.date}) [{i}]" for i, p in enumerate(papers, 1)]
-            return self._cited(found, hits, "\n".join(lines), mode)
+            return self._listing(
+                found,
+                papers,
+                f"The corpus holds {len(papers)} paper(s) dated {when}:",
+                lambda p: f"{p.title} ({p.date_text or p.date})",
+                mode,
+            )
         if not relevant:
             return None
         top = relevant[0]
@@ -238,6 +245,20 @@ class Answerer:
         if missing:  # a fact the catalog does not hold: said plainly, the paper it is about offered to read
             return self._refused(found, " ".join(missing), mode, [top])
         return None
+
+    def _listing(
+        self,
+        found: SearchResult,
+        papers: list[Paper],
+        header: str,
+        describe: Callable[[Paper], str],
+        mode: str,
+        footer: str | None = None,
+    ) -> Answer:
+        """A catalog listing: a header, one cited line per paper, and an optional closing remark."""
+        lines = [header] + [f"- {describe(p)} [{i}]" for i, p in enumerate(papers, 1)]
+        lines += [footer] if footer else []
+        return self._cited(found, [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)], "\n".join(lines), mode)
 
     def _cited(self, found: SearchResult, hits: list[Hit], text: str, mode: str) -> Answer:
         cites = [Citation.of(i, h, h.snippet) for i, h in enumerate(hits, 1)]

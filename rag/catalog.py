@@ -228,6 +228,11 @@ VENUE_NAMED = re.compile(  # "accepted to AISTATS 2025": a venue written as an a
 PERIOD_AFTER = re.compile(r"\s+(papers?|works?|articles?|publications?)\b", re.I)
 
 
+def mention_pattern(name: str) -> re.Pattern[str]:
+    """A name ("AISTATS 2025") as whole words, in any case: how a venue is found in a page comment."""
+    return re.compile(rf"\b{re.escape(name)}\b", re.I)
+
+
 @dataclass
 class Period:
     label: str  # as the text wrote it: "October 2025"
@@ -329,7 +334,7 @@ class Catalog:
         ("accepted to AISTATS 2025"). Venues are known only from comments; a venue none mentions has no papers."""
         out = []
         for m in VENUE_NAMED.finditer(text):
-            pattern = re.compile(rf"\b{re.escape(m.group(1))}\b", re.I)
+            pattern = mention_pattern(m.group(1))
             out.append((m.group(1), [p for p in self.papers if any(pattern.search(c) for c in p.comments)]))
         return out
 
