@@ -120,14 +120,10 @@ def cmd_ask_or_search(args: argparse.Namespace, *, ask: bool) -> int:
                 answer = engine.ask(item["question"], k=args.k, history=history, filters=filters)
                 print(answer.model_dump_json(), flush=True)
                 continue
-            final, streamed = None, ""
-            for part in engine.ask_stream(item["question"], k=args.k, history=history, filters=filters):
-                if isinstance(part, str):
-                    streamed += part
-                    print(part, end="", flush=True)
-                else:
-                    final = part
-            assert final is not None
+            stream = engine.ask_stream(item["question"], k=args.k, history=history, filters=filters)
+            for delta in stream:
+                print(delta, end="", flush=True)
+            final, streamed = stream.answer, stream.text
             # The stream is a draft: citation repair or a failed endpoint's fallback changes the final text.
             if final.answer.strip() != streamed.strip():
                 print(f"\n\n{VERIFIED_HEADER}\n" if streamed.strip() else "", end="")

@@ -22,9 +22,10 @@ from rag.catalog import Catalog
 from rag.embed import Embedder, make_embedder
 from rag.errors import UserError
 from rag.index import Index, IngestReport
-from rag.models import Answer, Message, SearchResult
+from rag.models import Answer, Citation, Message, SearchResult
 from rag.retrieve import Filters, Retriever
 from rag.settings import Settings, load_settings
+from rag.stream import AnswerStream
 
 if TYPE_CHECKING:
     from rag.llm import LLM
@@ -120,12 +121,7 @@ class Engine:
         history: list[Message] | None = None,
         filters: Filters | None = None,
     ) -> Answer:
-        final: Answer | None = None
-        for part in self.ask_stream(question, k=k, history=history, filters=filters):
-            if isinstance(part, Answer):
-                final = part
-        assert final is not None
-        return final
+        return self.ask_stream(question, k=k, history=history, filters=filters).answer
 
     def ask_stream(
         self,
@@ -134,21 +130,21 @@ class Engine:
         k: int | None = None,
         history: list[Message] | None = None,
         filters: Filters | None = None,
-    ) -> Iterator[str | Answer]:
-        """Yields answer text as it is generated, then the final verified `Answer`.
+    ) -> AnswerStream:
+        """The answer as a stream: iterate it for text as it is generated, then read `.answer`.
 
         The streamed text is provisional: citation repair may change the final text.
         """
         t0 = time.perf_counter()
         found = self.search(question, k=k, history=history, filters=filters)
         answerer = Answerer(self.settings, self.catalog, self._llm, embed=self.embedder.embed)
-        final = None
-        for part in answerer.answer_stream(found, history=history or []):
-            if isinstance(part, Answer):
-                final = part
-            else:
+
+        def parts() -> Iterator[str | Answer]:
+            for part in answerer.answer_stream(found, history=history or []):
+                if isinstance(part, Answer):
+                    part.timings_ms = {**found.timings_ms, **part.timings_ms}
+                    part.timings_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
                 yield part
-        assert final is not None
-        final.timings_ms = {**found.timings_ms, **final.timings_ms}
-        final.timings_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
-        yield final
+
+        sources = [Citation.of(h.rank, h, h.snippet) for h in found.hits]
+        return AnswerStream(found, sources, parts())

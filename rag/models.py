@@ -171,6 +171,11 @@ class Answer(BaseModel):
     mode: Literal["extractive", "llm"]
     citations: list[Citation]
     related: list[Citation] = Field(default_factory=list, description="Closest papers offered when refusing.")
+    missing: list[str] = Field(
+        default_factory=list,
+        description="What the corpus lacks for this question: terms no paper mentions, or the detail asked for "
+        "that the quoted abstracts do not state (like a search engine's 'Missing: ...'). Empty when nothing is.",
+    )
     warnings: list[str] = Field(default_factory=list)
     standalone_question: str | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)

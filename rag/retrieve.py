@@ -46,11 +46,19 @@ class Filters(BaseModel):
     dates: list[str] = Field(
         default_factory=list, description="Papers dated in any of these periods: YYYY or YYYY-MM prefixes."
     )
+    paper_ids: list[str] = Field(
+        default_factory=list, description="Only these papers (the UI's 'Ask about this paper')."
+    )
 
     def active(self) -> bool:
-        return bool(self.authors or self.year_from or self.year_to or self.category or self.source or self.dates)
+        return bool(
+            self.authors or self.year_from or self.year_to or self.category or self.source or self.dates
+            or self.paper_ids
+        )  # fmt: skip
 
     def allows(self, p: Paper) -> bool:
+        if self.paper_ids and p.paper_id not in self.paper_ids:
+            return False
         if self.dates and not (p.date and any(p.date.startswith(d) for d in self.dates)):
             return False
         if self.authors and not any(a.lower() in " | ".join(p.authors).lower() for a in self.authors):

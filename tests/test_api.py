@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.engine import Engine
+from rag.stream import AnswerStream
 from ui.api import GENERIC_ERROR, create_api
 
 QUESTION = "which papers study length generalization?"
@@ -198,10 +199,15 @@ def test_errors_mid_stream_become_an_error_event(
         yield "partial text"
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(built_engine, "ask_stream", half)
+    found = built_engine.search(QUESTION)
+    monkeypatch.setattr(built_engine, "ask_stream", lambda *_, **__: AnswerStream(found, [], half()))
     r = client.post("/api/ask/stream", json={"question": QUESTION})
     assert r.status_code == 200
-    assert sse_events(r.text) == [("delta", {"text": "partial text"}), ("error", {"error": GENERIC_ERROR})]
+    assert sse_events(r.text) == [
+        ("sources", {"sources": []}),
+        ("delta", {"text": "partial text"}),
+        ("error", {"error": GENERIC_ERROR}),
+    ]
 
 
 def test_one_server_serves_ui_and_api(built_engine: Engine) -> None:

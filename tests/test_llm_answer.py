@@ -38,9 +38,9 @@ def cited_numbers(text: str) -> set[int]:
 
 def test_cited_answer_streams_and_verifies(llm_engine: Engine, fake_openai: FakeOpenAI) -> None:
     fake_openai.script(GOOD)
-    parts = list(llm_engine.ask_stream(QUESTION))
-    deltas = [p for p in parts if isinstance(p, str)]
-    answer = parts[-1]
+    stream = llm_engine.ask_stream(QUESTION)
+    deltas = list(stream)
+    answer = stream.answer
     assert isinstance(answer, Answer)
     assert len(deltas) > 3 and "".join(deltas) == GOOD  # streamed as generated
     assert answer.mode == "llm" and not answer.refused and answer.warnings == []

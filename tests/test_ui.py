@@ -17,6 +17,7 @@ import uvicorn
 
 from rag.engine import Engine
 from rag.models import Answer
+from rag.stream import AnswerStream
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -227,12 +228,15 @@ class HostileEngine:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def ask_stream(self, question: str, **kwargs: Any) -> Iterator[str | Answer]:
-        for part in self._inner.ask_stream(question, **kwargs):
-            if isinstance(part, Answer):
-                yield self._poison(part)
-            else:
-                yield HOSTILE + " " + part
+    def ask_stream(self, question: str, **kwargs: Any) -> AnswerStream:
+        inner = self._inner.ask_stream(question, **kwargs)
+
+        def parts() -> Iterator[str | Answer]:
+            for delta in inner:
+                yield HOSTILE + " " + delta
+            yield self._poison(inner.answer)
+
+        return AnswerStream(inner.found, inner.sources, parts())
 
     @staticmethod
     def _poison(answer: Answer) -> Answer:

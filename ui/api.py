@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Coroutine, Iterator
-from itertools import chain
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
@@ -29,7 +28,7 @@ from starlette.routing import Match
 
 from rag.engine import Engine
 from rag.errors import UserError
-from rag.models import Answer, Message, Paper
+from rag.models import Message, Paper
 from rag.retrieve import Filters
 
 log = logging.getLogger("ui.api")
@@ -152,17 +151,15 @@ def create_api(engine: Engine) -> FastAPI:
 
     @app.post("/api/ask/stream")
     def ask_stream(req: QuestionRequest) -> Response:
-        parts = engine.ask_stream(req.question, k=req.k, history=req.history, filters=req.filters)
-        # Run up to the first part now, so bad input is a plain 400 JSON error rather than an SSE event.
-        first = next(parts)
+        # The search runs here, so bad input is a plain 400 JSON error rather than an SSE event.
+        stream = engine.ask_stream(req.question, k=req.k, history=req.history, filters=req.filters)
 
         def events() -> Iterator[str]:
             try:
-                for part in chain([first], parts):
-                    if isinstance(part, Answer):
-                        yield _sse("answer", part.model_dump(mode="json"))
-                    else:
-                        yield _sse("delta", {"text": part})
+                yield _sse("sources", {"sources": [c.model_dump(mode="json") for c in stream.sources]})
+                for delta in stream:
+                    yield _sse("delta", {"text": delta})
+                yield _sse("answer", stream.answer.model_dump(mode="json"))
             except UserError as exc:
                 yield _sse("error", {"error": str(exc)})
             except Exception:

@@ -28,7 +28,7 @@ from fastapi import FastAPI
 
 from rag.engine import Engine
 from rag.errors import UserError
-from rag.models import Answer, Message
+from rag.models import Message
 from rag.retrieve import Filters
 from ui import render
 from ui.api import create_api
@@ -99,16 +99,12 @@ def build_ui(engine: Engine) -> gr.Blocks:
         try:
             filters = _filters(author, year_from, year_to, category)
             history = [Message.model_validate(t) for t in turns]
-            final: Answer | None = None
-            for part in engine.ask_stream(q, history=history, filters=filters):
-                if isinstance(part, Answer):
-                    final = part
-                    continue
-                text += part
+            stream = engine.ask_stream(q, history=history, filters=filters)
+            for delta in stream:
+                text += delta
                 chat[-1] = {"role": "assistant", "content": render.md_escape(text) + CURSOR}
                 yield chat, turns, gr.skip(), "", gr.skip()
-            if final is None:
-                raise RuntimeError("the engine finished without an answer")
+            final = stream.answer
         except UserError as exc:
             chat[-1] = {"role": "assistant", "content": "⚠️ " + render.md_escape(str(exc))}
             yield chat, turns, gr.skip(), "", gr.skip()
