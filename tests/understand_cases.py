@@ -1,0 +1,523 @@
+"""Phrasings for the query-understanding stage (issue 11): a table, no test functions.
+
+Each row is a `Case` (a NamedTuple, so `question, history, intent, fact, names, has_topic, followup = row` works):
+
+- question: what the user typed (cases, typos and missing question marks are on purpose).
+- history: None, or earlier turns as [{"role": "user"|"assistant", "content": str}, ...].
+- intent: one of INTENTS.
+    topical             about a subject, answered from retrieved papers (also: off-corpus subjects, a period + topic,
+                        and a catalog fact asked of a paper the question does NOT identify confidently)
+    paper_fact          one catalog fact of ONE paper identified by title, arXiv id or as the paper under discussion
+    list_by_author      papers by a named author (has_topic True when a topic is asked too)
+    list_by_affiliation papers from a named institution (has_topic likewise)
+    list_by_venue       papers accepted/published at a named venue
+    list_by_period      papers from a year or month, no topic
+    comparison          compares two or more named papers or methods
+    chitchat            greetings, thanks, questions about the assistant itself
+- fact: for paper_fact one of FACTS, else None.
+- names: the catalog entities the understanding should act on (look up or filter by), compared case-insensitively:
+    authors as the catalog spells them ("Jacob Mitchell Springer" even when asked as "Jacob Springer"),
+    affiliations as the catalog's strings ("princeton", "stanford", "apple-ml" - "Apple" in a question means apple-ml),
+    a venue as written in the question ("AISTATS 2025"), a period label ("2024", "October 2025"),
+    an arXiv id ("2408.09000"), or for a paper a fragment of its catalog title that is unique in the catalog
+    (or the whole title). For a follow-up, the entity the question refers back to is listed too (the paper "it" is).
+    A name that appears but is not acted on is NOT listed: "Stanford Alpaca" (a dataset), "NeurIPS 2024" cited in
+    an abstract, "Bradley-Terry" (a model, not the author Arwen Bradley), "2024" inside "GPT-4o-Mini-2024-07-18".
+- has_topic: the question also carries subject matter to search.
+- followup: True only when the question refers back to the history (pronoun, "the first one", "that paper",
+  an ellipsis like "and in 2024?"); a self-contained question after an unrelated history is False.
+
+The groups below are concatenated into CASES; ADVERSARIAL (a trigger word without its intent) and FOLLOWUPS
+(rows with a history) are exported on their own so their counts can be checked.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+INTENTS = (
+    "topical",
+    "paper_fact",
+    "list_by_author",
+    "list_by_affiliation",
+    "list_by_venue",
+    "list_by_period",
+    "comparison",
+    "chitchat",
+)
+FACTS = ("authors", "arxiv_id", "date", "venue")
+
+Turn = dict[str, str]
+
+
+class Case(NamedTuple):
+    question: str
+    history: list[Turn] | None
+    intent: str
+    fact: str | None
+    names: list[str]
+    has_topic: bool
+    followup: bool
+
+
+def chat(*turns: str) -> list[Turn]:
+    """Alternating user / assistant turns, user first."""
+    return [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)]
+
+
+def topical(q: str, names: list[str] | None = None) -> Case:
+    return Case(q, None, "topical", None, names or [], True, False)
+
+
+def fact(q: str, kind: str, paper: str) -> Case:
+    return Case(q, None, "paper_fact", kind, [paper], False, False)
+
+
+def listing(q: str, intent: str, names: list[str], has_topic: bool = False) -> Case:
+    return Case(q, None, intent, None, names, has_topic, False)
+
+
+def compare(q: str, *papers: str) -> Case:
+    return Case(q, None, "comparison", None, list(papers), True, False)
+
+
+def chitchat(q: str) -> Case:
+    return Case(q, None, "chitchat", None, [], False, False)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Plain topical questions, phrased the way people ask (lay words, how/why, "is there", commands, off-corpus subjects).
+TOPICAL: list[Case] = [
+    topical("Which papers study diffusion models?"),
+    topical("How does classifier-free guidance work?"),
+    topical("Is there any research on making language models generate text faster?"),
+    topical("why do transformers fail on longer inputs than they were trained on"),
+    topical("Explain how LoRA fine-tuning saves memory"),
+    topical("What has been done on watermarking text written by chatbots?"),
+    topical("Can a group of users coordinate to change what a recommender system learns?"),
+    topical("How can you tell if a model is confident in its answer?"),
+    topical("I want to learn about quantizing LLMs to 4 bits. Where do I start?"),
+    topical("What are the risks of training models on text generated by other models?"),
+    topical("Do reasoning models overthink easy problems?"),
+    topical("How do image generators get steered toward a prompt?"),
+    topical("Tell me about self-play for making chatbots safer"),
+    topical("Any work on using language models as stand-ins for human survey coders in social science?"),
+    topical("How are state space models different from attention?"),
+    topical("What is known about mode collapse after RLHF?"),
+    topical("Show me research on detecting inputs a classifier has never seen before"),
+    topical("Which benchmarks measure theory of mind in LLMs?"),
+    topical("Can diffusion models design quantum circuits?"),
+    topical("How do small language models learn languages other than English?"),
+    topical("Is chain-of-thought prompting provably helpful?"),
+    topical("What makes in-context learning work for math problems?"),
+    topical("robustness of multimodal models when one modality is missing"),
+    topical("How do you make neural rankers robust to word substitution attacks?"),
+    topical("Papers about privacy for users in language model training"),
+    topical("What are the main approaches to efficient diffusion sampling?"),
+    topical("Has anyone trained an LLM in FP4?"),
+    topical("What do people mean by vibe coding?"),
+    topical("How can a model forget what it learned during continual learning, and is it real forgetting?"),
+    topical("Do different models learn similar internal representations?"),
+    topical("What is the best way to spend extra compute at test time?"),
+    topical("How do businesses build BI models automatically?"),
+    topical("Are LLMs creative?"),
+    topical("What is a good sourdough recipe?"),
+    topical("Who won the 2022 football world cup?"),
+    topical("How do I file my taxes in Germany?"),
+    topical("treatments for type 2 diabetes"),
+    topical("Which papers on length generalization appeared in 2023?", ["2023"]),
+    topical("diffusion papers from 2025", ["2025"]),
+    topical("What did October 2025 papers say about reasoning models?", ["October 2025"]),
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# One catalog fact of one confidently identified paper (title, arXiv id).
+PAPER_FACT: list[Case] = [
+    fact("Who wrote 'Step-by-Step Diffusion: An Elementary Tutorial'?", "authors", "Step-by-Step Diffusion"),
+    fact(
+        "Who are the authors of Trace Length is a Simple Uncertainty Signal in Reasoning Models?",
+        "authors",
+        "Trace Length",
+    ),
+    fact("Authors of Cinematic-L1 Video Stabilization with a Log-Homography Model?", "authors", "Cinematic-L1"),
+    fact('Who wrote "Reflected Diffusion Models"?', "authors", "Reflected Diffusion Models"),
+    fact("who is behind MorphMark: Flexible Adaptive Watermarking for Large Language Models", "authors", "MorphMark"),
+    fact(
+        "Which people worked on 'Annotations Mitigate Post-Training Mode Collapse'?", "authors", "Annotations Mitigate"
+    ),
+    fact("Who wrote arXiv 2408.09000?", "authors", "2408.09000"),
+    fact(
+        "What is the arXiv id of 'Step-by-Step Diffusion: An Elementary Tutorial'?",
+        "arxiv_id",
+        "Step-by-Step Diffusion",
+    ),
+    fact(
+        "arXiv number for Mechanisms of Projective Composition of Diffusion Models?",
+        "arxiv_id",
+        "Projective Composition",
+    ),
+    fact("Give me the arxiv link for 'Trained on Tokens, Calibrated on Concepts'", "arxiv_id", "Trained on Tokens"),
+    fact("Is 'Levin Tree Search with Context Models' on arXiv? What's its id?", "arxiv_id", "Levin Tree Search"),
+    fact(
+        "What is the arXiv identifier of Algorithmic Collective Action in Machine Learning?",
+        "arxiv_id",
+        "Algorithmic Collective Action",
+    ),
+    fact("When was 'Cinematic-L1 Video Stabilization with a Log-Homography Model' posted?", "date", "Cinematic-L1"),
+    fact(
+        "When did 'To Infinity and Beyond: Tool-Use Unlocks Length Generalization in State Space Models' come out?",
+        "date",
+        "To Infinity and Beyond",
+    ),
+    fact(
+        "What year is Vanishing Gradients in Reinforcement Finetuning of Language Models from?",
+        "date",
+        "Vanishing Gradients",
+    ),
+    fact("When was arXiv 2511.04869 published?", "date", "2511.04869"),
+    fact(
+        "How old is the paper 'Local Mechanisms of Compositional Generalization in Conditional Diffusion'?",
+        "date",
+        "Local Mechanisms of Compositional",
+    ),
+    fact(
+        "What's the publication date of HiPPO-Prophecy: State-Space Models can Provably Learn Dynamical Systems"
+        " in Context?",
+        "date",
+        "HiPPO-Prophecy",
+    ),
+    fact(
+        "Where was 'Composition and Control with Distilled Energy Diffusion Models and Sequential Monte Carlo'"
+        " accepted?",
+        "venue",
+        "Distilled Energy Diffusion",
+    ),
+    fact(
+        "Which conference published 'Classifier-Free Guidance is a Predictor-Corrector'?",
+        "venue",
+        "Classifier-Free Guidance is a Predictor-Corrector",
+    ),
+    fact("Was Step-by-Step Diffusion: An Elementary Tutorial accepted at a venue?", "venue", "Step-by-Step Diffusion"),
+    fact(
+        "In which journal or conference did 'Spurious Forgetting in Continual Learning of Language Models' appear?",
+        "venue",
+        "Spurious Forgetting",
+    ),
+    fact("Where did arXiv 2502.12786 get accepted?", "venue", "2502.12786"),
+    fact("Who wrote 2510.10409?", "authors", "2510.10409"),
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Listings by author, affiliation, venue, period; name + topic conjunctions.
+LISTINGS: list[Case] = [
+    listing("Which papers did Preetum Nakkiran co-author?", "list_by_author", ["Preetum Nakkiran"]),
+    listing("What has Arwen Bradley written?", "list_by_author", ["Arwen Bradley"]),
+    listing("Show me Omid Saremi's papers", "list_by_author", ["Omid Saremi"]),
+    listing("papers by Etai Littwin", "list_by_author", ["Etai Littwin"]),
+    listing("What did Jacob Springer work on?", "list_by_author", ["Jacob Mitchell Springer"]),
+    listing("Is there anything in the collection by Sinead Williamson?", "list_by_author", ["Sinead Williamson"]),
+    listing("List the papers with Louis Bethune as an author", "list_by_author", ["Louis Bethune"]),
+    listing("Did Hattie Zhou write anything on diffusion models?", "list_by_author", ["Hattie Zhou"], has_topic=True),
+    listing("Has Preetum Nakkiran worked on calibration?", "list_by_author", ["Preetum Nakkiran"], has_topic=True),
+    listing("Arwen Bradley's papers about video", "list_by_author", ["Arwen Bradley"], has_topic=True),
+    listing("Anything by Omid Saremi on state space models?", "list_by_author", ["Omid Saremi"], has_topic=True),
+    listing(
+        "Which of Nakkiran's papers are about uncertainty?", "list_by_author", ["Preetum Nakkiran"], has_topic=True
+    ),
+    listing(
+        "Which Princeton papers are about reinforcement learning?", "list_by_affiliation", ["princeton"], has_topic=True
+    ),
+    listing("Which papers list Princeton among their affiliations?", "list_by_affiliation", ["princeton"]),
+    listing("What came out of Stanford?", "list_by_affiliation", ["stanford"]),
+    listing("Show me papers from Apple", "list_by_affiliation", ["apple-ml"]),
+    listing("Which apple-ml papers are there?", "list_by_affiliation", ["apple-ml"]),
+    listing("Are there any Stanford papers on diffusion models?", "list_by_affiliation", ["stanford"], has_topic=True),
+    listing("Apple papers about length generalization", "list_by_affiliation", ["apple-ml"], has_topic=True),
+    listing("Which papers were accepted to AISTATS 2025?", "list_by_venue", ["AISTATS 2025"]),
+    listing("What got into NeurIPS 2024?", "list_by_venue", ["NeurIPS 2024"]),
+    listing("List ICML papers", "list_by_venue", ["ICML"]),
+    listing("Any papers published at ICLR 2025?", "list_by_venue", ["ICLR 2025"]),
+    listing("Which papers appeared at AISTATS?", "list_by_venue", ["AISTATS"]),
+    listing("Which papers came out in 2024?", "list_by_period", ["2024"]),
+    listing("Papers from October 2025", "list_by_period", ["October 2025"]),
+    listing("What was posted in 2020?", "list_by_period", ["2020"]),
+    listing("Anything from February 2025?", "list_by_period", ["February 2025"]),
+    listing("list the 2023 papers", "list_by_period", ["2023"]),
+    listing("What's from November 2025?", "list_by_period", ["November 2025"]),
+    listing("Which papers were published in June 2024?", "list_by_period", ["June 2024"]),
+    listing("Show everything dated 2025", "list_by_period", ["2025"]),
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Comparisons of named papers or methods.
+COMPARISON: list[Case] = [
+    compare("How does PLoP differ from Flexora?", "PLoP", "Flexora"),
+    compare(
+        "Compare 'Reflected Diffusion Models' and 'Analyzing Diffusion as Serial Reproduction'",
+        "Reflected Diffusion Models",
+        "Analyzing Diffusion as Serial Reproduction",
+    ),
+    compare("What is the difference between PTQ and QAT for LLMs?"),
+    compare("JEPA vs MAE: which learns better features?"),
+    compare("Is Direct Nash Optimization better than DPO?", "Direct Nash Optimization"),
+    compare(
+        "Compare the Step-by-Step Diffusion tutorial with Efficient Diffusion Models: A Comprehensive Survey",
+        "Step-by-Step Diffusion",
+        "Efficient Diffusion Models: A Comprehensive Survey",
+    ),
+    compare("mixture of latent experts versus standard MoE", "Mixture of Latent Experts"),
+    compare(
+        "How do 'Trace Length is a Simple Uncertainty Signal' and 'Trained on Tokens, Calibrated on Concepts'"
+        " differ in how they measure uncertainty?",
+        "Trace Length",
+        "Trained on Tokens",
+    ),
+    compare("Which is faster for sampling, discrete diffusion or any-subset autoregressive models?"),
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chit-chat: greetings, thanks, the assistant itself.
+CHITCHAT: list[Case] = [
+    chitchat("hi"),
+    chitchat("Hello there!"),
+    chitchat("thanks!"),
+    chitchat("Thank you so much, that was helpful"),
+    chitchat("Who are you?"),
+    chitchat("What can you do?"),
+    chitchat("Which language model are you running on?"),
+    chitchat("Who built you?"),
+    chitchat("good morning"),
+    chitchat("How do I use this assistant?"),
+    chitchat("bye"),
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Adversarial: a trigger word ("arXiv", "published", "when", "who", "author", "wrote", "id", "venue", "accepted",
+# a year inside a name, an author's surname or an affiliation used as a common word) without the intent it suggests.
+ADVERSARIAL: list[Case] = [
+    topical("Which arXiv papers study diffusion models?"),
+    topical("Find arXiv preprints about watermarking LLM outputs"),
+    topical("is there an arxiv paper on vibe coding"),
+    topical("What datasets were published alongside the benchmark for time series reasoning?"),
+    topical("Which published benchmarks test theory of mind?"),
+    topical("Is there published evidence that RL fine-tuning reduces output diversity?"),
+    topical("When does length generalization fail in transformers?"),
+    topical("When should a reasoning model stop thinking early?"),
+    topical("when is scaling test-time compute without a verifier a bad idea"),
+    topical("When do diffusion models memorize their training data?"),
+    topical("Who benefits from algorithmic collective action?"),
+    topical("Who is harmed when misinformation classifiers get it wrong?"),
+    topical("Can a detector tell whether a human or a model wrote a text?"),
+    topical("What did researchers write about the creativity of LLMs?"),
+    topical("How can authors keep their books out of LLM training data?"),
+    topical("Is there work on authorship attribution for machine-generated text?"),
+    topical("How do negative labels help separate ID from OOD images?"),
+    topical("How are item IDs represented in generative recommendation?"),
+    topical("Does any paper predict which venue a paper will be accepted to?"),
+    topical("How do preference methods treat accepted versus rejected responses?"),
+    topical("What is the date format problem in LLM temporal reasoning?"),
+    topical("How do models deal with out-of-date knowledge?"),
+    topical("Which papers use the Bradley-Terry model for preferences?"),
+    topical("bradley terry assumptions in RLHF"),
+    topical("Which papers fine-tune on Stanford Alpaca?"),
+    topical("Are there papers on running LLMs on Apple silicon?"),
+    topical("How did GPT-4o-Mini-2024-07-18 answer yes/no decisions compared with other models?"),
+    topical("What did the 2023 TinyStories study find about small models?"),
+    topical("What is the time complexity of the NeurIPS 2024 VAR algorithm, and can it be beaten?"),
+    topical("Which papers list the failure modes of coreference resolution models?"),
+    topical("Papers from the perspective of statistics on LLMs"),
+    topical("post-training may collapse a model to a few answers. what helps"),
+    # "first" / "who first" ask about the subject's history, not for a listing or a catalog lookup.
+    topical("Which paper first proposed treating guidance as a predictor-corrector method?"),
+    topical("Who first showed that RL fine-tuning gradients vanish?"),
+    topical("Which papers cite Weiss et al. 2021 on RASP?"),
+    topical("How are paper titles generated automatically from abstracts?"),
+    # A catalog fact asked of a paper the question does not identify (several match): topical, not paper_fact.
+    topical("What's the arXiv id of the paper about diffusion models?"),
+    topical("When was the survey on diffusion models published?"),
+    topical("Who wrote the paper on quantization?"),
+    topical("Where was the paper on LLM watermarking accepted?"),
+    topical("Who are the authors of the best paper on calibration?"),
+    topical("What is an author embedding in citation recommendation?"),
+    topical("What's the latest on reasoning models?"),
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Follow-ups: referring back (followup True) and self-contained questions after an unrelated history (False).
+STEP_BY_STEP = chat(
+    "I'm new to diffusion models; is there a gentle introduction?",
+    "Yes: 'Step-by-Step Diffusion: An Elementary Tutorial' is an accessible first course on diffusion models and"
+    " flow matching for readers with no diffusion background.",
+)
+LENGTH_GEN = chat(
+    "Which papers study length generalization?",
+    "1. 'What Algorithms can Transformers Learn? A Study in Length Generalization' proposes the"
+    " RASP-Generalization Conjecture. 2. 'To Infinity and Beyond: Tool-Use Unlocks Length Generalization in State"
+    " Space Models' shows that tool use lets state space models generalize to longer inputs.",
+)
+LENGTH_GEN_AUTHORS = [
+    *LENGTH_GEN,
+    *chat("who wrote the first one?", "Hattie Zhou, Arwen Bradley, Etai Littwin et al."),
+]
+CFG = chat(
+    "How does classifier-free guidance work?",
+    "'Classifier-Free Guidance is a Predictor-Corrector' shows that CFG alternates between denoising and"
+    " sharpening, and in the SDE limit equals a DDIM predictor with a Langevin dynamics corrector.",
+)
+REFLECTED = chat(
+    "Is there a diffusion model that keeps samples inside a bounded domain?",
+    "Yes: 'Reflected Diffusion Models' uses reflected stochastic differential equations so that samples stay on"
+    " the data support, and trains with a constrained denoising score matching objective.",
+)
+HATTIE = chat(
+    "Which papers did Hattie Zhou co-author?",
+    "Three: 'What Algorithms can Transformers Learn? A Study in Length Generalization', 'Vanishing Gradients in"
+    " Reinforcement Finetuning of Language Models' and 'Step-by-Step Diffusion: An Elementary Tutorial'.",
+)
+YEAR_2025 = chat(
+    "Which papers came out in 2025?",
+    "Six are dated 2025, among them 'Mechanisms of Projective Composition of Diffusion Models' (February) and"
+    " 'Trace Length is a Simple Uncertainty Signal in Reasoning Models' (October).",
+)
+PRINCETON = chat(
+    "Which papers list Princeton as an affiliation?",
+    "Two: 'What Algorithms can Transformers Learn? A Study in Length Generalization' and 'Vanishing Gradients in"
+    " Reinforcement Finetuning of Language Models'.",
+)
+LORA = chat(
+    "How can I fine-tune a big model cheaply?",
+    "Two papers help: 'PLoP: Precise LoRA Placement for Efficient Finetuning of Large Models' chooses where to put"
+    " LoRA adapters, and 'Flexora: Flexible Low Rank Adaptation for Large Language Models' picks which layers to"
+    " fine-tune.",
+)
+MORPHMARK = chat(
+    "Is there adaptive watermarking for LLM text?",
+    "Yes: 'MorphMark: Flexible Adaptive Watermarking for Large Language Models' adjusts the watermark strength"
+    " adaptively to balance detectability and text quality.",
+)
+VANISHING = chat(
+    "Why can RL fine-tuning of language models stall?",
+    "'Vanishing Gradients in Reinforcement Finetuning of Language Models' proves the expected gradient vanishes"
+    " for inputs whose reward standard deviation under the model is small.",
+)
+AISTATS = chat(
+    "Which paper was accepted to AISTATS 2025?",
+    "'Composition and Control with Distilled Energy Diffusion Models and Sequential Monte Carlo' (arXiv 2502.12786).",
+)
+BRADLEY = chat(
+    "What has Arwen Bradley written?",
+    "Eight papers, from 'Cinematic-L1 Video Stabilization with a Log-Homography Model' (2020) to 'Trace Length is a"
+    " Simple Uncertainty Signal in Reasoning Models' (2025).",
+)
+
+FOLLOWUPS: list[Case] = [
+    Case("who wrote it?", STEP_BY_STEP, "paper_fact", "authors", ["Step-by-Step Diffusion"], False, True),
+    Case("when did it come out", STEP_BY_STEP, "paper_fact", "date", ["Step-by-Step Diffusion"], False, True),
+    Case("whats its arxiv id", STEP_BY_STEP, "paper_fact", "arxiv_id", ["Step-by-Step Diffusion"], False, True),
+    Case(
+        "who wrote the first one?",
+        LENGTH_GEN,
+        "paper_fact",
+        "authors",
+        ["What Algorithms can Transformers Learn"],
+        False,
+        True,
+    ),
+    Case("and the second one?", LENGTH_GEN_AUTHORS, "paper_fact", "authors", ["To Infinity and Beyond"], False, True),
+    Case(
+        "When was the second paper posted?", LENGTH_GEN, "paper_fact", "date", ["To Infinity and Beyond"], False, True
+    ),
+    Case(
+        "Was that paper accepted anywhere?",
+        CFG,
+        "paper_fact",
+        "venue",
+        ["Classifier-Free Guidance is a Predictor-Corrector"],
+        False,
+        True,
+    ),
+    Case("Where was it accepted?", AISTATS, "paper_fact", "venue", ["Distilled Energy Diffusion"], False, True),
+    Case("who are its authors", AISTATS, "paper_fact", "authors", ["Distilled Energy Diffusion"], False, True),
+    Case("what dataset did they use?", REFLECTED, "topical", None, ["Reflected Diffusion Models"], True, True),
+    Case("How do they fix it?", VANISHING, "topical", None, ["Vanishing Gradients"], True, True),
+    Case("does it hurt the text quality", MORPHMARK, "topical", None, ["MorphMark"], True, True),
+    Case("any of them on diffusion?", HATTIE, "list_by_author", None, ["Hattie Zhou"], True, True),
+    Case("which of those are from 2025?", BRADLEY, "list_by_author", None, ["Arwen Bradley", "2025"], False, True),
+    Case("and in 2024?", YEAR_2025, "list_by_period", None, ["2024"], False, True),
+    Case("What about Stanford?", PRINCETON, "list_by_affiliation", None, ["stanford"], False, True),
+    Case("how do the two differ?", LORA, "comparison", None, ["PLoP", "Flexora"], True, True),
+    Case("Which one needs less memory?", LORA, "comparison", None, ["PLoP", "Flexora"], True, True),
+    # Self-contained questions after an unrelated history: understood on their own.
+    Case("What is a good sourdough recipe?", CFG, "topical", None, [], True, False),
+    Case("diffusion models", LENGTH_GEN, "topical", None, [], True, False),
+    Case(
+        "Who wrote 'Reflected Diffusion Models'?",
+        CFG,
+        "paper_fact",
+        "authors",
+        ["Reflected Diffusion Models"],
+        False,
+        False,
+    ),
+    Case(
+        "Which papers did Preetum Nakkiran co-author?",
+        VANISHING,
+        "list_by_author",
+        None,
+        ["Preetum Nakkiran"],
+        False,
+        False,
+    ),
+    Case("thanks, that's helpful", STEP_BY_STEP, "chitchat", None, [], False, False),
+    Case("How do watermarks for LLM text work?", STEP_BY_STEP, "topical", None, [], True, False),
+    Case("Which papers came out in October 2025?", HATTIE, "list_by_period", None, ["October 2025"], False, False),
+    Case("Is there any research on protein folding?", VANISHING, "topical", None, [], True, False),
+    Case("Compare PTQ and QAT for quantizing LLMs", MORPHMARK, "comparison", None, [], True, False),
+    Case(
+        "What is the arXiv id of 'Trace Length is a Simple Uncertainty Signal in Reasoning Models'?",
+        STEP_BY_STEP,
+        "paper_fact",
+        "arxiv_id",
+        ["Trace Length"],
+        False,
+        False,
+    ),
+    Case(
+        "Which Princeton papers are about reinforcement learning?",
+        LORA,
+        "list_by_affiliation",
+        None,
+        ["princeton"],
+        True,
+        False,
+    ),
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# Surface forms: names in other cases, typos in the question words, no question mark, very short questions.
+FORMS: list[Case] = [
+    listing("papers by HATTIE ZHOU", "list_by_author", ["Hattie Zhou"]),
+    listing("arwen bradley papers", "list_by_author", ["Arwen Bradley"]),
+    listing("wich papers did preetum nakkiran write", "list_by_author", ["Preetum Nakkiran"]),
+    listing("Hattie Zhou", "list_by_author", ["Hattie Zhou"]),
+    listing("PRINCETON papers", "list_by_affiliation", ["princeton"]),
+    listing("stanford", "list_by_affiliation", ["stanford"]),
+    fact("who wrot reflected diffusion models", "authors", "Reflected Diffusion Models"),
+    fact("WHO WROTE STEP-BY-STEP DIFFUSION: AN ELEMENTARY TUTORIAL", "authors", "Step-by-Step Diffusion"),
+    fact(
+        "waht is the arxiv id of step-by-step diffusion: an elementary tutorial", "arxiv_id", "Step-by-Step Diffusion"
+    ),
+    fact("whne was cinematic-l1 video stabilization posted", "date", "Cinematic-L1"),
+    listing("aistats 2025 papers", "list_by_venue", ["AISTATS 2025"]),
+    listing("2024 papers", "list_by_period", ["2024"]),
+    listing("2020", "list_by_period", ["2020"]),
+    topical("papers on difusion models"),
+    topical("diffusion?"),
+    topical("CFG"),
+    topical("speculative decoding"),
+    topical("how does lora work"),
+    chitchat("thx"),
+    chitchat("hey"),
+]
+
+CASES: list[Case] = [*TOPICAL, *PAPER_FACT, *LISTINGS, *COMPARISON, *CHITCHAT, *ADVERSARIAL, *FOLLOWUPS, *FORMS]
