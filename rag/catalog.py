@@ -279,7 +279,7 @@ class Catalog:
         return len(self.papers)
 
     @cached_property
-    def _names(self) -> dict[tuple[str, str], list[Paper]]:
+    def name_index(self) -> dict[tuple[str, str], list[Paper]]:
         """(kind, display name) -> papers, for authors and affiliations."""
         names: dict[tuple[str, str], list[Paper]] = defaultdict(list)
         for p in self.papers:
@@ -293,7 +293,7 @@ class Catalog:
         """Authors and affiliations the text names: full names, or a distinctive surname alone."""
         q = f" {fold(text)} "
         found = []
-        for (kind, name), papers in self._names.items():
+        for (kind, name), papers in self.name_index.items():
             folded = fold(name)
             if len(folded) < 4:
                 continue

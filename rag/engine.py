@@ -26,6 +26,7 @@ from rag.models import Answer, Citation, Message, SearchResult
 from rag.retrieve import Filters, Retriever
 from rag.settings import Settings, load_settings
 from rag.stream import AnswerStream
+from rag.understand import Understander
 
 if TYPE_CHECKING:
     from rag.llm import LLM
@@ -48,6 +49,7 @@ class Engine:
         self._llm = llm
         self._index: Index | None = None
         self._retriever: Retriever | None = None
+        self._understander: Understander | None = None
         # The HTTP API serves requests on several threads: lazy stages are built once, under a lock.
         self._lock = threading.RLock()
 
@@ -80,6 +82,18 @@ class Engine:
             return self._retriever
 
     @property
+    def understander(self) -> Understander:
+        with self._lock:
+            retriever = self.retriever
+            if self._understander is None or self._understander.catalog is not retriever.catalog:
+                a = self.settings.answer
+                self._understander = Understander(
+                    retriever.catalog, self._llm, max_question_chars=a.max_question_chars,
+                    history_tokens=self.settings.llm.history_tokens,
+                )  # fmt: skip
+            return self._understander
+
+    @property
     def llm(self) -> LLM | None:
         return self._llm
 
@@ -109,7 +123,12 @@ class Engine:
     ) -> SearchResult:
         q = self._check(question)
         t0 = time.perf_counter()
-        result = self.retriever.search(q, k=k or self.settings.retrieval.k, history=history or [], filters=filters)
+        # The question is understood once; retrieval and the answer both read this analysis.
+        plain = self.settings.retrieval.mode != "hybrid"  # the benchmark's baselines: the question as asked
+        analysis = self.understander.analyse(q, [] if plain else history or [])
+        understood = round((time.perf_counter() - t0) * 1000, 1)
+        result = self.retriever.search(analysis, k=k or self.settings.retrieval.k, filters=filters)
+        result.timings_ms["understand"] = understood
         result.timings_ms["total"] = round((time.perf_counter() - t0) * 1000, 1)
         return result
 
@@ -137,7 +156,8 @@ class Engine:
         """
         t0 = time.perf_counter()
         found = self.search(question, k=k, history=history, filters=filters)
-        answerer = Answerer(self.settings, self.catalog, self._llm, embed=self.embedder.embed)
+        sentence_vectors = getattr(self.index, "sentence_vectors", None)  # stored at ingest by newer indexes
+        answerer = Answerer(self.settings, self.catalog, self._llm, self.embedder.embed, sentence_vectors)
 
         def parts() -> Iterator[str | Answer]:
             for part in answerer.answer_stream(found, history=history or []):

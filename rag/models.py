@@ -128,11 +128,74 @@ class Hit(BaseModel):
         )
 
 
+Intent = Literal[
+    "topical", "paper_fact", "list_by_author", "list_by_affiliation", "list_by_venue", "list_by_period",
+    "comparison", "chitchat",
+]  # fmt: skip
+Fact = Literal["authors", "arxiv_id", "date", "venue"]
+EntityKind = Literal["paper", "author", "affiliation", "venue", "period", "category"]
+
+CONFIDENT: float = 0.75  # an entity at least this sure may route a question (a paper fact, a listing)
+
+
+class Entity(BaseModel):
+    kind: EntityKind
+    name: str = Field(description="As the catalog has it (author, affiliation, title) or as written (venue, period).")
+    value: str = Field(description="paper id for papers, ISO prefix for periods, the name otherwise.")
+    confidence: float
+    paper_ids: list[str] = Field(default_factory=list, description="The catalog papers the entity stands for.")
+    text: str = Field("", description="The words of the question it was read from (removed from the topic).")
+
+
+class QueryAnalysis(BaseModel):
+    """What a question asks for. Made once by `Understander.analyse`, carried on `SearchResult.analysis`."""
+
+    question: str
+    standalone: str = Field(description="What retrieval searches: the question, or its rewrite for a follow-up.")
+    intent: Intent = "topical"
+    facts: list[Fact] = Field(default_factory=list, description="The catalog facts asked (intent paper_fact).")
+    entities: list[Entity] = Field(default_factory=list)
+    topic: str = Field("", description="The subject words left once names, periods and the asking are removed.")
+    many: bool = Field(False, description="Asks for every qualifying paper ('which papers ...').")
+    followup: bool = False
+    pinned: list[str] = Field(default_factory=list, description="Papers under discussion in the chat.")
+    detail: str | None = Field(None, description="A specific detail asked for ('number of GPUs'), if any.")
+    rule: str = Field("", description="The ROUTES row that decided the intent (for tracing).")
+
+    def of_kind(self, kind: EntityKind, confident: bool = True) -> list[Entity]:
+        return [e for e in self.entities if e.kind == kind and (e.confidence >= CONFIDENT or not confident)]
+
+    @property
+    def paper(self) -> str | None:
+        """The one paper the question is about, when it identifies one confidently."""
+        papers = self.of_kind("paper")
+        return papers[0].value if papers else None
+
+    @property
+    def query(self) -> str:
+        """What to search for: the topic alone when a name already picked the candidates, else the standalone."""
+        named = self.intent in ("list_by_author", "list_by_affiliation") and self.topic
+        return self.topic if named else self.standalone
+
+    @property
+    def fact(self) -> Fact | None:
+        return self.facts[0] if self.facts else None
+
+    @property
+    def periods(self) -> list[Entity]:
+        return self.of_kind("period", confident=False)
+
+
 class SearchResult(BaseModel):
     question: str
     standalone_question: str | None = None
     hits: list[Hit]
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    analysis: QueryAnalysis | None = Field(None, description="How the question was understood (rag.understand).")
+    unmatched: list[str] = Field(
+        default_factory=list, description="Subject words of the question that no paper of the corpus contains."
+    )
+    query_vector: list[float] | None = Field(None, exclude=True, description="The embedded query, reused by answers.")
 
 
 class Citation(BaseModel):

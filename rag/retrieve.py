@@ -23,14 +23,12 @@ import bm25s
 import numpy as np
 import Stemmer
 from pydantic import BaseModel, Field
-from rapidfuzz import fuzz
 
-from rag.catalog import Catalog, Period, topic_words
+from rag.catalog import Catalog
 from rag.index import Index
-from rag.models import Evidence, Hit, Message, Paper, SearchResult
-from rag.rewrite import condense
+from rag.models import CONFIDENT, EntityKind, Evidence, Hit, Paper, QueryAnalysis, SearchResult
 from rag.settings import Settings
-from rag.text import fold, searchable
+from rag.text import searchable
 
 ARXIV_IN_TEXT = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
 
@@ -138,57 +136,48 @@ class Retriever:
         span = max(1e-6, r.bm25_trust_full - r.bm25_trust_floor)
         return ranked, min(1.0, max(0.0, (coverage - r.bm25_trust_floor) / span))
 
-    def dense(self, query: str, n: int, allowed_ids: list[str] | None) -> dict[str, list[tuple[str, str, float]]]:
+    def unmatched(self, topic: str) -> list[str]:
+        """The subject words no paper contains (after stemming, as keyword search sees them)."""
+        words = [w for w in dict.fromkeys(topic.split()) if len(w) > 2 and not any(c.isdigit() for c in w)]
+        stems = self._tokenize(words)
+        return [w for w, st in zip(words, stems, strict=True) if st and not any(t in self._idf for t in st)]
+
+    def dense(
+        self, vector: list[float], n: int, allowed_ids: list[str] | None
+    ) -> dict[str, list[tuple[str, str, float]]]:
         """paper id -> its matching chunks (chunk id, text, cosine), best first."""
-        vector = self.index.embedder.embed_query(query)
         by_paper: dict[str, list[tuple[str, str, float]]] = {}
         for cid, pid, text, sim in self.index.query(vector, n, allowed_ids):
             by_paper.setdefault(pid, []).append((cid, text, sim))
         return by_paper
 
-    def metadata(self, query: str, pinned: list[str], periods: list[Period]) -> dict[str, float]:
-        """Papers the question names exactly: by arXiv id, author, title, period, venue, category, comment,
-        or earlier in the chat."""
+    def metadata(self, analysis: QueryAnalysis, periods_as_filter: bool) -> dict[str, float]:
+        """Papers the question names exactly (its entities), or that were named earlier in the chat."""
         found: dict[str, float] = {}
-        for m in ARXIV_IN_TEXT.finditer(query):
-            if m.group(1) in self._by_arxiv:
-                found[self._by_arxiv[m.group(1)]] = 1.0
-        q_fold = f" {fold(query)} "
-        for match in self.catalog.names_in(query):
-            strength = (1.0 if match.kind == "author" else 0.8) if match.exact else 0.6
-            for p in match.papers:
-                found[p.paper_id] = max(found.get(p.paper_id, 0.0), strength)
-        groups = [period.papers for period in periods]
-        groups += [papers for _, papers in self.catalog.categories_in(query) + self.catalog.venues_in(query)]
-        for papers in groups:
-            for p in papers:
-                found[p.paper_id] = max(found.get(p.paper_id, 0.0), 0.8)
-        for p in self.catalog.comments_in(query):
-            found[p.paper_id] = max(found.get(p.paper_id, 0.0), 1.0)
-        for title, pid in self._titles:
-            if len(title) >= 20 and (title in q_fold or fuzz.partial_ratio(title, q_fold) >= 95):
-                found[pid] = max(found.get(pid, 0.0), 1.0)
-        for i, pid in enumerate(pinned):
+        for e in analysis.entities:
+            if e.kind == "period" and periods_as_filter:
+                continue  # a period that filters is not also a match: it would rank every paper of it alike
+            if e.kind == "paper":
+                strength = e.confidence if e.confidence >= CONFIDENT else 0.5 * e.confidence
+            elif e.kind == "author":
+                strength = 1.0 if e.confidence >= 1.0 else 0.6
+            elif e.kind == "affiliation":
+                strength = 0.8 if e.confidence >= 1.0 else 0.6
+            else:
+                strength = 0.8
+            for pid in e.paper_ids:
+                found[pid] = max(found.get(pid, 0.0), strength)
+        for i, pid in enumerate(analysis.pinned):
             found[pid] = max(found.get(pid, 0.0), 0.9 - 0.1 * i)
         return found
 
     # -- fusion --------------------------------------------------------------------------------
-    def search(self, question: str, *, k: int, history: list[Message], filters: Filters | None = None) -> SearchResult:
+    def search(self, analysis: QueryAnalysis, *, k: int, filters: Filters | None = None) -> SearchResult:
         r = self.settings.retrieval
         timings: dict[str, float] = {}
-        t0 = time.perf_counter()
-        if r.mode == "hybrid":
-            standalone, pinned = condense(question, history, self.catalog, self.llm, self.settings)
-        else:  # the plain baselines of the benchmark: the question as asked, no follow-up rewrite
-            standalone, pinned = question, []
-        timings["condense"] = _ms(t0)
-
-        periods = self.catalog.periods_in(standalone) if r.mode == "hybrid" else []
-        if periods and topic_words(standalone, periods):
-            # "which 2025 papers study diffusion?": the period filters, the rest is what to search for
-            if not (filters and filters.dates):
-                filters = (filters or Filters()).model_copy(update={"dates": [p.prefix for p in periods]})
-            periods = []  # not also a metadata match: that would rank every paper of the period alike
+        # The plain baselines of the benchmark search the question as asked: no rewrite, no metadata channel.
+        standalone = analysis.query if r.mode == "hybrid" else analysis.question
+        filters, periods_as_filter = scope(analysis, filters) if r.mode == "hybrid" else (filters, False)
         papers = self.catalog.papers
         allowed_ids: list[str] | None = None
         mask: np.ndarray | None = None
@@ -196,7 +185,6 @@ class Retriever:
             keep = [filters.allows(p) for p in papers]
             allowed_ids = [p.paper_id for p, ok in zip(papers, keep, strict=True) if ok]
             mask = np.array(keep, dtype=np.float32)
-            pinned = [pid for pid in pinned if pid in set(allowed_ids)]
 
         scores: dict[str, dict[str, float]] = {}
         rrf = r.rrf_k
@@ -206,8 +194,9 @@ class Retriever:
 
         t0 = time.perf_counter()
         dense_hits: dict[str, list[tuple[str, str, float]]] = {}
-        if r.mode in ("hybrid", "dense"):
-            dense_hits = self.dense(standalone, r.candidates, allowed_ids)
+        vector = self.index.embedder.embed_query(standalone) if r.mode != "bm25" else None
+        if vector is not None:
+            dense_hits = self.dense(vector, r.candidates, allowed_ids)
         timings["dense"] = _ms(t0)
         t0 = time.perf_counter()
         bm25_ranked: list[tuple[str, float]] = []
@@ -220,9 +209,7 @@ class Retriever:
             allowed_set = set(allowed_ids) if allowed_ids is not None else None
             named = {
                 pid: strength
-                for pid, strength in self.metadata(
-                    question if standalone == question else f"{standalone} {question}", pinned, periods
-                ).items()
+                for pid, strength in self.metadata(analysis, periods_as_filter).items()
                 if allowed_set is None or pid in allowed_set
             }
 
@@ -231,8 +218,8 @@ class Retriever:
             # Every candidate gets its exact cosine (one restricted query), so scores are comparable.
             pool = list(dict.fromkeys([*dense_hits, *(pid for pid, _ in bm25_ranked), *named]))
             missing = [pid for pid in pool if pid not in dense_hits]
-            if missing:
-                dense_hits.update(self.dense(standalone, len(missing) * 8, missing))
+            if missing and vector is not None:
+                dense_hits.update(self.dense(vector, len(missing) * 8, missing))
             top_bm25 = bm25_ranked[0][1] if bm25_ranked else 1.0
             for pid in pool:
                 if chunks := dense_hits.get(pid):
@@ -256,7 +243,8 @@ class Retriever:
         fused = sorted(scores, key=lambda pid: -sum(scores[pid].values()))[:k]
         missing = [pid for pid in fused if pid not in dense_hits]
         if missing:  # evidence (and a dense score for refusal) for papers found by keywords or metadata
-            dense_hits.update(self.dense(standalone, len(missing) * 8, missing))
+            vector = vector or self.index.embedder.embed_query(standalone)
+            dense_hits.update(self.dense(vector, len(missing) * 8, missing))
         timings["fusion"] = _ms(t0)
 
         hits = []
@@ -278,11 +266,33 @@ class Retriever:
                 )
             )
         return SearchResult(
-            question=question,
-            standalone_question=standalone if standalone != question else None,
+            question=analysis.question,
+            standalone_question=standalone if standalone != analysis.question else None,
             hits=hits,
             timings_ms=timings,
+            analysis=analysis,
+            unmatched=self.unmatched(analysis.topic) if r.mode == "hybrid" and analysis.intent == "topical" else [],
+            query_vector=vector,
         )
+
+
+def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | None, bool]:
+    """The filters the question itself implies, on top of the user's: (filters, periods used as a filter).
+
+    "which 2025 papers study diffusion?": the period filters, the topic is searched.
+    "did Hattie Zhou write anything on diffusion?": her papers are the candidates, the topic ranks them.
+    """
+    implied: dict[str, list[str]] = {}
+    periods = analysis.periods
+    if analysis.intent == "topical" and periods and analysis.topic and not (filters and filters.dates):
+        implied["dates"] = [p.value for p in periods]
+    if analysis.intent in ("list_by_author", "list_by_affiliation") and analysis.topic:
+        kind: EntityKind = "author" if analysis.intent == "list_by_author" else "affiliation"
+        ids = {pid for e in analysis.of_kind(kind) for pid in e.paper_ids}
+        implied["paper_ids"] = sorted(ids & set(filters.paper_ids)) if filters and filters.paper_ids else sorted(ids)
+    if not implied:
+        return filters, False
+    return (filters or Filters()).model_copy(update=implied), "dates" in implied
 
 
 def _ms(t0: float) -> float:

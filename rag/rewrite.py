@@ -3,35 +3,18 @@
 "who wrote it?" after an answer about one paper must retrieve that paper. With an LLM, the
 conversation is condensed by the model (prompt in rag.prompts); without one, or when it fails,
 a deterministic rewrite carries over the papers named in the previous turns and, failing that,
-the previous question. Papers named in the chat are also returned as `pinned`, a retrieval signal.
+the previous question. Whether a question is a follow-up at all is decided in rag.understand.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rag.catalog import Catalog
 from rag.models import Message
 from rag.prompts import CONDENSE_SYSTEM, CONDENSE_USER
-from rag.settings import Settings
 from rag.text import fold
 from rag.tokens import count_tokens
-
-ANAPHORA = re.compile(
-    r"^(so|and|but|also|then|what about|how about|ok|okay)\b"
-    r"|\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|she|his|her|both|either)\b"
-    r"|\bthe (paper|papers|authors?|work|study|method|model|approach|results?|first|second|third|last|former|"
-    r"latter|same|effect|components?|two|three|gains?|technique|framework|algorithm|dataset|benchmark|"
-    r"experiments?|findings?|idea|proposal|system|tool)\b",
-    re.I,
-)
-ARXIV_IN_TEXT = re.compile(r"\b(\d{4}\.\d{4,5})\b")
-FOLLOWUP_MAX_WORDS = 6
-
-
-def is_followup(question: str) -> bool:
-    return bool(ANAPHORA.search(question)) or len(question.split()) <= FOLLOWUP_MAX_WORDS
 
 
 def papers_named(text: str, catalog: Catalog) -> list[str]:
@@ -62,22 +45,20 @@ def bounded_history(history: list[Message], budget_tokens: int) -> list[Message]
 
 
 def condense(
-    question: str, history: list[Message], catalog: Catalog, llm: Any, settings: Settings
-) -> tuple[str, list[str]]:
-    """(standalone query, pinned paper ids) for `question` asked after `history`."""
-    if not history or not is_followup(question):
-        return question, []
-    pinned: list[str] = []
-    for msg in reversed(history):  # most recent turn first
-        for pid in papers_named(msg.content, catalog):
-            if pid not in pinned:
-                pinned.append(pid)
-        if pinned:
-            break
+    question: str,
+    history: list[Message],
+    pinned: list[str],
+    catalog: Catalog,
+    llm: Any,
+    *,
+    max_chars: int,
+    history_tokens: int,
+) -> str:
+    """The standalone search query for a follow-up `question` (the caller decided it is one)."""
     if llm is not None:
         from rag.llm import LLMError
 
-        turns = bounded_history(history, settings.llm.history_tokens)
+        turns = bounded_history(history, history_tokens)
         convo = "\n".join(f"{m.role}: {m.content}" for m in turns)
         try:
             text = llm.complete(
@@ -87,11 +68,10 @@ def condense(
                 ]
             ).strip()
             if text:
-                return text[: settings.answer.max_question_chars], pinned[:3]
+                return text[:max_chars]
         except LLMError:
             pass  # fall through to the deterministic rewrite
     if pinned:
-        titles = " ; ".join(catalog.by_id[pid].title for pid in pinned[:2])
-        return f"{question} ({titles})", pinned[:3]
+        return f"{question} ({' ; '.join(catalog.by_id[pid].title for pid in pinned[:2])})"[:max_chars]
     previous = next((m.content for m in reversed(history) if m.role == "user"), "")
-    return f"{question} ({previous})" if previous else question, []
+    return f"{question} ({previous})"[:max_chars] if previous else question

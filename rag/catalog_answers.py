@@ -1,0 +1,176 @@
+"""Questions the catalog answers exactly, in every mode: one paper's facts (authors, arXiv id, date, venue)
+and listings by author, affiliation, venue or period - alone, or with a topic ("did Hattie Zhou write
+anything on diffusion models?"). The route was decided by rag.understand; this module only answers it.
+Titles, authors and ids always come from the catalog."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from rag.catalog import Catalog, mention_pattern
+from rag.models import Answer, Entity, Hit, Paper, SearchResult
+from rag.responses import cited, refused
+
+TRUNCATED_NOTE = "(Some pages list only the first authors, 'et al.': papers where they come later may be missing.)"
+VENUE_COMMENT = re.compile(  # an arXiv comment that states a venue
+    r"\b(accepted|to appear|published|presented|camera[- ]ready|proceedings)\b"
+    r"|\b(NeurIPS|ICML|ICLR|AISTATS|CVPR|ICCV|ECCV|ACL|EMNLP|NAACL|AAAI|IJCAI|COLT|UAI|KDD|TMLR|JMLR)\b",
+    re.I,
+)
+LISTED_BY = {"list_by_author": "author", "list_by_affiliation": "affiliation"}
+
+
+class CatalogAnswers:
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+
+    def answer(self, found: SearchResult, relevant: list[Hit], mode: str) -> Answer | None:
+        """The catalog's answer for the question's intent, or None when it is not a catalog question."""
+        a = found.analysis
+        if a is None:
+            return None
+        if a.intent == "paper_fact" and a.paper:
+            return self.facts(found, self.catalog.by_id[a.paper], mode)
+        if a.intent in LISTED_BY:
+            (name, *_) = a.of_kind(LISTED_BY[a.intent])  # type: ignore[arg-type]
+            return self.by_name(found, name, relevant, mode) if a.topic else self.listing_by_name(found, name, mode)
+        if a.intent == "list_by_venue":
+            return self.by_venue(found, a.of_kind("venue")[0], mode)
+        if a.intent == "list_by_period":
+            return self.by_period(found, a.periods, mode)
+        return None
+
+    # -- one paper -------------------------------------------------------------------------------------
+    def facts(self, found: SearchResult, paper: Paper, mode: str) -> Answer:
+        assert found.analysis is not None
+        hit = next((h for h in found.hits if h.paper_id == paper.paper_id), None) or Hit.of(paper, 1, 1.0)
+        stated: list[str] = []
+        missing: list[str] = []  # facts asked for that the catalog does not hold: said, never guessed
+        lacking: list[str] = []
+        for fact in found.analysis.facts:
+            if fact == "authors":
+                if paper.authors:
+                    aff = f" ({', '.join(paper.affiliations)})" if paper.affiliations else ""
+                    stated.append(f'"{paper.title}" was written by {paper.authors_display}{aff} [1].')
+                else:
+                    missing.append(f'The corpus does not list the authors of "{paper.title}".')
+                    lacking.append("authors")
+            elif fact == "arxiv_id":
+                if paper.arxiv_id:
+                    stated.append(f'The arXiv id of "{paper.title}" is {paper.arxiv_id} ({paper.url}) [1].')
+                else:
+                    missing.append(f'The corpus gives no arXiv id for "{paper.title}".')
+                    lacking.append("arXiv id")
+            elif fact == "venue":
+                if said := [c for c in paper.comments if VENUE_COMMENT.search(c)]:
+                    quoted = "; ".join(f'"{c}"' for c in said)
+                    stated.append(f'The arXiv comments of "{paper.title}" say: {quoted} [1].')
+                else:
+                    missing.append(f'The corpus does not record where "{paper.title}" was published or accepted.')
+                    lacking.append("venue")
+            elif fact == "date":
+                if paper.date_text or paper.date:
+                    stated.append(f'"{paper.title}" is dated {paper.date_text or paper.date} [1].')
+                else:
+                    missing.append(f'The corpus gives no date for "{paper.title}".')
+                    lacking.append("date")
+        if stated:
+            return cited(found, [hit], " ".join(stated + missing), mode, missing=lacking)
+        # A fact the catalog does not hold: said plainly, the paper it is about offered to read.
+        return refused(found, " ".join(missing), mode, [hit], missing=lacking)
+
+    # -- listings --------------------------------------------------------------------------------------
+    def listing_by_name(self, found: SearchResult, name: Entity, mode: str) -> Answer:
+        papers = self._papers(name.paper_ids)
+        when = ""
+        if found.analysis and (periods := found.analysis.periods):  # "which of her papers are from 2025?"
+            papers = [p for p in papers if p.date and any(p.date.startswith(e.value) for e in periods)]
+            when = " dated " + " or ".join(e.name for e in periods)
+        return self._listing(
+            found,
+            papers,
+            f"The corpus holds {len(papers)} paper(s){when} with {name.name} {_role(name)}:",
+            lambda p: f"{p.title} ({p.date_text or p.year or 'date unknown'})",
+            mode,
+            footer=self._truncation(name),
+        )
+
+    def by_name(self, found: SearchResult, name: Entity, relevant: list[Hit], mode: str) -> Answer:
+        """A name and a topic: the name's papers (retrieval was scoped to them) that are about the topic."""
+        assert found.analysis is not None
+        topic = found.analysis.topic
+        theirs = self._papers(name.paper_ids)
+        about = [h for h in relevant if h.paper_id in set(name.paper_ids)]
+        if not about:
+            text = (
+                f"None of the {len(theirs)} paper(s) in the corpus with {name.name} {_role(name)} is about {topic}. "
+                f"Their papers:"
+            )
+            answer = self._listing(found, theirs, text, lambda p: p.title, mode, footer=self._truncation(name))
+            answer.missing = [f"{topic} (among the papers of {name.name})"]
+            return answer
+        lead = "Yes: " if len(about) == 1 else ""
+        return cited(
+            found,
+            about,
+            "\n".join(
+                [f"{lead}{len(about)} of the {len(theirs)} paper(s) with {name.name} {_role(name)} "
+                 f"are about {topic}:" if len(about) > 1 else
+                 f"{lead}1 of the {len(theirs)} paper(s) with {name.name} {_role(name)} is about {topic}:"]
+                + [f"- {h.title} [{i}]" for i, h in enumerate(about, 1)]
+                + ([t] if (t := self._truncation(name)) else [])
+            ),
+            mode,
+        )  # fmt: skip
+
+    def by_venue(self, found: SearchResult, venue: Entity, mode: str) -> Answer:
+        papers = self._papers(venue.paper_ids)
+        if not papers:
+            text = f"No paper's arXiv comments in the corpus mention {venue.name}; venues are recorded only there."
+            return refused(found, text, mode, found.hits[:1], missing=[venue.name])
+        mentions = mention_pattern(venue.name)
+        return self._listing(
+            found,
+            papers,
+            f"The arXiv comments of {len(papers)} paper(s) in the corpus mention {venue.name}:",
+            lambda p: f'{p.title}: "{"; ".join(c for c in p.comments if mentions.search(c))}"',
+            mode,
+        )
+
+    def by_period(self, found: SearchResult, periods: list[Entity], mode: str) -> Answer:
+        when = " or ".join(p.name for p in periods)
+        papers = self._papers([pid for p in periods for pid in p.paper_ids])
+        if not papers:
+            dated = sum(1 for p in self.catalog.papers if p.date)
+            text = f"No paper in the corpus is dated {when}; only {dated} of its {len(self.catalog)} carry a date."
+            return refused(found, text, mode, found.hits[:1], missing=[f"papers dated {when}"])
+        return self._listing(
+            found, papers, f"The corpus holds {len(papers)} paper(s) dated {when}:",
+            lambda p: f"{p.title} ({p.date_text or p.date})", mode,
+        )  # fmt: skip
+
+    def _papers(self, ids: list[str]) -> list[Paper]:
+        return [self.catalog.by_id[pid] for pid in dict.fromkeys(ids) if pid in self.catalog.by_id]
+
+    def _truncation(self, name: Entity) -> str | None:
+        truncated = name.kind == "author" and any(p.authors_truncated for p in self.catalog.papers)
+        return TRUNCATED_NOTE if truncated else None
+
+    @staticmethod
+    def _listing(
+        found: SearchResult,
+        papers: list[Paper],
+        header: str,
+        describe: Callable[[Paper], str],
+        mode: str,
+        footer: str | None = None,
+    ) -> Answer:
+        """A catalog listing: a header, one cited line per paper, and an optional closing remark."""
+        lines = [header] + [f"- {describe(p)} [{i}]" for i, p in enumerate(papers, 1)]
+        lines += [footer] if footer else []
+        return cited(found, [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)], "\n".join(lines), mode)
+
+
+def _role(name: Entity) -> str:
+    return "among the listed authors" if name.kind == "author" else "among the listed affiliations"

@@ -1,0 +1,45 @@
+"""Honest coverage: what a question asks for that the corpus does not hold.
+
+Two checks, both deterministic:
+- `absent`: the question's subject words that no paper of the corpus contains (from the keyword index's
+  vocabulary, computed by the retriever); when the subject hinges on them, the answer says so;
+- `detail_stated`: a question asking for a specific detail (a count, a number, a dataset, a command) against
+  the quoted evidence: when the evidence holds no such thing, the answer says the abstracts do not state it.
+"""
+
+from __future__ import annotations
+
+import re
+
+NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred hundreds "
+    "thousand thousands million millions billion billions dozen dozens single couple"
+).split()
+# A stand-alone quantity: "8", "1.5", "48.3%", "10k", "2x", or a number word; not a name such as "A800" or "GPT-4".
+QUANTITY = re.compile(
+    r"(?<![\w.-])\d+(?:[.,]\d+)*(?:\s?(?:%|x|×|k|m|b|bn|k\b))?(?![\w-])|\b(" + "|".join(NUMBER_WORDS) + r")\b", re.I
+)
+NAMED = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9-]*\b|\b[A-Z][a-z]+(?:[-\s][A-Z][a-z0-9]+)+\b")
+COMMAND = re.compile(r"`[^`]+`|\b(pip|conda|python|git|npm|docker)\s+\w+|--[a-z][\w-]+")
+NUMERIC = re.compile(
+    r"number|how (much|long|large|big|fast|expensive|accurate)|percentage|amount|accuracy|size|cost|rate|value|"
+    r"score|speedup|count|seed",
+    re.I,
+)
+
+
+def detail_stated(detail: str, evidence: list[str]) -> bool:
+    """Does the evidence hold the kind of thing the detail asks for?"""
+    text = " ".join(evidence)
+    d = detail.lower()
+    if d.startswith("number of "):
+        # "number of GPUs": a quantity within a few words before the counted thing ("8 A100 GPUs").
+        thing = re.escape(d.removeprefix("number of ").split()[-1].rstrip("s")[:6])
+        return bool(re.search(rf"({QUANTITY.pattern})(?:\W+\w+){{0,3}}?\W+{thing}", text, re.I))
+    if NUMERIC.search(d):
+        return bool(QUANTITY.search(text))
+    if "dataset" in d:
+        return bool(re.search(r"\b(datasets?|benchmarks?|corpus|corpora)\b", text, re.I) and NAMED.search(text))
+    if "command" in d:
+        return bool(COMMAND.search(text))
+    return bool(re.search(rf"\b{re.escape(d.split()[-1].rstrip('s'))}", text, re.I))

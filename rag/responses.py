@@ -1,0 +1,67 @@
+"""The two ways an `Answer` is made, each in one place: `cited` (text with [n] markers over hits) and
+`refused` (the corpus does not answer; related reading offered instead). Every answerer uses these."""
+
+from __future__ import annotations
+
+from rag.models import Answer, Citation, Hit, SearchResult
+
+EXTRACTIVE_NOTE = "Extractive answer (no LLM configured): the most relevant sentences quoted from the top papers."
+REFUSAL_TEXT = "The corpus does not appear to answer this question"
+
+
+def cited(
+    found: SearchResult,
+    hits: list[Hit],
+    text: str,
+    mode: str,
+    *,
+    snippets: list[str] | None = None,
+    warnings: list[str] | None = None,
+    missing: list[str] | None = None,
+) -> Answer:
+    """An answer citing `hits` as [1]..[n] (in that order), each quoting its snippet."""
+    quotes = snippets or [h.snippet for h in hits]
+    return Answer(
+        question=found.question,
+        answer=text,
+        refused=False,
+        mode=mode,  # type: ignore[arg-type]
+        citations=[Citation.of(i, h, q) for i, (h, q) in enumerate(zip(hits, quotes, strict=True), 1)],
+        warnings=warnings or [],
+        missing=missing or [],
+        standalone_question=found.standalone_question,
+        timings_ms={},
+    )
+
+
+def refused(
+    found: SearchResult,
+    text: str,
+    mode: str,
+    related: list[Hit],
+    *,
+    note: str | None = None,
+    missing: list[str] | None = None,
+) -> Answer:
+    """An answer that declines, citing nothing and offering `related` papers to read instead."""
+    return Answer(
+        question=found.question,
+        answer=text,
+        refused=True,
+        mode=mode,  # type: ignore[arg-type]
+        citations=[],
+        related=[Citation.of(i, h, h.snippet) for i, h in enumerate(related, 1)],
+        warnings=[note] if note else [],
+        missing=missing or [],
+        standalone_question=found.standalone_question,
+        timings_ms={},
+    )
+
+
+def not_relevant(found: SearchResult, mode: str, note: str | None = None) -> Answer:
+    """The refusal when retrieval found nothing close enough."""
+    closest = found.hits[:3]
+    text = f"{REFUSAL_TEXT}: none of its papers addresses it closely enough to answer."
+    if closest:
+        text += " Closest papers, as related reading: " + "; ".join(h.title for h in closest) + "."
+    return refused(found, text, mode, closest, note=note)

@@ -1,0 +1,528 @@
+"""Query understanding: a question (and the chat before it) -> one typed `QueryAnalysis`, computed once.
+
+Retrieval filters and the answerer branch on the analysis; nothing downstream parses the question again.
+
+How a question is understood:
+1. follow-up or not: only a question that refers back (a pronoun, "the first one", "that paper", an ellipsis
+   such as "and in 2024?") is read with the chat before it; a self-contained question stands alone;
+2. entities, each resolved against the catalog with a confidence: papers (arXiv id, quoted title, a name only
+   one paper uses such as "TarFlow", or the paper under discussion), authors, affiliations, venues, periods;
+3. the intent: the first row of `ROUTES` whose cue matches AND whose required entity was found. A cue word
+   alone ("arXiv", "published", "when") never decides: a single-paper fact needs a paper identified
+   confidently, a listing needs the name it lists by; everything else is a topical question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+from rapidfuzz.distance import OSA
+
+from rag.catalog import Catalog
+from rag.models import CONFIDENT, Entity, EntityKind, Fact, Intent, Message, QueryAnalysis
+from rag.rewrite import condense, papers_named
+from rag.text import fold
+
+
+# -- cues: what a question asks, as words ------------------------------------------------------------
+def _cue(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I)
+
+
+ASKS_AUTHORS = _cue(
+    r"\bwho\s+(wrote|authored|co-?authored|created|developed|proposed|introduced|published|made|is behind|"
+    r"are behind|came up with|did|worked on|is responsible)\b|\bwho are (the|its|their) (authors|researchers|people)\b"
+    r"|\b(its|their|the paper's) authors\b|\bauthors?\s+(of|for|on)\b|\bwhich (people|researchers|authors)\b"
+    r"|\bwritten by\b|\bwho(se)? (paper|work) (is|was)\b|\b(list|name|give) the authors\b|\bthe authors\?"
+)
+ASKS_ARXIV_ID = _cue(
+    r"\barxiv\s*(id|identifier|number|no\.?|link|url|page|abs|entry|reference)\b"
+    r"|\b(id|identifier|link|url)\b[^?]*\b(of|for)\b|\bwhere can i (find|read|get|download)\b"
+    r"|\bwhat(')?s (its|the|their) (id|identifier|link|url)\b|\bis\b[^?]*\bon arxiv\b"
+)
+ASKS_VENUE = _cue(
+    r"\b(which|what)\s+(conference|venue|journal|workshop|proceedings)\b"
+    r"|\bwhere\s+(was|is|were|did|has)\b[^?]*\b(published|accepted|presented|appear)"
+    r"|\b(accepted|published|presented|appear(ed)?)\s+(at|to|in)\s+(which|what)\b"
+    r"|\b(was|is|were|has been|got)\b[^?]*\b(accepted|peer[- ]reviewed)\b"
+)
+ASKS_DATE = _cue(
+    r"\bwhen\s+(was|were|did|is|has)\b[^?]*\b(published|posted|released|written|submitted|out|appear\w*|"
+    r"uploaded|announced|made|listed|come|came)\b|\bwhat\s+(year|date|month)\b|\bwhich\s+(year|month)\b"
+    r"|\bpublication date\b|\bdate of\b|\bhow (old|recent) is\b"
+)
+COMPARES = _cue(
+    r"\bcompar(e|es|ed|ing|ison)\b|\bdiffer(ence|ences|s|ent)?\s+(between|from)\b|\bvs\.?\s|\bversus\b"
+    r"|\bwhich (is|one is|one|of them is)\s+(better|faster|slower|cheaper|more|less|stronger)\b"
+    r"|\bhow (does|do)\b[^?]*\b(differ|compare)\b|\b(better|worse|faster|slower|cheaper|stronger) than\b"
+    r"|\b(which|what) is (better|faster|slower|cheaper)\b"
+)
+LISTS = _cue(
+    r"\b(which|what|list|show|any|all|name|find)\b[^?]*\b(papers?|works?|articles?|publications?|preprints?)\b"
+    r"|\b(papers?|works?|articles?|publications?)\s+(by|from|at|of|in|accepted|published|presented|dated)\b"
+    r"|^\s*(list|show)\b"
+)
+LISTS_BY_NAME = _cue(  # the name is found separately: these say the question asks what it wrote or produced
+    r"\b(by|from|at)\b|\b(did|has|have|does|do)\b[^?]*\b(write|wrote|written|co-?author\w*|publish\w*|work\w*|"
+    r"release\w*|put out|do)\b|\b(papers?|works?|articles?|publications?)\b|\bwhat else\b|'s\b|\blist\b"
+)
+CHITCHAT = _cue(  # small talk, or a question about the assistant itself
+    r"^\s*(hi|hello|hey|howdy|good (morning|afternoon|evening)|thanks?( you)?( so much| a lot)?|thank you|thx|ty|"
+    r"cheers|bye|goodbye|ok(ay)?|cool|great|nice|who are you|what are you|what can you do|how are you|"
+    r"help|what do you know|are you (a bot|an ai|human))\b[\s!.?,]*(there|again|bot|paperchat)?[\s!.?,]*$"
+    r"|^\s*(thanks|thank you|thx|ty|cheers)\b[^?]*$"
+    r"|\b(are|were|built|made|created|trained|running|run|programmed|powering|powers) you\b|\byou (running|built)\b"
+    r"|\b(use|using|about) (this|the) (assistant|bot|chatbot|tool|app|chat)\b|\bwho are you\b"
+)
+WHICH_BETTER = _cue(  # a choice between alternatives, named or not
+    r"\bwhich (is|one|of (them|the two|these|those))\b[^?]*\b(better|faster|slower|cheaper|more|less|fewer|higher|"
+    r"lower|bigger|smaller)\b|\b(is|are)\b[^?]{1,60}\b(better|worse|faster|slower|cheaper) than\b"
+)
+MANY = _cue(r"\b(papers|works|studies|articles|publications|preprints)\b|\b(which|list|all|any)\b[^?]*\bpapers?\b")
+# A follow-up refers back: a pronoun, "the first one", "that paper", or an opening that continues ("and ...").
+REFERS_BACK = _cue(
+    r"\b(it|its|it's|they|them|their|theirs|he|she|him|his|her|hers|both|either|former|latter)\b"
+    r"|\b(of|from|among|between) (those|these|them)\b|\bwhich one\b|\bthe (two|three|both) (of them)?\b"
+    r"|\b(this|that|these|those|the same|the other|the above|the previous|the earlier)\s+(paper|papers|work|works|"
+    r"study|studies|one|ones|method|methods|model|models|approach|result|results|authors?|dataset|benchmark|"
+    r"technique|framework|idea)\b"
+    r"|\bthe\s+(first|second|third|fourth|fifth|last|latest|earliest)(\s+one|\s+paper)?\b"
+    r"|^\s*(and|but|also|so|then|what about|how about|ok(ay)?|same)\b|\b(that|this|those|these)\s*\??\s*$"
+    r"|^\s*(why|how|who|when|where)\s*\?*\s*$"
+)
+# A specific detail: the answer is a number, a name or a command the abstract either states or does not.
+DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_cue(r"\bhow many\s+((?:[a-z0-9-]+\s+){0,1}[a-z0-9-]+)"), "number of {0}"),
+    (
+        _cue(
+            r"\bwhat\s+(?:is|was|were|are)?\s*the\s+(exact\s+)?(number|percentage|amount|accuracy|size|cost|"
+            r"learning rate|batch size|value|score|speedup|count)\b"
+        ),
+        "{1}",
+    ),
+    (
+        _cue(
+            r"\b(which|what)\s+(exact\s+)?(hardware|gpus?|datasets?|license|command|programming language|"
+            r"hyperparameters?|learning rate|batch size|random seed|optimizer)\b"
+        ),
+        "{2}",
+    ),
+)
+NUMERIC_DETAIL = _cue(r"number|how (much|long|large|big|fast|expensive|accurate)|percentage|amount|accuracy|size|"
+                      r"cost|rate|value|score|speedup|count|seed|gpu|hardware")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of the routing table: `intent` when `cue` matches and the `needs` entity was found."""
+
+    intent: Intent
+    fact: Fact | None
+    needs: EntityKind | Literal["named"] | None  # "named": two or more named papers or methods
+    cue: re.Pattern[str]
+    topic: Literal["any", "none"] = "any"  # "none": only when nothing but the asking is left
+    bare: bool = False  # also when the question is nothing but the name ("Hattie Zhou", "stanford", "2020")
+
+
+ROUTES: tuple[Route, ...] = (
+    #     intent                 fact        needs          cue             topic    bare
+    Route("chitchat",            None,       None,          CHITCHAT),
+    Route("paper_fact",          "authors",  "paper",       ASKS_AUTHORS),
+    Route("paper_fact",          "arxiv_id", "paper",       ASKS_ARXIV_ID),
+    Route("paper_fact",          "venue",    "paper",       ASKS_VENUE),
+    Route("paper_fact",          "date",     "paper",       ASKS_DATE),
+    Route("comparison",          None,       "named",       COMPARES),
+    Route("comparison",          None,       None,          WHICH_BETTER),
+    Route("list_by_author",      None,       "author",      LISTS_BY_NAME,  "any",   True),
+    Route("list_by_affiliation", None,       "affiliation", LISTS_BY_NAME,  "any",   True),
+    Route("list_by_venue",       None,       "venue",       LISTS,          "any",   True),
+    Route("list_by_period",      None,       "period",      LISTS,          "none",  True),
+)  # fmt: skip
+# Not routes: what is left of a question once names are out; these alone are not a topic.
+ASKING_WORDS = frozenset(
+    """a an the of in on for to and or is are was were be been by with what which who whom whose how when where why
+    does do did done that this these those it its from as at about any there their they them me my i you your
+    papers paper work works study studies article articles publication publications preprint preprints corpus
+    list show give tell find name all every some anything something everything else other others
+    write wrote written writing authored author authors co coauthored co-authored publish published publishing
+    release released dated date year month came come out appeared appear accepted presented conference venue
+    journal arxiv id identifier number link url can could would should will please have has had many much
+    compare compared comparison versus vs differ difference differences between better
+    also just only ever really yet still get got is isn't doesn't don't topic topics regarding concerning
+    related relating subject area field research researched researcher researchers team group lab labs
+    university institute institution affiliated affiliation people person someone one ones new recent latest
+    say says said report reports mention mentions discuss discusses cover covers covered deal deals look
+    looked looking know known tell behind worked working posted collection among affiliations into got old
+    anywhere whats what's first second third fourth fifth last people built anyone somebody anybody whose
+    ones two both""".split()
+)
+
+
+def topic_of(text: str, remove: list[str]) -> str:
+    """The subject words of `text`: what is left without the entity words and the asking."""
+    gone = {w for words in remove for w in fold(words).split()}
+    return " ".join(
+        w for w in fold(text).split() if w not in ASKING_WORDS and w not in gone and len(w) > 1 and not w.isdigit()
+    )
+
+
+# Words whose misspelling must not change the route ("wich papers", "whne was", "who wrot").
+CUE_WORDS = (
+    "which what when where who whom whose wrote write written papers paper published posted arxiv authors author "
+    "between compare versus accepted"
+).split()
+ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "latter": -1, "former": 0}
+
+
+class Understander:
+    """Reads questions against one catalog. Cheap to build; lookups are cached on first use."""
+
+    def __init__(
+        self, catalog: Catalog, llm: Any = None, *, max_question_chars: int = 2000, history_tokens: int = 1000
+    ):
+        self.catalog = catalog
+        self.llm = llm
+        self.max_question_chars = max_question_chars
+        self.history_tokens = history_tokens
+
+    # -- corpus statistics for names ------------------------------------------------------------------
+    @cached_property
+    def _token_papers(self) -> dict[str, list[str]]:
+        """Name-like tokens ('TarFlow', 'SliM-LLM', 'Flexora') -> the papers whose title or abstract uses them."""
+        out: dict[str, set[str]] = {}
+        for p in self.catalog.papers:
+            text = f"{p.title} {p.abstract}"
+            for tok in set(NAME_TOKEN.findall(text)) | set(CAPITALISED.findall(text)):
+                out.setdefault(tok.lower(), set()).add(p.paper_id)
+        return {t: sorted(ids) for t, ids in out.items()}
+
+    @cached_property
+    def _vocabulary(self) -> set[str]:
+        return {w for p in self.catalog.papers for w in fold(f"{p.title} {p.abstract}").split()}
+
+    @cached_property
+    def _title_tokens(self) -> tuple[list[tuple[str, list[str], set[str]]], dict[str, float]]:
+        """(paper id, folded title words, its content words) and the idf of each content word over titles."""
+        rows = []
+        for p in self.catalog.papers:
+            if not p.title_derived:
+                words = fold(p.title).split()
+                rows.append((p.paper_id, words, {w for w in words if w not in ASKING_WORDS and len(w) > 2}))
+        df = Counter(t for _, _, toks in rows for t in toks)
+        n = max(1, len(rows))
+        return rows, {t: math.log(1 + n / c) for t, c in df.items()}
+
+    def normalise(self, question: str) -> str:
+        """Misspelt question words corrected ('wich' -> 'which'); words the corpus uses are left alone."""
+
+        def fix(m: re.Match[str]) -> str:
+            w = m.group(0)
+            low = w.lower()
+            if len(low) < 4 or low in CUE_WORDS or low in ASKING_WORDS or low in self._vocabulary:
+                return w
+            close = [c for c in CUE_WORDS if OSA.distance(low, c) <= 1]
+            return close[0] if len(close) == 1 else w
+
+        return re.sub(r"[A-Za-z]+", fix, question)
+
+    # -- entities -------------------------------------------------------------------------------------
+    def papers_in(self, text: str) -> list[Entity]:
+        """Papers the text identifies: arXiv id, quoted title, a name only one paper uses, most of a title."""
+        found: dict[str, Entity] = {}
+
+        def add(pid: str, conf: float, words: str) -> None:
+            if pid not in found or found[pid].confidence < conf:
+                p = self.catalog.by_id[pid]
+                found[pid] = Entity(kind="paper", name=p.title, value=pid, confidence=conf, paper_ids=[pid], text=words)
+
+        for m in ARXIV_ID.finditer(text):
+            for p in self.catalog.papers:
+                if p.arxiv_id == m.group(1):
+                    add(p.paper_id, 1.0, m.group(1))
+        for pid in papers_named(text, self.catalog):
+            add(pid, 1.0, self.catalog.by_id[pid].title)
+        q_fold = f" {fold(text)} "
+        for p in self.catalog.comments_in(text):  # a quoted page comment ("35 pages, 11 figures")
+            add(p.paper_id, 0.9, next(c for c in p.comments if len(c) > 6 and fold(c) in q_fold))
+        first_word = text.split()[0] if text.split() else ""
+        for tok in set(NAME_TOKEN.findall(text)) | {w for w in CAPITALISED.findall(text) if w != first_word}:
+            ids = self._token_papers.get(tok.lower(), [])
+            if len(ids) == 1 and not tok.isdigit():
+                add(ids[0], 0.9, tok)
+            elif 1 < len(ids) <= 3:
+                for pid in ids:
+                    add(pid, 0.4, tok)
+        rows, idf = self._title_tokens
+        q_words = set(q_fold.split())
+        scored = []  # (idf mass of the title words the question uses, share of the title's mass, paper, words)
+        for pid, words, toks in rows:
+            if len(toks) >= 2 and len(shared := toks & q_words) >= 2:
+                mass = sum(idf[t] for t in shared)
+                scored.append((mass, mass / sum(idf[t] for t in toks), pid, shared))
+                if _window_in(words, q_fold) or _head_in(self.catalog.by_id[pid].title, q_fold):
+                    add(pid, 0.9, " ".join(words))
+        scored.sort(key=lambda r: -r[0])
+        # Most of ONE title, with at least three of its words or one few titles use, well ahead of the next title
+        # ("composition and control with distilled energy diffusion"); "diffusion models" alone names no paper.
+        if scored:
+            mass, share, pid, shared = scored[0]
+            runner_up = scored[1][0] if len(scored) > 1 else 0.0
+            if share >= 0.5 and (len(shared) >= 3 or max(idf[t] for t in shared) > 4):
+                add(pid, 0.8 if runner_up <= 0.7 * mass else 0.5, " ".join(sorted(shared)))
+        return sorted(found.values(), key=lambda e: -e.confidence)
+
+    def names_in(self, text: str) -> list[Entity]:
+        """Authors and affiliations: a full name is sure; a surname alone only where it reads as a person;
+        a name followed by another capitalised word is part of something else ("Stanford Alpaca")."""
+        out = []
+        q = f" {fold(text)} "
+        for m in self.catalog.names_in(text):
+            words = fold(m.name).split()
+            said = m.name if m.exact else words[-1]
+            if _part_of_longer_name(text, said):
+                conf = 0.3
+            elif m.exact:
+                conf = 1.0
+            else:
+                conf = 0.8 if _reads_as_person(text, words[-1]) else 0.4
+            out.append(Entity(kind=m.kind, name=m.name, value=m.name, confidence=conf,  # type: ignore[arg-type]
+                              paper_ids=[p.paper_id for p in m.papers], text=said))  # fmt: skip
+        known = {e.name for e in out if e.confidence >= CONFIDENT}
+        for (kind, name), papers in self.catalog.name_index.items():
+            words = fold(name).split()
+            # "Jacob Springer" for "Jacob Mitchell Springer"; "Apple" for the affiliation "apple-ml".
+            short = f"{words[0]} {words[-1]}" if kind == "author" and len(words) > 2 else None
+            if kind == "affiliation" and len(words) > 1 and len(words[0]) >= 4 and _reads_as_org(text, words[0]):
+                short = words[0]
+            if name in known or not short or f" {short} " not in q or _part_of_longer_name(text, short):
+                continue
+            out.append(Entity(kind=kind, name=name, value=name, confidence=0.9,  # type: ignore[arg-type]
+                              paper_ids=[p.paper_id for p in papers], text=short))  # fmt: skip
+        return out
+
+    def entities(self, text: str) -> list[Entity]:
+        out = self.papers_in(text) + self.names_in(text)
+        for name, papers in self.catalog.venues_in(text) + _venue_acronyms(text, self.catalog):
+            if not any(e.kind == "venue" and e.name.lower() == name.lower() for e in out):
+                out.append(Entity(kind="venue", name=name, value=name, confidence=1.0,
+                                  paper_ids=[p.paper_id for p in papers], text=name))  # fmt: skip
+        venues = " ".join(e.name for e in out if e.kind == "venue")
+        periods = self.catalog.periods_in(text)
+        if not periods and not topic_of(text, []):  # nothing but a period: "2020", "October 2025?"
+            periods = self.catalog.periods_in(f"in {text.strip(' ?!.')}")
+        for period in periods:
+            if period.label not in venues:  # "AISTATS 2025" names a venue, not a year
+                out.append(Entity(kind="period", name=period.label, value=period.prefix, confidence=1.0,
+                                  paper_ids=[p.paper_id for p in period.papers], text=period.label))  # fmt: skip
+        for code, papers in self.catalog.categories_in(text):
+            out.append(Entity(kind="category", name=code, value=code, confidence=1.0,
+                              paper_ids=[p.paper_id for p in papers], text=code))  # fmt: skip
+        return out
+
+    # -- the analysis ---------------------------------------------------------------------------------
+    def analyse(self, question: str, history: list[Message] | None = None, *, rewrite: bool = True) -> QueryAnalysis:
+        history = history or []
+        asked = self.normalise(question)
+        followup = bool(history) and is_followup(asked)
+        pinned = _pinned(history, self.catalog) if followup else []
+        standalone = question
+        if followup and rewrite:
+            standalone = condense(
+                question, history, pinned, self.catalog, self.llm,
+                max_chars=self.max_question_chars, history_tokens=self.history_tokens,
+            )  # fmt: skip
+        entities = self.entities(asked)
+        if followup and standalone != question:  # an LLM's rewrite may name the paper
+            entities += [e for e in self.entities(standalone) if e.kind == "paper" and e.value not in
+                         {x.value for x in entities}]  # fmt: skip
+        entities += self._under_discussion(asked, pinned, entities)
+        entities.sort(key=lambda e: -e.confidence)
+        named = [e.text for e in entities if e.text and e.kind != "paper"]
+        # A follow-up's subject is read from its standalone form ("how do the two differ? (A ; B)").
+        about = f"{asked} {standalone[len(question):]}" if followup else asked
+        analysis = QueryAnalysis(
+            question=question, standalone=standalone, entities=entities, topic=topic_of(about, named),
+            followup=followup, pinned=pinned, many=bool(MANY.search(asked)),
+        )  # fmt: skip
+        route, facts = route_for(asked, analysis)
+        if followup and route.intent != "paper_fact" and ELLIPSIS.search(asked):
+            route, facts = self._carry_over(history, analysis, route) or (route, facts)
+        analysis.intent, analysis.facts, analysis.rule = route.intent, facts, _describe(route)
+        if route.intent == "paper_fact":  # the title's words are the paper, not a subject
+            analysis.topic = topic_of(asked, [e.text or e.name for e in analysis.entities])
+        elif route.intent.startswith("list_"):  # a listing's subject is what is asked now, not the titles before
+            analysis.topic = topic_of(asked, [e.text for e in analysis.entities if e.text and e.kind != "paper"])
+        if route.intent == "topical":
+            analysis.detail = detail_asked(asked)
+        return analysis
+
+    def _under_discussion(self, asked: str, pinned: list[str], entities: list[Entity]) -> list[Entity]:
+        """The papers of the chat a follow-up refers to: 'the second one' picks one, 'it' the first."""
+        if not pinned or any(e.kind == "paper" and e.confidence >= CONFIDENT for e in entities):
+            return []
+        m = re.search(r"\b(" + "|".join(ORDINALS) + r")\b", asked, re.I)
+        chosen = pinned[ORDINALS[m.group(1).lower()]] if m and len(pinned) > 1 else None
+        out = []
+        for i, pid in enumerate(pinned):
+            conf = (0.9 if pid == chosen else 0.5) if chosen else (0.85 if i == 0 else 0.8)
+            p = self.catalog.by_id[pid]
+            out.append(Entity(kind="paper", name=p.title, value=pid, confidence=conf, paper_ids=[pid], text=""))
+        return out
+
+    def _carry_over(
+        self, history: list[Message], analysis: QueryAnalysis, current: Route
+    ) -> tuple[Route, list[Fact]] | None:
+        """An ellipsis ('and the second one?', 'what about Stanford?', 'which of those ...') asks what the
+        previous question asked, of what it names now (or, naming nothing new, of what it named then)."""
+        at = next((i for i in range(len(history) - 1, -1, -1) if history[i].role == "user"), None)
+        if at is None:
+            return None
+        before = self.analyse(history[at].content, history[:at], rewrite=False)
+        if before.intent in ("topical", "chitchat", "comparison") or (current.intent != "topical" and not
+                                                                     before.intent.startswith("list_")):
+            return None
+        route = next(r for r in ROUTES if r.intent == before.intent and (r.fact is None or r.fact == before.fact))
+        if route.needs in ("author", "affiliation", "venue", "period") and not analysis.of_kind(route.needs):
+            analysis.entities += before.of_kind(route.needs)  # type: ignore[arg-type]
+        if route.needs and route.needs != "named" and not analysis.of_kind(route.needs):  # type: ignore[arg-type]
+            return None
+        return route, list(before.facts)
+
+
+def route_for(question: str, analysis: QueryAnalysis) -> tuple[Route, list[Fact]]:
+    """The first row of ROUTES that applies, and every fact asked when it is a paper fact."""
+    for route in ROUTES:
+        if route.needs == "named":
+            if len(_named_things(question, analysis)) < 2:
+                continue
+        elif route.needs and not analysis.of_kind(route.needs):
+            continue
+        if not (route.cue.search(question) or (route.bare and not analysis.topic)):
+            continue
+        if route.topic == "none" and analysis.topic:
+            continue
+        facts: list[Fact] = []
+        if route.intent == "paper_fact":
+            # "Who wrote X and when was it published?": every fact asked, in table order.
+            facts = [r.fact for r in ROUTES if r.intent == "paper_fact" and r.fact and r.cue.search(question)]
+        return route, facts
+    return TOPICAL, []
+
+
+TOPICAL = Route("topical", None, None, re.compile(""))
+ELLIPSIS = _cue(r"^\s*(and|but|also|so|then|what about|how about|same)\b|\b(of|from|among) (those|these|them)\b"
+                r"|\bthe (first|second|third|fourth|fifth|last|other)( one)?\b|^\s*\w+( \w+)?\s*\??\s*$")
+CAPITALISED = re.compile(r"\b[A-Z][a-z]{3,}\b")
+CAPITALISED_PHRASE = re.compile(  # a named method: "Direct Nash Optimization", "DPO", "TarFlow"
+    r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b|\b[A-Z]{2,}[A-Za-z0-9-]*\b|\b[A-Z][a-z]+[A-Z][A-Za-z0-9]*\b"
+)
+ARXIV_ID = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
+
+
+def _named_things(question: str, analysis: QueryAnalysis) -> set[str]:
+    """Distinct named papers or methods: capitalised phrases, and confidently found papers not among them."""
+    phrases = {m.lower() for m in CAPITALISED_PHRASE.findall(question)}
+    papers = {e.value for e in analysis.of_kind("paper") if not any(e.text.lower() in p for p in phrases if e.text)}
+    return phrases | papers
+
+
+def _window_in(words: list[str], q_fold: str, min_words: int = 4, min_chars: int = 25) -> bool:
+    """Does the question quote min_words or more consecutive words (min_chars or more) of the title?"""
+    for size in range(len(words), min_words - 1, -1):
+        for i in range(len(words) - size + 1):
+            window = " ".join(words[i : i + size])
+            if len(window) >= min_chars and f" {window} " in q_fold:
+                return True
+    return False
+
+
+def _head_in(title: str, q_fold: str) -> bool:
+    """The title's name before its colon ("Direct Nash Optimization: ...") quoted, two words or more."""
+    head, colon, _ = title.partition(":")
+    words = fold(head) if colon else ""
+    return len(words.split()) >= 2 and f" {words} " in q_fold
+
+
+def _part_of_longer_name(text: str, name: str) -> bool:
+    """'Stanford Alpaca', 'Bradley-Terry': the name runs into another capitalised word."""
+    m = re.search(rf"\b{re.escape(name)}\b", text, re.I) or re.search(re.escape(name.split()[0]), text, re.I)
+    return bool(m and re.match(r"[-\s]+[A-Z][a-z]", text[m.end() :]) and m.group(0)[:1].isupper())
+
+
+def is_followup(question: str) -> bool:
+    """Does the question refer back to the conversation? (Only then is history used.)"""
+    return bool(REFERS_BACK.search(question))
+
+
+def detail_asked(question: str) -> str | None:
+    for pattern, template in DETAILS:
+        if m := pattern.search(question):
+            groups = [_noun_phrase(g) if g else "" for g in m.groups()]
+            return " ".join(template.format(*groups).split())
+    return None
+
+
+def _noun_phrase(words: str) -> str:
+    """The asked thing without the verb that follows it: 'GPUs were' -> 'GPUs'."""
+    kept = []
+    for w in words.split():
+        if w.lower() in ASKING_WORDS or w.lower() in {"used", "needed", "required", "trained"}:
+            break
+        kept.append(w)
+    return " ".join(kept) or words.split()[0]
+
+
+def _pinned(history: list[Message], catalog: Catalog) -> list[str]:
+    """Papers named in the most recent turn that names any."""
+    for msg in reversed(history):
+        if found := papers_named(msg.content, catalog):
+            return list(dict.fromkeys(found))[:3]
+    return []
+
+
+NAME_TOKEN = re.compile(  # a coined name: inner capitals, digits or a hyphenated capital ("TarFlow", "L2M", "SliM-LLM")
+    r"\b(?=[A-Za-z0-9-]*[A-Za-z])(?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*-[A-Z0-9][A-Za-z0-9]*|[A-Z][a-z]+[A-Z][A-Za-z0-9]*"
+    r"|[A-Z]{2,}[a-z]*[A-Za-z0-9]*|[A-Za-z]+[0-9][A-Za-z0-9]*)\b"
+)
+VENUE_ACRONYM = re.compile(
+    r"\b(NeurIPS|NIPS|ICML|ICLR|AISTATS|CVPR|ICCV|ECCV|ACL|EMNLP|NAACL|AAAI|IJCAI|COLT|UAI|KDD|TMLR|JMLR|COLM|"
+    r"Interspeech|ICASSP|SIGIR|WWW|CHI)(\s+'?\d{2,4})?\b"
+    # written in any case only where the acronym is no English word ("aistats 2025", not "chi" or "www")
+    r"|(?i:\b(neurips|icml|iclr|aistats|cvpr|iccv|eccv|emnlp|naacl|ijcai|tmlr|jmlr|interspeech|icassp)(\s+'?\d{2,4})?\b)"
+)
+
+
+def _venue_acronyms(text: str, catalog: Catalog) -> list[tuple[str, list[Any]]]:
+    """Known venue acronyms ('papers at ICML 2024'), with the papers whose arXiv comments mention them."""
+    from rag.catalog import mention_pattern
+
+    out = []
+    for m in VENUE_ACRONYM.finditer(text):
+        pattern = mention_pattern(m.group(0))
+        out.append((m.group(0), [p for p in catalog.papers if any(pattern.search(c) for c in p.comments)]))
+    return out
+
+
+def _reads_as_org(text: str, word: str) -> bool:
+    """'papers from Apple', "Apple's work", 'Apple papers': the word is used as an institution."""
+    w = re.escape(word)
+    return bool(re.search(rf"\b(from|at|by|of)\s+{w}\b|\b{w}('s|’s)?\s+(papers?|research|researchers|work)\b"
+                          rf"|^\W*{w}\W*$", text, re.I))  # fmt: skip
+
+
+def _reads_as_person(text: str, surname: str) -> bool:
+    """'papers by Saremi', "Saremi's work", 'did Saremi write': the surname is used as a person."""
+    s = re.escape(surname)
+    return bool(
+        re.search(rf"\b(by|did|has|have|does|author|authors|co-?author\w*|dr\.?|prof\.?)\s+{s}\b|\b{s}('s|’s)\b", text,
+                  re.I)
+    )  # fmt: skip
+
+
+def _describe(route: Route) -> str:
+    return route.intent + (f":{route.fact}" if route.fact else "") + (f" (needs {route.needs})" if route.needs else "")
