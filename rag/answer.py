@@ -3,7 +3,8 @@
 
 1. small talk -> a short reply on what the assistant can do;
 2. catalog questions (a paper's authors / id / date / venue; papers by an author, affiliation, venue or
-   period, with or without a topic) -> `CatalogAnswers`, exact, in every mode;
+   period, with or without a topic) -> `CatalogAnswers`, exact, in every mode; a fact asked of a paper the
+   question only describes is answered for the best-matching relevant paper;
 3. the subject hinges on words no paper contains ("football") -> an honest refusal naming them (`missing`);
 4. nothing retrieved close enough (best cosine below the threshold, no exact match) -> refusal with related reading;
 5. otherwise the LLM (`LLMAnswers`) when configured, else the extractive answer (`Extractive`); either says when
@@ -79,6 +80,10 @@ class Answerer:
             return
         if not relevant:
             yield from _whole(not_relevant(found, self.mode))
+            return
+        if analysis and analysis.facts and not analysis.many:
+            # "the arXiv id of the paper giving a theoretical framework for X": the catalog's facts of the best match
+            yield from _whole(self.catalog_answers.facts(found, self.catalog.by_id[relevant[0].paper_id], self.mode))
             return
         if self.llm_answers is not None:
             yield from self.llm_answers.stream(found, relevant, history)

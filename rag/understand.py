@@ -113,9 +113,6 @@ DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
         "{2}",
     ),
 )
-NUMERIC_DETAIL = _cue(r"number|how (much|long|large|big|fast|expensive|accurate)|percentage|amount|accuracy|size|"
-                      r"cost|rate|value|score|speedup|count|seed|gpu|hardware")  # fmt: skip
-
 
 @dataclass(frozen=True)
 class Route:
@@ -411,7 +408,8 @@ def route_for(question: str, analysis: QueryAnalysis) -> tuple[Route, list[Fact]
             # "Who wrote X and when was it published?": every fact asked, in table order.
             facts = [r.fact for r in ROUTES if r.intent == "paper_fact" and r.fact and r.cue.search(question)]
         return route, facts
-    return TOPICAL, []
+    # A fact asked of a paper the question only describes: topical, with the facts kept for the best match.
+    return TOPICAL, [r.fact for r in ROUTES if r.intent == "paper_fact" and r.fact and r.cue.search(question)]
 
 
 TOPICAL = Route("topical", None, None, re.compile(""))
