@@ -151,7 +151,10 @@ def paper_id_for(title: str | None, arxiv_id: str | None, abstract: str) -> str:
     return "p" + hashlib.sha1(key.encode()).hexdigest()[:9]
 
 
-def merge_records(records: list[Record], report: CatalogReport) -> list[Paper]:
+def merge_records(
+    records: list[Record], report: CatalogReport, copies_out: list[list[Record]] | None = None
+) -> list[Paper]:
+    """Papers from records; `copies_out`, when given, receives each paper's copies (same order)."""
     keys = [fold(r.abstract) for r in records]
     parent = list(range(len(records)))
     members = {i: [i] for i in range(len(records))}  # root -> its records: a merge never scans them all
@@ -189,6 +192,8 @@ def merge_records(records: list[Record], report: CatalogReport) -> list[Paper]:
     for root, copies in groups.items():
         paper = _merge_copies(copies)
         papers.append(paper)
+        if copies_out is not None:
+            copies_out.append(copies)
         if len(copies) > 1:
             copies_at = [f"{c.source.file}:{c.source.line}" for c in copies]
             report.merges.append(Merge(paper.paper_id, paper.title, copies_at, best.get(root, 100.0)))
@@ -261,7 +266,8 @@ def build_catalog(corpus_dir: Path, settings: CorpusSettings | None = None) -> t
         shown = "; ".join(str(p) for p in report.problems[:5]) or "no files"
         more = f" (and {len(report.problems) - 5} more)" if len(report.problems) > 5 else ""
         raise CorpusError(f"nothing could be ingested from {corpus_dir}: {shown}{more}")
-    papers = _drop_duplicates(merge_records(records, report), report)
+    groups: list[list[Record]] = []
+    papers = _drop_duplicates(merge_records(records, report, groups), groups, report)
     seen: set[str] = set()
     for p in papers:
         if p.paper_id in seen:  # two distinct papers with one title: keep both, ids told apart
@@ -274,24 +280,32 @@ def build_catalog(corpus_dir: Path, settings: CorpusSettings | None = None) -> t
     return papers, report
 
 
-def _drop_duplicates(papers: list[Paper], report: CatalogReport) -> list[Paper]:
+def _identity(c: Record | Paper) -> list[str]:
+    return [k for k in (c.arxiv_id and f"arXiv:{c.arxiv_id}", c.doi and f"DOI {c.doi}") if k]
+
+
+def _drop_duplicates(papers: list[Paper], groups: list[list[Record]], report: CatalogReport) -> list[Paper]:
     """One paper per arXiv id and per DOI. Copies that did not merge (different abstracts) would be two papers
-    with one identity: the first (in corpus order) is kept, every other one reported where it was read."""
+    with one identity: the first (in corpus order) keeps it; every later copy claiming it is dropped and
+    reported where it was read. Copies of that paper that claim no identity (a page without ids) stay."""
     kept: list[Paper] = []
     owner: dict[str, Paper] = {}
-    for p in papers:
-        keys = [k for k in (p.arxiv_id and f"arXiv:{p.arxiv_id}", p.doi and f"DOI {p.doi}") if k]
-        first = next((owner[k] for k in keys if k in owner), None)
-        if first is None:
-            owner.update(dict.fromkeys(keys, p))
-            kept.append(p)
-            continue
-        key = next(k for k in keys if owner.get(k) is first)
-        at, there = p.provenance[0], first.provenance[0]
-        report.problems.append(
-            Problem(at.file, at.line, f"skipped: duplicate {key} of {there.file}:{there.line} with a different "
-                    "abstract; the first one is kept")
-        )  # fmt: skip
+    for paper, copies in zip(papers, groups, strict=True):
+        clashing = [c for c in copies if any(k in owner for k in _identity(c))]
+        for c in clashing:
+            key = next(k for k in _identity(c) if k in owner)
+            there = owner[key].provenance[0]
+            report.problems.append(
+                Problem(c.source.file, c.source.line, f"skipped: duplicate {key} of {there.file}:{there.line} "
+                        "with a different abstract; the first one is kept")
+            )  # fmt: skip
+        if clashing:
+            rest = [c for c in copies if c not in clashing]
+            if not rest:
+                continue
+            paper = _merge_copies(rest)
+        owner.update(dict.fromkeys(_identity(paper), paper))
+        kept.append(paper)
     return kept
 
 

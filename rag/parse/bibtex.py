@@ -19,7 +19,6 @@ PAGE = "bibtex"
 ENTRY_START = re.compile(r"^\s*@\s*([A-Za-z]+)\s*\{")
 SKIP_TYPES = {"comment", "preamble", "string"}
 FIELD_NAME = re.compile(r"\s*([A-Za-z][\w:.+-]*)\s*=\s*")
-MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 
 # \"o, \'{e}, {\c c}: accent commands -> combining marks (composed by NFC afterwards).
 ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "=": "\u0304",
@@ -58,7 +57,7 @@ def entries(lines: Iterable[tuple[int, str]], name: str, max_chars: int) -> Iter
     stray_reported = False
     for no, line in lines:
         if ENTRY_START.match(line):
-            if buf or oversized:
+            if buf:  # an oversized entry was reported already
                 yield Problem(name, start, "skipped: entry with unbalanced braces (it never closes)")
             start, buf, depth, size, oversized = no, [], 0, 0, False
         elif not buf and not oversized:
@@ -143,7 +142,7 @@ def _value(entry: str, pos: int) -> tuple[str, int]:
             if not m:
                 raise BibSyntaxError(f"expected a value at {entry[pos : pos + 20]!r}")
             word = m.group(0)
-            pieces.append(str(MONTHS.index(word.lower()[:3]) + 1) if word.lower()[:3] in MONTHS else word)
+            pieces.append(word)  # a number, or a macro such as `mar` (months are read by year_month)
             pos = m.end()
         while pos < len(entry) and entry[pos] in " \t\n":
             pos += 1
@@ -175,7 +174,7 @@ def record(kind: str, f: dict[str, str], source: Source) -> Record | str:
     if not abstract:
         return f"skipped: @{kind} without an abstract" + (f" ({title[:60]!r})" if title else "")
     rec = Record(abstract=abstract, title=title or None, source=source)
-    rec.authors = split_authors(get.pop("author", ""))
+    rec.authors = split_authors(get.pop("author", ""), bibtex=True)
     year, month = get.pop("year", ""), get.pop("month", "")
     rec.date = year_month(year, month) if year else None
     rec.date_text = " ".join(x for x in (month, year) if x) or None

@@ -24,7 +24,8 @@ def delimiter(header: str) -> str:
 
 
 class _Feed:
-    """Feeds lines to csv.reader and stops a quoted field that would swallow the rest of the file."""
+    """Feeds lines to csv.reader and stops a quoted field that would swallow the rest of the file.
+    An iterator object, not a generator: it stays usable after raising, so reading resumes on the next line."""
 
     def __init__(self, lines: Iterable[tuple[int, str]], max_chars: int):
         self.lines = iter(lines)
@@ -32,14 +33,16 @@ class _Feed:
         self.no = 0
         self.row_chars = 0
 
-    def __iter__(self) -> Iterator[str]:
-        for no, line in self.lines:
-            self.no = no
-            self.row_chars += len(line)
-            if self.row_chars > self.max_chars:
-                self.row_chars = 0
-                raise RecordTooLong
-            yield line + "\n"
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        self.no, line = next(self.lines)
+        self.row_chars += len(line)
+        if self.row_chars > self.max_chars:
+            self.row_chars = 0
+            raise RecordTooLong
+        return line + "\n"
 
 
 def parse(lines: Iterable[tuple[int, str]], name: str, max_chars: int = 1_000_000) -> Iterator[Record | Problem]:
@@ -48,13 +51,12 @@ def parse(lines: Iterable[tuple[int, str]], name: str, max_chars: int = 1_000_00
     if first is None:
         return
     feed = _Feed(chain([first], it), max_chars)
-    source = iter(feed)
     delim = delimiter(first[1])
     header: list[str] | None = None
     reader = None
     while True:
         if reader is None:  # a fresh reader after an error: csv.reader keeps no state worth trusting
-            reader = csv.reader(source, delimiter=delim)
+            reader = csv.reader(feed, delimiter=delim)
         feed.row_chars = 0
         row_start = feed.no + 1 if header is not None else first[0]
         try:

@@ -28,6 +28,8 @@ ALIASES = {
     "date": "date",
     "published": "date",
     "year": "date",
+    "publication year": "date",
+    "publication_year": "date",
     "categories": "categories",
     "category": "categories",
     "journal-ref": "journal_ref",
@@ -55,12 +57,15 @@ def text(value: Any) -> str:
     return clean_line(" ".join(value.split()))
 
 
-def split_authors(value: str) -> list[str]:
-    """'A; B' or 'A and B' or 'A, B' -> names; 'Last, First' pairs (BibTeX, Zotero CSV) -> 'First Last'."""
+def split_authors(value: str, *, bibtex: bool = False) -> list[str]:
+    """'A; B' or 'A and B' or 'A, B' -> names; 'Last, First' pairs (BibTeX, Zotero CSV) -> 'First Last'.
+    BibTeX separates names by 'and' only, so there a single 'Smith, Jane' is one name."""
     value = value.strip()
     if not value:
         return []
-    if ";" in value:
+    if bibtex:
+        names = re.split(r"\s+and\s+", value)
+    elif ";" in value:
         names = value.split(";")
     elif re.search(r"\s+and\s+", value):
         names = re.split(r"\s+and\s+", value)
