@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -54,7 +55,11 @@ def text(value: Any) -> str:
         return ""
     if not isinstance(value, str):
         value = json.dumps(value, ensure_ascii=False)
-    return clean_line(" ".join(value.split()))
+    value = " ".join(value.split())
+    # Fast path (C-level checks) for the usual clean text; clean_line walks every character in Python.
+    if value.isprintable() and unicodedata.is_normalized("NFC", value):
+        return value
+    return clean_line(value)
 
 
 def split_authors(value: str, *, bibtex: bool = False) -> list[str]:
