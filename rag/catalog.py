@@ -265,7 +265,10 @@ def build_catalog(corpus_dir: Path, settings: CorpusSettings | None = None) -> t
     if not records:
         shown = "; ".join(str(p) for p in report.problems[:5]) or "no files"
         more = f" (and {len(report.problems) - 5} more)" if len(report.problems) > 5 else ""
-        raise CorpusError(f"nothing could be ingested from {corpus_dir}: {shown}{more}")
+        how = ""
+        if Path(corpus_dir).is_dir() and not (Path(corpus_dir) / "manifest.json").is_file():
+            how = " (manifest.json: missing, so each file's format was detected from its content)"
+        raise CorpusError(f"nothing could be ingested from {corpus_dir}{how}: {shown}{more}")
     groups: list[list[Record]] = []
     papers = _drop_duplicates(merge_records(records, report, groups), groups, report)
     seen: set[str] = set()
