@@ -11,21 +11,30 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from array import array
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from rapidfuzz import fuzz
 
+from rag.corpus import SourceCount, discover, read
 from rag.models import Paper, Record
-from rag.parse import CorpusError, Problem, parse_page
+from rag.parse import CorpusError, Problem
 from rag.text import derive_title, fold
+
+if TYPE_CHECKING:
+    from rag.settings import CorpusSettings
 
 MERGE_MIN_SCORE = 90.0  # fuzz.ratio on folded abstracts (full text, or the first 400 chars)
 TITLE_MIN_SCORE = 90.0
 NEAR_MISS_SCORE = 70.0  # pairs scoring between this and MERGE_MIN_SCORE are reported, not merged
 SHINGLE = 5  # words per shingle used to find candidate pairs without comparing all pairs
+BUCKET_MAX = 50  # a shingle shared by more abstracts is boilerplate, not identity
 
 
 @dataclass
@@ -43,9 +52,31 @@ class CatalogReport:
     merges: list[Merge] = field(default_factory=list)
     near_misses: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    sources: list[SourceCount] = field(default_factory=list)  # per file: format, records read, skipped
+
+    @property
+    def skipped(self) -> int:
+        """Records, lines and files left out (each one is a problem with its file:line)."""
+        return sum(p.skipped for p in self.problems)
+
+    @property
+    def empty_sources(self) -> list[str]:
+        """Files that gave no paper at all: a wrong declared format, an empty or unreadable file."""
+        return [s.name for s in self.sources if s.records == 0]
+
+    def lost_sources(self, previous: Iterable[str]) -> list[str]:
+        """Files that gave papers to the previous catalog (its provenance file names) and give none now.
+        Applying such a catalog would silently delete a whole source's papers from the index: refuse it."""
+        now = {s.name for s in self.sources if s.records}
+        return sorted(set(previous) - now)
 
     def lines(self) -> list[str]:
-        out = [f"pages: {self.pages}, copies read: {self.records}, merges: {len(self.merges)}"]
+        out = [
+            f"pages: {self.pages}, copies read: {self.records}, merges: {len(self.merges)}, "
+            f"skipped: {self.skipped}, problems: {len(self.problems)}"
+        ]
+        out += [f"source {s.name}: {s.format or 'unknown format'}, {s.records} read, {s.skipped} skipped"
+                for s in self.sources]  # fmt: skip
         for m in self.merges:
             out.append(f"merged {m.paper_id} ({m.score:.0f}): {m.title[:70]!r} <- {', '.join(m.copies)}")
         out += [f"not merged: {n}" for n in self.near_misses]
@@ -53,27 +84,23 @@ class CatalogReport:
         return out
 
 
-def load_manifest(corpus_dir: Path) -> list[tuple[Path, str]]:
-    """(page path, format) for every page of the corpus, in manifest order."""
-    manifest = corpus_dir / "manifest.json"
-    if not manifest.is_file():
-        raise CorpusError(f"{manifest}: missing (it names each page and its format)")
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        pages = [(corpus_dir / p["file"], p["format"]) for p in data["pages"]]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise CorpusError(f"{manifest}: malformed ({exc})") from exc
-    for path, _ in pages:
-        if not path.is_file():
-            raise CorpusError(f"{manifest}: lists {path.name}, which is not in {corpus_dir}")
-    return pages
+def load_manifest(corpus_dir: Path, fmt: str | None = None) -> list[tuple[Path, str | None]]:
+    """(path, declared format or None to detect) for every source of a corpus file or folder, in order.
+    Entries that cannot be read are left out here; `build_catalog` reports each of them."""
+    return [(s.path, s.format) for s in discover(Path(corpus_dir), fmt).sources]
 
 
-def corpus_hash(corpus_dir: Path) -> str:
+def corpus_hash(corpus_dir: Path, fmt: str | None = None) -> str:
+    """Identity of the corpus content: every source's name, declared format and bytes (read in blocks)."""
     h = hashlib.sha256()
-    for path, fmt in load_manifest(corpus_dir):
-        h.update(f"{path.name}:{fmt}:".encode())
-        h.update(path.read_bytes())
+    for src in discover(Path(corpus_dir), fmt).sources:
+        h.update(f"{src.name}:{src.format}:".encode())
+        try:
+            with src.path.open("rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+        except OSError:
+            h.update(b"<unreadable>")
     return h.hexdigest()[:16]
 
 
@@ -86,23 +113,36 @@ def _conflict(a: Record, b: Record) -> str | None:
         return "both copies are on the same page"
     if a.arxiv_id and b.arxiv_id and a.arxiv_id != b.arxiv_id:
         return f"different arXiv ids {a.arxiv_id} / {b.arxiv_id}"
+    if a.doi and b.doi and a.doi != b.doi:
+        return f"different DOIs {a.doi} / {b.doi}"
     if a.title and b.title and fuzz.ratio(fold(a.title), fold(b.title)) < TITLE_MIN_SCORE:
         return "different titles"
     return None
 
 
-def _candidates(keys: list[str]) -> set[tuple[int, int]]:
-    """Pairs sharing a word shingle near the start: near-linear, unlike comparing every pair."""
-    buckets: dict[str, list[int]] = defaultdict(list)
+def _candidates(keys: list[str]) -> list[tuple[int, int]]:
+    """Pairs sharing a word shingle near the start: near-linear, unlike comparing every pair.
+    Shingles are kept as 64-bit hashes in flat arrays and grouped by sorting, so a 100k-record corpus
+    costs ~100 MB here instead of a dict of millions of strings."""
+    hashes, owners = array("q"), array("l")
     for i, key in enumerate(keys):
         words = key.split()[:80]
-        for s in {" ".join(words[j : j + SHINGLE]) for j in range(0, max(1, len(words) - SHINGLE + 1))}:
-            buckets[s].append(i)
+        shingles = {hash(" ".join(words[j : j + SHINGLE])) for j in range(0, max(1, len(words) - SHINGLE + 1))}
+        hashes.extend(shingles)
+        owners.extend([i] * len(shingles))
+    if not hashes:
+        return []
+    h, o = np.frombuffer(hashes, dtype=np.int64), np.frombuffer(owners, dtype=np.int64)
+    order = np.argsort(h, kind="stable")
+    h, o = h[order], o[order]
+    starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
+    sizes = np.diff(np.r_[starts, len(h)])
     pairs: set[tuple[int, int]] = set()
-    for members in buckets.values():
-        if 1 < len(members) <= 50:  # a shingle shared by many abstracts is boilerplate, not identity
+    for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
+        if 1 < size <= BUCKET_MAX:
+            members = sorted(o[start : start + size].tolist())
             pairs.update((a, b) for k, a in enumerate(members) for b in members[k + 1 :])
-    return pairs
+    return sorted(pairs)
 
 
 def paper_id_for(title: str | None, arxiv_id: str | None, abstract: str) -> str:
@@ -111,9 +151,13 @@ def paper_id_for(title: str | None, arxiv_id: str | None, abstract: str) -> str:
     return "p" + hashlib.sha1(key.encode()).hexdigest()[:9]
 
 
-def merge_records(records: list[Record], report: CatalogReport) -> list[Paper]:
+def merge_records(
+    records: list[Record], report: CatalogReport, copies_out: list[list[Record]] | None = None
+) -> list[Paper]:
+    """Papers from records; `copies_out`, when given, receives each paper's copies (same order)."""
     keys = [fold(r.abstract) for r in records]
     parent = list(range(len(records)))
+    members = {i: [i] for i in range(len(records))}  # root -> its records: a merge never scans them all
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -122,7 +166,7 @@ def merge_records(records: list[Record], report: CatalogReport) -> list[Paper]:
         return i
 
     best: dict[int, float] = {}
-    for a, b in sorted(_candidates(keys)):
+    for a, b in _candidates(keys):
         score = _similarity(keys[a], keys[b])
         if score < NEAR_MISS_SCORE:
             continue
@@ -133,13 +177,12 @@ def merge_records(records: list[Record], report: CatalogReport) -> list[Paper]:
         ra, rb = find(a), find(b)
         if ra == rb:
             continue
-        group_a = [i for i in range(len(records)) if find(i) == ra]
-        group_b = [i for i in range(len(records)) if find(i) == rb]
-        conflict = next((c for x in group_a for y in group_b if (c := _conflict(records[x], records[y]))), None)
+        conflict = next((c for x in members[ra] for y in members[rb] if (c := _conflict(records[x], records[y]))), None)
         if conflict:
             report.near_misses.append(f"{where} (similarity {score:.0f}, but {conflict})")
             continue
         parent[rb] = ra
+        members[ra] += members.pop(rb)
         best[ra] = min(best.get(ra, 100.0), best.pop(rb, 100.0), score)
 
     groups: dict[int, list[Record]] = defaultdict(list)
@@ -149,6 +192,8 @@ def merge_records(records: list[Record], report: CatalogReport) -> list[Paper]:
     for root, copies in groups.items():
         paper = _merge_copies(copies)
         papers.append(paper)
+        if copies_out is not None:
+            copies_out.append(copies)
         if len(copies) > 1:
             copies_at = [f"{c.source.file}:{c.source.line}" for c in copies]
             report.merges.append(Merge(paper.paper_id, paper.title, copies_at, best.get(root, 100.0)))
@@ -187,6 +232,10 @@ def _merge_copies(copies: list[Record]) -> Paper:
         arxiv_id=arxiv_id,
         comments=comments,
         provenance=[c.source for c in copies],
+        doi=_first([c.doi for c in copies]),
+        journal_ref=_first([c.journal_ref for c in copies]),
+        categories=_first_list([c.categories for c in copies]),
+        extra={k: v for c in reversed(copies) for k, v in c.extra.items()},  # the first copy's value wins
     )
 
 
@@ -194,22 +243,73 @@ def _first_list(values: list[list[str]]) -> list[str]:
     return next((v for v in values if v), [])
 
 
-def build_catalog(corpus_dir: Path) -> tuple[list[Paper], CatalogReport]:
+def build_catalog(corpus_dir: Path, settings: CorpusSettings | None = None) -> tuple[list[Paper], CatalogReport]:
+    """Papers of a corpus file or folder, and what was merged, skipped and why.
+
+    Every problem is reported with its file:line and reading goes on; it raises only when nothing at all
+    could be read. A source that yields no paper is in `report.empty_sources`: compare with the previous
+    catalog (`report.lost_sources`) before letting it replace an index."""
+    from rag.settings import CorpusSettings
+
+    settings = settings or CorpusSettings()
     report = CatalogReport()
+    corpus = discover(Path(corpus_dir), settings.format)
     records: list[Record] = []
-    for path, fmt in load_manifest(corpus_dir):
-        result = parse_page(path, fmt)
-        report.pages += 1
-        records += result.records
-        report.problems += result.problems
+    for item in read(corpus, settings.max_record_bytes, report.sources):
+        if isinstance(item, Problem):
+            report.problems.append(item)
+        else:
+            records.append(item)
+    report.pages = len(corpus.sources)
     report.records = len(records)
-    papers = merge_records(records, report)
-    seen: dict[str, Paper] = {}
+    if not records:
+        shown = "; ".join(str(p) for p in report.problems[:5]) or "no files"
+        more = f" (and {len(report.problems) - 5} more)" if len(report.problems) > 5 else ""
+        how = ""
+        if Path(corpus_dir).is_dir() and not (Path(corpus_dir) / "manifest.json").is_file():
+            how = " (manifest.json: missing, so each file's format was detected from its content)"
+        raise CorpusError(f"nothing could be ingested from {corpus_dir}{how}: {shown}{more}")
+    groups: list[list[Record]] = []
+    papers = _drop_duplicates(merge_records(records, report, groups), groups, report)
+    seen: set[str] = set()
     for p in papers:
         if p.paper_id in seen:  # two distinct papers with one title: keep both, ids told apart
             p.paper_id = paper_id_for(None, p.arxiv_id, p.abstract)
-        seen[p.paper_id] = p
+        n = 1
+        base = p.paper_id
+        while p.paper_id in seen:  # same title and id too (kept after the duplicate check): still unique
+            p.paper_id, n = f"{base}-{n}", n + 1
+        seen.add(p.paper_id)
     return papers, report
+
+
+def _identity(c: Record | Paper) -> list[str]:
+    return [k for k in (c.arxiv_id and f"arXiv:{c.arxiv_id}", c.doi and f"DOI {c.doi}") if k]
+
+
+def _drop_duplicates(papers: list[Paper], groups: list[list[Record]], report: CatalogReport) -> list[Paper]:
+    """One paper per arXiv id and per DOI. Copies that did not merge (different abstracts) would be two papers
+    with one identity: the first (in corpus order) keeps it; every later copy claiming it is dropped and
+    reported where it was read. Copies of that paper that claim no identity (a page without ids) stay."""
+    kept: list[Paper] = []
+    owner: dict[str, Paper] = {}
+    for paper, copies in zip(papers, groups, strict=True):
+        clashing = [c for c in copies if any(k in owner for k in _identity(c))]
+        for c in clashing:
+            key = next(k for k in _identity(c) if k in owner)
+            there = owner[key].provenance[0]
+            report.problems.append(
+                Problem(c.source.file, c.source.line, f"skipped: duplicate {key} of {there.file}:{there.line} "
+                        "with a different abstract; the first one is kept")
+            )  # fmt: skip
+        if clashing:
+            rest = [c for c in copies if c not in clashing]
+            if not rest:
+                continue
+            paper = _merge_copies(rest)
+        owner.update(dict.fromkeys(_identity(paper), paper))
+        kept.append(paper)
+    return kept
 
 
 MONTH_NUMBERS = {m.lower(): i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}

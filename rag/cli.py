@@ -15,6 +15,7 @@ from typing import Any
 from rag.errors import UserError
 
 VERIFIED_HEADER = "Verified answer (it replaces the draft above):"
+INGEST_PROBLEMS_SHOWN = 20
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -23,6 +24,8 @@ def _settings(args: argparse.Namespace) -> Any:
     overrides: dict[str, Any] = {"data_dir": getattr(args, "data_dir", None)}
     if getattr(args, "corpus", None):
         overrides["corpus_dir"] = args.corpus
+    if getattr(args, "format", None):
+        overrides["corpus"] = {"format": args.format}
     return load_settings(getattr(args, "config", None), **overrides)
 
 
@@ -175,6 +178,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     else:
         merges = sum(1 for line in report.catalog_lines if line.startswith("merged"))
         print(f"{merges} papers merged from several pages (rag catalog --report lists them)")
+        # Nothing skipped goes unsaid: each source's counts, and the first problems with their file:line.
+        print("\n".join(line for line in report.catalog_lines if line.startswith(("pages:", "source "))))
+        problems = [line for line in report.catalog_lines if line.startswith("skipped/noted")]
+        print("\n".join(problems[:INGEST_PROBLEMS_SHOWN]))
+        if len(problems) > INGEST_PROBLEMS_SHOWN:
+            print(f"... and {len(problems) - INGEST_PROBLEMS_SHOWN} more problems (--verbose lists them all)")
     print(report.summary())
     print(f"index: {engine.settings.data_dir}")
     return 0
@@ -190,6 +199,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from rag.parse import FORMATS
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", help="settings TOML file (default: $RAG_CONFIG or ./rag.toml)")
     common.add_argument("--data-dir", help="where the index lives (env RAG_DATA_DIR)")
@@ -216,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="store_true", help="also print what was merged and skipped, and why")
     p.set_defaults(func=cmd_catalog)
     p = sub.add_parser("ingest", parents=[common], help="build or update the index from the corpus")
-    p.add_argument("--corpus", help="corpus folder with manifest.json (default corpus/)")
+    p.add_argument("--corpus", help="corpus file, or folder (with manifest.json, or read whole); default corpus/")
+    p.add_argument("--format", choices=FORMATS, help="read every corpus file as this format (default: detected)")
     p.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="list every merge and skipped line")

@@ -162,7 +162,7 @@ class Index:
     def ingest(self, corpus_dir: Path, *, progress: bool = True, rebuild: bool = False) -> IngestReport:
         t0 = time.perf_counter()
         report = IngestReport()
-        papers, cat_report = build_catalog(Path(corpus_dir))
+        papers, cat_report = build_catalog(Path(corpus_dir), self.settings.corpus)
         report.papers, report.copies = len(papers), cat_report.records
         report.merged = cat_report.records - len(papers)
         report.problems = len(cat_report.problems)
@@ -227,7 +227,7 @@ class Index:
             "collection": self.collection_name,
             "papers": len(papers),
             "chunks": self.collection().count(),
-            "corpus_hash": corpus_hash(Path(corpus_dir)),
+            "corpus_hash": corpus_hash(Path(corpus_dir), self.settings.corpus.format),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         tmp = self.meta_path.with_suffix(".tmp")

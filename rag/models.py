@@ -36,6 +36,10 @@ class Record(BaseModel):
     arxiv_id: str | None = None
     comments: list[str] = Field(default_factory=list)
     score: float | None = Field(None, description="Score the page printed before the category, if any.")
+    doi: str | None = None
+    journal_ref: str | None = Field(None, description="Venue: arXiv journal-ref, BibTeX journal or booktitle.")
+    categories: list[str] = Field(default_factory=list, description="Every category, primary first.")
+    extra: dict[str, str] = Field(default_factory=dict, description="Other columns of a JSONL/CSV/BibTeX source.")
 
 
 class Paper(BaseModel):
@@ -57,6 +61,11 @@ class Paper(BaseModel):
     arxiv_id: str | None = None
     comments: list[str] = Field(default_factory=list)
     provenance: list[Source] = Field(default_factory=list)
+    # Optional fields of the bring-your-own-corpus formats: empty for the seed pages, so older catalogs load.
+    doi: str | None = None
+    journal_ref: str | None = Field(None, description="Venue: arXiv journal-ref, BibTeX journal or booktitle.")
+    categories: list[str] = Field(default_factory=list, description="Every category, primary first ('cs.LG').")
+    extra: dict[str, str] = Field(default_factory=dict, description="Other metadata columns of the source.")
 
     @property
     def url(self) -> str | None:

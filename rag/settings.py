@@ -148,13 +148,30 @@ class AnswerSettings(BaseModel):
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are rejected with a clear message.")
 
 
+class CorpusSettings(BaseModel):
+    format: str | None = Field(
+        None,
+        description="Read every corpus file as this format (e.g. 'arxiv-snapshot', 'jsonl', 'csv', 'bibtex') instead "
+        "of the manifest's or the one detected from the content. CLI: `rag ingest --format`.",
+    )
+    max_record_bytes: int = Field(
+        1_000_000,
+        ge=1_000,
+        description="A longer record (one JSONL/CSV line, one BibTeX entry, one page line) is reported and skipped.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable about paperchat."""
 
     model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", extra="ignore", toml_file=None)
 
     data_dir: Path = Field(PROJECT_ROOT / ".data", description="Where the catalog and index live. Env: RAG_DATA_DIR.")
-    corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Folder of source pages with manifest.json.")
+    corpus_dir: Path = Field(
+        PROJECT_ROOT / "corpus",
+        description="Corpus: a file, or a folder of files (with manifest.json naming each page's format, or not).",
+    )
+    corpus: CorpusSettings = Field(default_factory=CorpusSettings)  # type: ignore[arg-type]
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)  # type: ignore[arg-type]

@@ -117,12 +117,13 @@ def test_title_without_abstract_is_reported() -> None:
     assert str(out.problems[0]).startswith("t.txt:1: skipped: title without an abstract")
 
 
-def test_unreadable_and_unknown_pages_name_the_file(tmp_path: Path) -> None:
+def test_non_utf8_page_is_read_with_a_note_and_unknown_format_named(tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
-    bad.write_bytes(b"fine line\n\xff\xfe broken\n")
-    with pytest.raises(CorpusError, match=r"bad.txt:2: not UTF-8"):
-        parse_page(bad, "title-list")
-    with pytest.raises(CorpusError, match="unknown page format"):
+    bad.write_bytes(b"Caf\xe9 title\n" + ABSTRACT.encode() + b"\n")
+    out = parse_page(bad, "title-list")
+    assert [r.title for r in out.records] == ["Café title"]  # cp1252 fallback, not refused
+    assert [str(p) for p in out.problems] == ["bad.txt:1: not UTF-8 from this line on: read as cp1252/Latin-1"]
+    with pytest.raises(CorpusError, match="unknown format 'nope'"):
         parse_page(bad, "nope")
 
 

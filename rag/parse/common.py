@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 from rag.errors import UserError
 from rag.models import Record
@@ -36,11 +38,16 @@ class Problem:
     """Something a parser skipped or could not attach, with the file and line to look at."""
 
     file: str
-    line: int
+    line: int  # 1-based; 0 when the problem is the whole file
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
+
+    @property
+    def skipped(self) -> bool:
+        """Something was left out (a record, a line, a file), as opposed to kept with a note."""
+        return self.message.startswith(("skipped", "refused"))
 
 
 @dataclass
@@ -49,18 +56,99 @@ class PageResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def read_lines(path: Path) -> list[str]:
-    """The page's lines, cleaned, numbered from 1 by list index + 1."""
+SNIFF_BYTES = 8192  # how much of a file decides "binary" and its format
+READ_CHUNK = 1 << 16
+
+
+def is_binary(head: bytes) -> bool:
+    """NUL bytes never occur in text pages, JSON, CSV or BibTeX; they do in PDFs, images, archives."""
+    return b"\x00" in head
+
+
+def decode(raw: bytes) -> tuple[str, bool]:
+    """(text, exact): UTF-8, else cp1252 (what "Latin-1" files usually are), else Latin-1, which never fails."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        return raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        pass
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise CorpusError(f"{path.name}:{line}: not UTF-8 text ({exc.reason})") from exc
-    return [clean_line(line) for line in text.splitlines()]
+        return raw.decode("cp1252"), False
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), False
+
+
+class LineReader:
+    """A file's lines, streamed: (1-based number, text). Never loads the file whole, never raises on content.
+
+    A line longer than `max_bytes` is skipped (reading on to its end costs a byte scan, not parsing);
+    a line that is not UTF-8 is decoded as cp1252; a binary or unreadable file yields nothing. Each of
+    these lands in `problems`, once per file for the encoding.
+    """
+
+    def __init__(self, path: Path, name: str, max_bytes: int):
+        self.path, self.name, self.max_bytes = path, name, max_bytes
+        self.problems: list[Problem] = []
+        self.lines_read = 0
+        self.nonblank = 0
+        self.ended_without_newline = False
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        try:
+            with self.path.open("rb") as f:
+                if is_binary(f.read(SNIFF_BYTES)):
+                    self.problems.append(Problem(self.name, 1, "skipped: binary file (NUL bytes), not text"))
+                    return
+                f.seek(0)
+                yield from self._lines(f)
+        except OSError as exc:
+            self.problems.append(Problem(self.name, 0, f"skipped: cannot read: {exc.strerror or exc}"))
+
+    def _lines(self, f: BinaryIO) -> Iterator[tuple[int, str]]:
+        noted_encoding = False
+        no = 0
+        while True:
+            raw = f.readline(self.max_bytes + 1)
+            if not raw:
+                return
+            no += 1
+            if len(raw) > self.max_bytes and not raw.endswith(b"\n"):
+                size = len(raw) + self._skip_to_line_end(f)
+                self.problems.append(
+                    Problem(self.name, no, f"skipped: line of {size:,} bytes exceeds the record limit of "
+                            f"{self.max_bytes:,} (corpus.max_record_bytes)")
+                )  # fmt: skip
+                yield no, ""  # keeps later line numbers right for the page parsers
+                continue
+            self.ended_without_newline = not raw.endswith(b"\n")
+            if no == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            text, exact = decode(raw.rstrip(b"\r\n"))
+            if not exact and not noted_encoding:
+                noted_encoding = True
+                self.problems.append(Problem(self.name, no, "not UTF-8 from this line on: read as cp1252/Latin-1"))
+            self.lines_read = no
+            if text.strip():
+                self.nonblank += 1
+            yield no, text
+
+    @staticmethod
+    def _skip_to_line_end(f: BinaryIO) -> int:
+        skipped = 0
+        while chunk := f.readline(READ_CHUNK):
+            skipped += len(chunk)
+            if chunk.endswith(b"\n"):
+                break
+        return skipped
+
+
+def read_lines(path: Path, max_bytes: int = 1_000_000, problems: list[Problem] | None = None) -> list[str]:
+    """A page's lines, cleaned, numbered from 1 by list index + 1 (pages are small: read whole).
+    What could not be read (binary, oversized lines, encoding) is added to `problems`."""
+    reader = LineReader(path, path.name, max_bytes)
+    lines = [clean_line(text) for _, text in reader]
+    if problems is not None:
+        problems += reader.problems
+    return lines
 
 
 def strip_chrome_prefix(line: str) -> str:
