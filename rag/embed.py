@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 # Bump when the exported graph changes (inputs, opset, wrapper), so stale cache files are not reused.
 ONNX_EXPORT_VERSION = 1
 ONNX_OPSET = 17
+# Most padded tokens per onnxruntime call: bounds the attention buffers (~0.5 GB peak RSS at 256-piece texts).
+BATCH_TOKENS = 4096
 
 
 class Embedder(Protocol):
@@ -158,38 +160,53 @@ class OnnxMiniLM:
         max_len = json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.dim = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        # tokenizer.json ships fixed padding to 128; sentence-transformers pads to the longest and cuts at 256.
+        # tokenizer.json ships fixed padding to 128; sentence-transformers cuts at 256 and pads per batch (here).
         self._tokenizer.enable_truncation(max_len)
-        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self._tokenizer.no_padding()
+        self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # No busy-waiting between ops: on a shared CPU spinning threads steal the cores the work needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if settings.threads:
             options.intra_op_num_threads = settings.threads
         self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     def embed_array(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), dim) float32, unit rows. Texts are batched by length so little padding is computed."""
+        """(len(texts), dim) float32, unit rows.
+
+        Texts are tokenized once, sorted by length and batched so a batch pads little; a batch holds at most
+        `batch_size` texts and `BATCH_TOKENS` padded tokens (attention memory grows with batch x length²)."""
         import numpy as np
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            out[idx] = self._batch([texts[i] for i in idx])
+        encoded = self._tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i].ids))
+        batch: list[int] = []
+        for i in order:
+            if batch and (len(batch) >= self.batch_size or (len(batch) + 1) * len(encoded[i].ids) > BATCH_TOKENS):
+                out[batch] = self._run([encoded[j].ids for j in batch])
+                batch = []
+            batch.append(i)
+        if batch:
+            out[batch] = self._run([encoded[j].ids for j in batch])
         return out
 
-    def _batch(self, texts: list[str]) -> np.ndarray:
+    def _run(self, pieces: list[list[int]]) -> np.ndarray:
         import numpy as np
 
-        encoded = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        longest = max(len(p) for p in pieces)
+        ids = np.full((len(pieces), longest), self._pad_id, dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, p in enumerate(pieces):
+            ids[row, : len(p)] = p
+            mask[row, : len(p)] = 1
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)  # type: ignore[no-any-return]
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
