@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -118,8 +119,7 @@ def main() -> None:
     ap.add_argument("--oneshot-runs", type=int, default=3)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    parts = args.out / "parts"
-    parts.mkdir(exist_ok=True)
+    parts = Path(tempfile.mkdtemp(prefix="rag-bench-"))  # each step's JSON, merged into latest.json
     py = sys.executable
     started = time.perf_counter()
     results: dict[str, Any] = {

@@ -47,6 +47,12 @@ def minilm_dir() -> Path:
 
 
 def default_cache_dir() -> Path:
+    """A source checkout keeps the export in its (git-ignored) .data/cache, shared by every process whatever its
+    HOME; an installed package uses the user's cache dir."""
+    from rag.settings import PROJECT_ROOT
+
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / ".data" / "cache"
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "paperchat"
 
 

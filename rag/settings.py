@@ -60,7 +60,9 @@ class EmbeddingSettings(BaseModel):
         "cannot be made.",
     )
     cache_dir: Path | None = Field(
-        None, description="Where the ONNX export is kept (default: $XDG_CACHE_HOME/paperchat or ~/.cache/paperchat)."
+        None,
+        description="Where the ONNX export is kept (default: .data/cache in a source checkout, else "
+        "$XDG_CACHE_HOME/paperchat or ~/.cache/paperchat).",
     )
     threads: int = Field(0, ge=0, description="onnxruntime threads per call (0: one per physical core).")
 

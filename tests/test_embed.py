@@ -152,3 +152,18 @@ def test_failed_export_falls_back_to_torch_with_a_note(tmp_path: Path, caplog: p
     assert isinstance(fallback, TorchMiniLM)
     assert "runs on torch" in caplog.text and "ONNX" in caplog.text
     assert len(fallback.embed_query("length generalization")) == 384
+
+
+# -- the in-process CLI fixture (tests/conftest.py) ----------------------------------------------------------
+def test_run_cli_answers_in_process_with_the_session_model(run_cli, built_engine: Engine, tmp_path: Path) -> None:
+    import rag.engine
+
+    data = str(built_engine.settings.data_dir)
+    code, out, err = run_cli(["ask", "--json", "which papers study length generalization?", "--data-dir", data])
+    answer = json.loads(out)
+    assert code == 0 and answer["citations"] and not answer["refused"] and "Traceback" not in err
+    assert rag.engine.make_embedder(built_engine.settings.embedding) is built_engine.embedder  # no second load
+    code, out, err = run_cli(["ask", "anything", "--data-dir", tmp_path / "none"])
+    assert code == 2 and "rag ingest" in err and out == ""
+    code, _, err = run_cli(["search", "--k", "not-a-number", "q"])  # argparse's own exit, caught
+    assert code == 2 and "invalid int value" in err
