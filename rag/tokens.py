@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
 
-import llama_index.core
 import tiktoken
 
-_LLAMA_CACHE = Path(llama_index.core.__file__).parent / "_static" / "tiktoken_cache"
+# Found without importing llama_index.core (~1-3 s that counting tokens does not need).
+_LLAMA_SPEC = importlib.util.find_spec("llama_index.core")
+_LLAMA_CACHE = Path(_LLAMA_SPEC.origin or "").parent / "_static" / "tiktoken_cache" if _LLAMA_SPEC else Path()
 
 
 @lru_cache(maxsize=4)

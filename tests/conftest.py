@@ -1,11 +1,17 @@
 """Shared fixtures: every test's data dir is a temp folder; the real MiniLM embedder and a real
-Chroma index over the full corpus are built once per session."""
+Chroma index over the full corpus are built once per session.
+
+Two tiers (Makefile: `make test-fast`, `make test-integration`): a test is `integration` when it uses the
+embedder, directly or through a fixture (`built_engine`, `run_cli`, ...); assigned here by fixture use, so test
+files carry no markers. The fast tier loads no model.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +35,16 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     overrides["llm"] = {"base_url": None, "api_key": None, **overrides.get("llm", {})}
     overrides.setdefault("corpus_dir", CORPUS)
     return load_settings(None, data_dir=data_dir, **overrides)
+
+
+# Fixtures that load MiniLM (and usually build an index): tests using any of them are the slow tier.
+MODEL_FIXTURES = {"embedder", "built_engine", "run_cli"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +73,31 @@ def small_corpus(tmp_path: Path) -> Iterator[Path]:
         shutil.copy(CORPUS / p["file"], corpus / p["file"])
     (corpus / "manifest.json").write_text(json.dumps({"pages": pages}))
     yield corpus
+
+
+CliRun = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture()
+def run_cli(embedder: Embedder, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
+    """`rag ...` in this process: run_cli(["ask", "q", "--data-dir", d], stdin=None) -> (exit code, stdout, stderr).
+
+    The session's MiniLM is reused instead of one model load per command; use a subprocess only to test
+    process behaviour (exit on a signal, environment, the installed entry point)."""
+    import rag.cli
+    import rag.engine
+
+    real = rag.engine.make_embedder
+    monkeypatch.setattr(rag.engine, "make_embedder", lambda s: embedder if s.backend == "minilm" else real(s))
+
+    def run(args: list[str], stdin: str | None = None) -> tuple[int, str, str]:
+        capsys.readouterr()  # drop what the test printed before
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin or ""))
+        try:
+            code = rag.cli.main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
