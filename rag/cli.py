@@ -4,6 +4,7 @@ API returns. Errors print one line (set RAG_DEBUG=1 for a traceback) and exit wi
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -26,7 +27,11 @@ def _settings(args: argparse.Namespace) -> Any:
         overrides["corpus_dir"] = args.corpus
     if getattr(args, "format", None):
         overrides["corpus"] = {"format": args.format}
-    return load_settings(getattr(args, "config", None), **overrides)
+    settings = load_settings(getattr(args, "config", None), **overrides)
+    data = Path(settings.data_dir)
+    if data.exists() and not data.is_dir():
+        raise UserError(f"the data dir {data} is a file, not a folder: pass --data-dir with a folder")
+    return settings
 
 
 def _engine(args: argparse.Namespace) -> Any:
@@ -49,26 +54,61 @@ def _filters(args: argparse.Namespace) -> Any:
     return f if f.active() else None
 
 
-def _questions(args: argparse.Namespace) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, {"question", "history"}) per batch line, or (line number, error message)."""
+def _lines(args: argparse.Namespace, max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, raw bytes) per batch line; None for a line over `max_bytes`, which is skipped
+    in bounded reads rather than held in memory."""
+    if args.batch == "-":
+        stream = sys.stdin.buffer
+    else:
+        path = Path(args.batch)
+        if not path.is_file():
+            raise UserError(f"batch file not found: {args.batch}")
+        stream = path.open("rb")
+    with stream:
+        no = 0
+        while line := stream.readline(max_bytes + 1):
+            no += 1
+            if len(line) > max_bytes and not line.endswith(b"\n"):
+                while (rest := stream.readline(max_bytes + 1)) and not rest.endswith(b"\n"):
+                    pass
+                yield no, None
+            else:
+                yield no, line
+
+
+def _questions(args: argparse.Namespace, limits: Any) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(line number, {"question", "history"}) per batch line, or (line number, error message).
+
+    A bad line (too long, not UTF-8, not JSON, wrong types) is reported and the next line read."""
     if not args.batch:
         yield 0, {"question": " ".join(args.question), "history": []}
         return
-    path = Path(args.batch)
-    stream = sys.stdin if args.batch == "-" else None
-    if stream is None and not path.is_file():
-        raise UserError(f"batch file not found: {args.batch}")
-    lines = stream or path.open(encoding="utf-8")
-    for no, line in enumerate(lines, 1):
+    max_bytes = limits.bounds.body_bytes
+    for no, raw in _lines(args, max_bytes):
+        where = f"{args.batch}:{no}"
+        if raw is None:
+            yield no, f"{where}: the line is longer than {max_bytes} bytes (limits.body_bytes)"
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield no, f"{where}: not UTF-8 text (byte {exc.start + 1} of the line)"
+            continue
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
-                raise ValueError('expected an object with a "question" string')
-            yield no, {"question": obj["question"], "history": obj.get("history") or []}
-        except (json.JSONDecodeError, ValueError) as exc:
-            yield no, f"{args.batch}:{no}: {exc}"
+        except json.JSONDecodeError as exc:
+            yield no, f"{where}: not JSON ({exc.msg})"
+            continue
+        history = obj.get("history") if isinstance(obj, dict) else None
+        if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
+            yield no, f'{where}: expected an object with a "question" string'
+        elif history is not None and not isinstance(history, list):
+            kind = type(history).__name__
+            yield no, f'{where}: "history" must be a list of {{"role", "content"}} objects, not {kind}'
+        else:
+            yield no, {"question": obj["question"], "history": history or []}
 
 
 def _history(raw: list[Any]) -> list[Any]:
@@ -97,10 +137,13 @@ def _print_sources(answer: Any) -> None:
 
 
 def cmd_ask_or_search(args: argparse.Namespace, *, ask: bool) -> int:
+    from rag.limits import Limits, clip
+
     engine = _engine(args)
+    limits = Limits(engine.settings)
     filters = _filters(args)
     failures = 0
-    for no, item in _questions(args):
+    for no, item in _questions(args, limits):
         if isinstance(item, str):
             failures += 1
             print(json.dumps({"error": item, "line": no}), flush=True)
@@ -140,9 +183,8 @@ def cmd_ask_or_search(args: argparse.Namespace, *, ask: bool) -> int:
             if not args.batch:
                 raise
             failures += 1
-            print(
-                json.dumps({"error": f"{args.batch}:{no}: {exc}", "line": no, "question": item["question"]}), flush=True
-            )
+            question = clip(item["question"], limits.bounds.echo_chars)  # never a 100,000-character echo
+            print(json.dumps({"error": f"{args.batch}:{no}: {exc}", "line": no, "question": question}), flush=True)
     return 1 if failures and args.batch else 0
 
 
@@ -152,10 +194,15 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     settings = _settings(args)
     report = None
     path = Path(settings.data_dir) / "catalog.json"
-    if path.is_file() and not args.corpus and not args.report:
-        papers = Catalog.load(path).papers
-    else:
+    if args.corpus or args.report:
         papers, report = build_catalog(Path(settings.corpus_dir))
+    elif path.is_file():
+        papers = Catalog.load(path).papers
+    else:  # never silently list another folder's papers: the index asked for is not there
+        raise UserError(
+            f"no index in {settings.data_dir}: run `rag ingest --data-dir {settings.data_dir}` first, "
+            "or list a corpus folder with --corpus"
+        )
     if args.json:
         print(json.dumps([p.model_dump(mode="json") | {"url": p.url} for p in papers], ensure_ascii=False, indent=1))
         return 0
@@ -194,7 +241,11 @@ def cmd_ui(args: argparse.Namespace) -> int:
     engine.retriever  # noqa: B018 - fail now, with a clear message, if there is no index
     from ui.app import serve  # the UI is a shell over the library; only this command reaches it
 
-    serve(engine, host=args.host, port=args.port)
+    server = engine.settings.server
+    host = args.host or server.host
+    if host not in ("127.0.0.1", "localhost", "::1") and not server.api_key:
+        print(f"warning: serving on {host} without an API key: anyone who can reach it can use it (RAG_API_KEY)")
+    serve(engine, host=host, port=args.port or server.port)
     return 0
 
 
@@ -238,13 +289,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common, query], help="answer a question with citations")
     p.set_defaults(func=lambda a: cmd_ask_or_search(a, ask=True))
     p = sub.add_parser("ui", parents=[common], help="start the chat UI (and HTTP API)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--host", help="interface to bind (default server.host: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, help="port (default server.port: 7860)")
     p.set_defaults(func=cmd_ui)
     from rag import evaluate
 
     evaluate.register(sub, parents=[common])
     return parser
+
+
+_READ_ONLY = (
+    "the index cannot be written (a read-only folder or database): Chroma needs write access to the data dir "
+    "even to search; copy it to a writable folder and pass --data-dir"
+)
+
+
+def _disk_problem(exc: OSError) -> str:
+    """One line for a failure of the file system (permissions, a full disk, a file where a folder belongs)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    if isinstance(exc, PermissionError):
+        return f"permission denied{where} (check who owns the data dir, or pass another --data-dir)"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full{where}: free some space and run the command again (the index was not changed)"
+    if exc.errno == errno.EROFS:
+        return f"the file system is read-only{where}"
+    if isinstance(exc, NotADirectoryError):
+        return f"a file stands where a folder is needed{where}: pass --data-dir with a folder"
+    return f"{exc.strerror or exc}{where}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"error: {_disk_problem(exc)}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # output piped into `head` and closed: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -268,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
+        if "readonly database" in str(exc):  # sqlite under Chroma, whatever wrapper it comes in
+            print(f"error: {_READ_ONLY}", file=sys.stderr)
+            return 2
         if os.environ.get("RAG_DEBUG"):
             traceback.print_exc()
         print(f"error: unexpected {type(exc).__name__}: {exc} (RAG_DEBUG=1 shows the traceback)", file=sys.stderr)

@@ -22,6 +22,7 @@ from rag.catalog import Catalog
 from rag.embed import Embedder, make_embedder
 from rag.errors import UserError
 from rag.index import Index, IngestReport
+from rag.limits import Limits
 from rag.models import Answer, Citation, Message, SearchResult
 from rag.retrieve import Filters, Retriever
 from rag.settings import Settings, load_settings
@@ -104,14 +105,15 @@ class Engine:
             return report
 
     # -- questions ----------------------------------------------------------------------------
-    def _check(self, question: str) -> str:
-        q = (question or "").strip()
-        if not q:
-            raise UserError("the question is empty")
-        limit = self.settings.answer.max_question_chars
-        if len(q) > limit:
-            raise UserError(f"the question is {len(q)} characters long; the limit is {limit}")
-        return q
+    def _check(
+        self, question: str, history: list[Message] | None, k: int | None, filters: Filters | None
+    ) -> tuple[str, list[Message], int | None, Filters | None]:
+        """Every input bounded (rag.limits), here so that each shell gets the same bounds and messages."""
+        limits = Limits(self.settings)
+        q = limits.question(question)
+        checked = limits.history(history or [])
+        k = limits.k(k)
+        return q, checked, k, None if filters is None else limits.filters(filters, self.catalog)
 
     def search(
         self,
@@ -121,11 +123,11 @@ class Engine:
         history: list[Message] | None = None,
         filters: Filters | None = None,
     ) -> SearchResult:
-        q = self._check(question)
+        q, history, k, filters = self._check(question, history, k, filters)
         t0 = time.perf_counter()
         # The question is understood once; retrieval and the answer both read this analysis.
         plain = self.settings.retrieval.mode != "hybrid"  # the benchmark's baselines: the question as asked
-        analysis = self.understander.analyse(q, [] if plain else history or [])
+        analysis = self.understander.analyse(q, [] if plain else history)
         understood = round((time.perf_counter() - t0) * 1000, 1)
         result = self.retriever.search(analysis, k=k or self.settings.retrieval.k, filters=filters)
         result.timings_ms["understand"] = understood

@@ -9,7 +9,9 @@ an `LLMError` whose message can be shown to the user as is.
 from __future__ import annotations
 
 import json
+import math
 import re
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
@@ -33,7 +35,7 @@ class LLMError(Exception):
 
     def __init__(self, message: str, kind: str, partial: str = ""):
         super().__init__(message)
-        # 'timeout' | 'connection' | 'rate_limit' | 'server' | 'bad_response' | 'stream_cut' | 'auth'
+        # 'timeout' | 'connection' | 'rate_limit' | 'server' | 'bad_response' | 'stream_cut' | 'auth' | 'circuit_open'
         self.kind = kind
         self.partial = partial  # text received before a stream broke
 
@@ -154,8 +156,64 @@ class _Endpoint:
                 time.sleep(self.delay(attempt, requested))
 
 
+class CircuitBreaker:
+    """Stops calling an endpoint that keeps failing, so a dead LLM costs each request nothing.
+
+    Closed: every call goes through. After `failures` consecutive failed calls it opens: calls are
+    refused at once for `cooldown_s`. Then it is half-open: one trial call goes through (the others
+    are still refused); its success closes the breaker, its failure opens it for another cool-down.
+    `failures=0` turns it off.
+    """
+
+    def __init__(self, failures: int, cooldown_s: float, clock: Callable[[], float] = time.monotonic):
+        self.failures = failures
+        self.cooldown_s = cooldown_s
+        self.clock = clock
+        self._streak = 0  # consecutive failures
+        self._opened_at: float | None = None
+        self._trial = False  # a half-open trial call is in flight
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> str:
+        with self._lock:
+            return self._state()
+
+    def _state(self) -> str:
+        if self._opened_at is None:
+            return "closed"
+        return "open" if self.clock() - self._opened_at < self.cooldown_s else "half-open"
+
+    def admit(self) -> float:
+        """0 when a call may go ahead, else the seconds until the next trial call."""
+        if self.failures <= 0:
+            return 0.0
+        with self._lock:
+            state = self._state()
+            if state == "closed":
+                return 0.0
+            if state == "half-open" and not self._trial:
+                self._trial = True
+                return 0.0
+            assert self._opened_at is not None
+            return max(0.1, self._opened_at + self.cooldown_s - self.clock())
+
+    def record(self, ok: bool | None) -> None:
+        """The outcome of an admitted call: True, False, or None when it was abandoned half-way."""
+        with self._lock:
+            trial, self._trial = self._trial, False
+            if ok is None:
+                return
+            if ok:
+                self._streak, self._opened_at = 0, None
+                return
+            self._streak += 1
+            if trial or (self.failures > 0 and self._streak >= self.failures):
+                self._opened_at = self.clock()
+
+
 class OpenAILLM:
-    """Chat completions from an OpenAI-compatible endpoint."""
+    """Chat completions from an OpenAI-compatible endpoint, behind a circuit breaker."""
 
     def __init__(self, settings: LLMSettings):
         if not settings.base_url:
@@ -165,6 +223,41 @@ class OpenAILLM:
         self._endpoint = _Endpoint(
             "LLM", settings.base_url, settings.api_key, settings.timeout_s, settings.max_retries, settings.backoff_s
         )
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s)
+
+    def _admit(self) -> None:
+        wait = self.breaker.admit()
+        if wait:
+            raise LLMError(
+                f"the LLM endpoint is paused after {self.breaker.failures} failed requests in a row "
+                f"(circuit breaker; next try in {math.ceil(wait)} s)",
+                "circuit_open",
+            )
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        self._admit()
+        ok: bool | None = None
+        try:
+            text = self._complete(messages)
+            ok = True
+            return text
+        except LLMError:
+            ok = False
+            raise
+        finally:
+            self.breaker.record(ok)
+
+    def stream(self, messages: list[dict[str, str]]) -> Generator[str, None, None]:
+        self._admit()
+        ok: bool | None = None
+        try:
+            yield from self._stream(messages)
+            ok = True
+        except LLMError:
+            ok = False
+            raise
+        finally:  # a stream abandoned by its reader (ok None) is neither a success nor a failure
+            self.breaker.record(ok)
 
     def _request(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         return {
@@ -174,7 +267,7 @@ class OpenAILLM:
             "max_tokens": self.settings.max_tokens,
         }
 
-    def complete(self, messages: list[dict[str, str]]) -> str:
+    def _complete(self, messages: list[dict[str, str]]) -> str:
         def once() -> str:
             reply = self._endpoint.client.chat.completions.create(**self._request(messages), stream=False)
             choices = getattr(reply, "choices", None)  # a non-JSON body comes back as a plain str
@@ -187,7 +280,7 @@ class OpenAILLM:
 
         return self._endpoint.call(once)
 
-    def stream(self, messages: list[dict[str, str]]) -> Generator[str, None, None]:
+    def _stream(self, messages: list[dict[str, str]]) -> Generator[str, None, None]:
         endpoint = self._endpoint
         attempt = 0
         while True:

@@ -123,6 +123,15 @@ class LLMSettings(BaseModel):
     backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles each retry.")
     context_tokens: int = Field(3000, ge=200, description="Token budget for the numbered sources in the prompt.")
     history_tokens: int = Field(1000, ge=0, description="Token budget for chat history sent to the LLM.")
+    breaker_failures: int = Field(
+        3,
+        ge=0,
+        description="Circuit breaker: after this many consecutive failed requests (each after its retries) the "
+        "endpoint is not called for `breaker_cooldown_s` and answers fall back to extractive at once. 0 = off.",
+    )
+    breaker_cooldown_s: float = Field(
+        20.0, gt=0, description="Seconds the breaker stays open before one trial request is let through."
+    )
 
     @property
     def enabled(self) -> bool:
@@ -174,6 +183,44 @@ class CorpusSettings(BaseModel):
     )
 
 
+class LimitsSettings(BaseModel):
+    """Bounds on every input (enforced by rag.limits; the question's own length is answer.max_question_chars)."""
+
+    history_turns: int = Field(40, ge=0, description="Most earlier messages in one request's history.")
+    history_chars: int = Field(20_000, ge=0, description="Most characters in all history messages together.")
+    message_chars: int = Field(4_000, ge=1, description="Most characters in one history message.")
+    k_max: int = Field(50, ge=1, le=100, description="Largest k a request may ask for (papers per answer).")
+    filter_items: int = Field(20, ge=1, description="Most entries in one filter list (authors, dates, paper_ids).")
+    filter_chars: int = Field(200, ge=1, description="Longest filter string (an author, a category, ...).")
+    year_min: int = Field(1900, description="Earliest year a year filter may name.")
+    year_max: int = Field(2100, description="Latest year a year filter may name.")
+    body_bytes: int = Field(
+        512_000,
+        ge=1024,
+        description="Largest HTTP request body and largest batch-file line; larger ones are refused before parsing.",
+    )
+    echo_chars: int = Field(200, ge=10, description="Longest piece of user input echoed back in an error.")
+
+
+class ServerSettings(BaseModel):
+    """Exposure of `rag ui` (UI + HTTP API)."""
+
+    host: str = Field("127.0.0.1", description="Interface to bind; loopback only unless told otherwise.")
+    port: int = Field(7860, ge=1, le=65535, description="Port of `rag ui`.")
+    api_key: str | None = Field(
+        None,
+        description="When set, every /api route needs `Authorization: Bearer KEY` or `X-API-Key: KEY`, and the UI "
+        "page HTTP basic auth with KEY as password. Env: RAG_API_KEY.",
+    )
+    rate_per_s: float = Field(
+        5.0, ge=0, description="Requests per second each client IP may make to /api (token bucket). 0 = no limit."
+    )
+    rate_burst: int = Field(20, ge=1, description="Requests a client may make at once before the rate applies.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser (CORS); empty = off."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable about paperchat."""
 
@@ -191,6 +238,8 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     answer: AnswerSettings = Field(default_factory=AnswerSettings)  # type: ignore[arg-type]
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)  # type: ignore[arg-type]
+    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(
@@ -235,6 +284,7 @@ _ALIASES: dict[str, tuple[str, str]] = {
     "OPENAI_BASE_URL": ("llm", "base_url"),
     "OPENAI_API_KEY": ("llm", "api_key"),
     "RAG_LLM_MODEL": ("llm", "model"),
+    "RAG_API_KEY": ("server", "api_key"),
 }
 
 

@@ -131,16 +131,22 @@ class FakeOpenAI:
         return Reply()
 
     # -- lifecycle ----------------------------------------------------------------------------------
-    def start(self) -> FakeOpenAI:
+    def start(self, port: int = 0) -> FakeOpenAI:
+        """Listen on `port` (0: any free one); a stopped server can start again on its old port."""
         fake = self
 
         class Handler(_Handler):
             server_fake = fake
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._stopping.clear()
+        self._server = _Server(("127.0.0.1", port), Handler)
         threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-openai", daemon=True).start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
         return self
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].split("/")[0])
 
     def stop(self) -> None:
         self._stopping.set()

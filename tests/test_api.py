@@ -20,6 +20,8 @@ HIT_FIELDS = {"rank", "paper_id", "title", "arxiv_id", "authors", "abstract", "s
 
 @pytest.fixture(scope="module")
 def client(built_engine: Engine) -> TestClient:
+    # Many requests from one client: the rate limit is tested on its own below.
+    built_engine.settings.server.rate_per_s = 0
     return TestClient(create_api(built_engine))
 
 
@@ -107,8 +109,8 @@ def test_stream_sends_deltas_then_the_answer(client: TestClient) -> None:
         body = "".join(r.iter_text())
     events = sse_events(body)
     kinds = [e for e, _ in events]
-    assert kinds[-1] == "answer" and kinds.count("answer") == 1
-    assert kinds[:-1] and set(kinds[:-1]) == {"delta"}
+    assert kinds[0] == "sources" and kinds[-1] == "answer" and kinds.count("answer") == 1
+    assert kinds[1:-1] and set(kinds[1:-1]) == {"delta"}
     streamed = "".join(d["text"] for e, d in events if e == "delta")
     final = events[-1][1]
     assert streamed.strip() and final["answer"] and final["citations"]
@@ -121,8 +123,10 @@ def test_stream_sends_deltas_then_the_answer(client: TestClient) -> None:
         ({"question": ""}, 400, "empty"),
         ({"question": "   \n "}, 400, "empty"),
         ({"question": "x" * 5000}, 400, "limit"),
-        ({"question": QUESTION, "k": 0}, 422, "k"),
-        ({"question": QUESTION, "k": 51}, 422, "k"),
+        ({"question": QUESTION, "k": 0}, 400, "limits.k_max"),
+        ({"question": QUESTION, "k": -1}, 400, "limits.k_max"),
+        ({"question": QUESTION, "k": 51}, 400, "limits.k_max"),
+        ({"question": QUESTION, "k": 100000}, 400, "limits.k_max"),
         ({"question": QUESTION, "k": "five"}, 422, "k"),
         ({}, 422, "question"),
         ({"question": 42}, 422, "question"),
@@ -218,3 +222,161 @@ def test_one_server_serves_ui_and_api(built_engine: Engine) -> None:
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert c.get("/api/health").json()["status"] == "ok"
         assert_json_error(c.get("/api/nothing"), 404)
+
+
+# -- bounds, error shape and HTTP exposure (issue 15) -----------------------------------------------------
+
+
+def engine_like(built_engine: Engine, **overrides: Any) -> Engine:
+    """An engine over the same built index with other settings (server, limits)."""
+    from tests.conftest import make_settings
+
+    return Engine(make_settings(built_engine.settings.data_dir, **overrides), embedder=built_engine.embedder)
+
+
+def turn(i: int, chars: int = 20) -> dict[str, str]:
+    return {"role": "user" if i % 2 == 0 else "assistant", "content": ("w" * 9 + " ") * (chars // 10)}
+
+
+@pytest.mark.parametrize(
+    ("history", "says"),
+    [
+        ([turn(i) for i in range(41)], "limits.history_turns"),
+        ([turn(i, 3000) for i in range(10)], "limits.history_chars"),
+        ([turn(0, 5000)], "limits.message_chars"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/ask", "/api/search", "/api/ask/stream"])
+def test_history_is_bounded(client: TestClient, path: str, history: list[Any], says: str) -> None:
+    message = assert_json_error(client.post(path, json={"question": "which one?", "history": history}), 400)
+    assert says in message
+
+
+def test_a_huge_body_is_refused_before_it_is_read(client: TestClient, built_engine: Engine) -> None:
+    limit = built_engine.settings.limits.body_bytes
+    history = [{"role": "user", "content": "x" * 4000} for _ in range(1300)]  # ~5 MB
+    r = client.post("/api/ask", json={"question": "which one?", "history": history})
+    assert limit in (512_000,) and "limits.body_bytes" in assert_json_error(r, 413)
+
+    assert_json_error(client.post("/api/ask", content=b"{}", headers={"content-length": "abc"}), 400)
+
+
+def test_a_streamed_body_is_read_only_up_to_the_limit(built_engine: Engine) -> None:
+    """Without Content-Length (chunked), reading stops at the limit, not at the end of a 5 MB body."""
+    import asyncio
+
+    from rag.limits import Limits
+    from ui.api import BodyLimit
+
+    reads = 0
+    replies: list[dict[str, Any]] = []
+    reached: list[bool] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": reads < 5000}
+
+    async def send(message: Any) -> None:
+        replies.append(message)
+
+    async def app(*_: Any) -> None:
+        reached.append(True)
+
+    gate = BodyLimit(app, Limits(built_engine.settings))
+    asyncio.run(gate({"type": "http", "method": "POST", "path": "/api/ask", "headers": []}, receive, send))
+    assert replies[0]["status"] == 413 and not reached
+    assert reads <= built_engine.settings.limits.body_bytes // 1024 + 1
+
+
+@pytest.mark.parametrize(
+    ("filters", "says"),
+    [
+        ({"year_from": 2025, "year_to": 2020}, "year range is empty"),
+        ({"category": "NOPE"}, "unknown category"),
+        ({"source": "nowhere"}, "unknown source"),
+        ({"year_from": 99999}, "limits.year_max"),
+        ({"authors": ["a"] * 21}, "limits.filter_items"),
+        ({"authors": ["a" * 201]}, "limits.filter_chars"),
+        ({"paper_ids": ["../../etc/passwd"]}, "unknown paper id"),
+    ],
+)
+def test_filters_that_cannot_match_say_why(client: TestClient, filters: dict[str, Any], says: str) -> None:
+    for path in ("/api/ask", "/api/search"):
+        assert says in assert_json_error(client.post(path, json={"question": QUESTION, "filters": filters}), 400)
+
+
+def test_head_and_options_are_answered(client: TestClient) -> None:
+    get = client.get("/api/health")
+    head = client.head("/api/health")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    r = client.options("/api/ask")
+    assert r.status_code == 204 and r.headers["allow"] == "OPTIONS, POST" and r.content == b""
+    assert set(client.options("/api/health").headers["allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert_json_error(client.options("/api/nothing"), 404)
+    r = client.head("/api/nothing")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/json" and r.content == b""
+    assert_json_error(client.delete("/api/ask"), 405)
+
+
+def test_hostile_text_is_never_reflected_as_html(client: TestClient) -> None:
+    script = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    responses = [
+        client.post("/api/search", json={"question": script}),
+        client.post("/api/ask", json={"question": script, "filters": {"category": script}}),
+        client.get(f"/api/papers/{script}"),
+        client.get(f"/api/{script}"),
+        client.post("/api/ask", content=script, headers={"content-type": "text/html"}),
+    ]
+    for r in responses:
+        assert r.headers["content-type"].startswith("application/json"), r.text
+        assert r.headers["x-content-type-options"] == "nosniff"
+        r.json()  # JSON throughout; never an HTML page quoting the input
+
+
+def test_api_key_when_set_guards_every_route(built_engine: Engine) -> None:
+    from ui.app import create_app
+
+    app = create_app(engine_like(built_engine, server={"api_key": "s3cret"}))
+    with TestClient(app) as c:
+        for path in ("/api/health", "/api/papers", "/api/nothing", "/"):
+            r = c.get(path)
+            assert r.status_code == 401 and "API key" in r.json()["error"], path
+        assert c.get("/").headers["www-authenticate"].startswith("Basic")  # the browser asks for it
+        assert_json_error(c.post("/api/search", json={"question": QUESTION}), 401)
+        assert c.get("/api/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.get("/api/health", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.get("/api/health", headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert c.get("/", auth=("anyone", "s3cret")).status_code == 200
+        r = c.post("/api/search", json={"question": QUESTION}, headers={"X-API-Key": "s3cret"})
+        assert r.status_code == 200 and r.json()["hits"]
+
+
+def test_rate_limit_per_client(built_engine: Engine) -> None:
+    c = TestClient(create_api(engine_like(built_engine, server={"rate_per_s": 0.5, "rate_burst": 3})))
+    statuses = [c.get("/api/health").status_code for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    r = c.get("/api/health")
+    assert "too many requests" in assert_json_error(r, 429)
+    assert int(r.headers["retry-after"]) >= 1
+    other = TestClient(create_api(engine_like(built_engine, server={"rate_per_s": 0})))
+    assert all(other.get("/api/health").status_code == 200 for _ in range(30))  # 0 = no limit
+
+
+def test_cors_is_off_unless_configured(client: TestClient, built_engine: Engine) -> None:
+    preflight = {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
+    r = client.options("/api/ask", headers=preflight)
+    assert "access-control-allow-origin" not in r.headers
+    assert "access-control-allow-origin" not in client.get("/api/health", headers=preflight).headers
+
+    c = TestClient(create_api(engine_like(built_engine, server={"cors_origins": ["http://good.example"]})))
+    ok = c.options("/api/ask", headers={**preflight, "Origin": "http://good.example"})
+    assert ok.headers["access-control-allow-origin"] == "http://good.example"
+    assert "access-control-allow-origin" not in c.options("/api/ask", headers=preflight).headers
+
+
+def test_the_default_bind_is_loopback() -> None:
+    from rag.settings import Settings
+
+    assert Settings().server.host == "127.0.0.1"

@@ -14,7 +14,7 @@ import pytest
 
 import rag.llm
 from rag.citations import verify_citations
-from rag.llm import LLMError, OpenAIEmbeddingsClient, OpenAILLM, make_llm
+from rag.llm import CircuitBreaker, LLMError, OpenAIEmbeddingsClient, OpenAILLM, make_llm
 from rag.prompts import ANSWER_SYSTEM, ANSWER_USER, REFUSAL_MARKER
 from rag.settings import LLMSettings
 from tests.fake_openai import EMBEDDING_DIM, FakeOpenAI, Reply, chunks_of, fake_embedding, unused_url
@@ -27,7 +27,8 @@ CITED = "Transformers length-generalize when a short RASP program solves the tas
 
 def llm_for(url: str, **overrides: float) -> OpenAILLM:
     """A client with small timeouts and backoff so failure tests stay fast."""
-    values = {"timeout_s": 2.0, "max_retries": 2, "backoff_s": 0.01, **overrides}
+    # The circuit breaker is off unless a test turns it on: tests of single failures stay independent.
+    values = {"timeout_s": 2.0, "max_retries": 2, "backoff_s": 0.01, "breaker_failures": 0, **overrides}
     return OpenAILLM(LLMSettings(base_url=url, model="fake-model", **values))
 
 
@@ -325,3 +326,69 @@ def test_real_endpoint_cited_answer(mode: str) -> None:
     v = verify_citations(text, ["Transformers length generalize with short RASP programs.", "SSMs use tools."])
     assert v.refused or set(v.cited) <= {1, 2}
     assert v.refused == text.strip().upper().startswith(REFUSAL_MARKER)
+
+
+# -- circuit breaker (issue 15) ------------------------------------------------------------------------------
+@BOTH
+def test_breaker_stops_calling_a_failing_endpoint_then_retries_it(fake_openai: FakeOpenAI, call: Call) -> None:
+    llm = llm_for(fake_openai.url, max_retries=0, breaker_failures=3, breaker_cooldown_s=0.5)
+    fake_openai.script(500, 500, 500)
+    for _ in range(3):
+        with pytest.raises(LLMError) as err:
+            call(llm)
+        assert err.value.kind == "server"
+    assert len(fake_openai.requests) == 3 and llm.breaker.state == "open"
+
+    t0 = time.perf_counter()
+    for _ in range(5):  # refused at once, without touching the endpoint
+        with pytest.raises(LLMError) as err:
+            call(llm)
+        assert err.value.kind == "circuit_open" and "paused after 3 failed requests" in str(err.value)
+    assert time.perf_counter() - t0 < 0.3 and len(fake_openai.requests) == 3
+
+    time.sleep(0.55)  # cool-down over: one trial request goes through, succeeds, closes the breaker
+    fake_openai.script(CITED)
+    assert call(llm) == CITED and llm.breaker.state == "closed" and len(fake_openai.requests) == 4
+    fake_openai.script(500)
+    with pytest.raises(LLMError):
+        call(llm)
+    assert llm.breaker.state == "closed"  # one failure after a success: the streak starts again
+
+
+def test_breaker_reopens_when_the_trial_fails(fake_openai: FakeOpenAI) -> None:
+    llm = llm_for(unused_url(), max_retries=0, breaker_failures=2, breaker_cooldown_s=0.3)
+    for _ in range(2):
+        with pytest.raises(LLMError, match="could not connect"):
+            llm.complete(MESSAGES)
+    assert llm.breaker.state == "open"
+    time.sleep(0.35)
+    with pytest.raises(LLMError) as err:  # the trial: still refused by the endpoint
+        llm.complete(MESSAGES)
+    assert err.value.kind == "connection" and llm.breaker.state == "open"
+    with pytest.raises(LLMError) as err:
+        llm.complete(MESSAGES)
+    assert err.value.kind == "circuit_open"
+
+
+def test_breaker_half_open_lets_one_trial_through() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(failures=1, cooldown_s=10, clock=lambda: now[0])
+    assert breaker.admit() == 0
+    breaker.record(False)
+    assert breaker.state == "open" and breaker.admit() == pytest.approx(10)
+    now[0] = 10.0
+    assert breaker.admit() == 0  # the trial
+    assert breaker.admit() > 0  # everyone else waits for its outcome
+    breaker.record(None)  # the trial was abandoned: the next caller may try
+    assert breaker.admit() == 0
+    breaker.record(True)
+    assert breaker.state == "closed" and breaker.admit() == 0
+
+
+def test_without_breaker_every_request_hits_the_dead_endpoint(fake_openai: FakeOpenAI) -> None:
+    llm = llm_for(fake_openai.url, max_retries=0, breaker_failures=0)
+    fake_openai.script(*([500] * 6))
+    for _ in range(6):
+        with pytest.raises(LLMError):
+            llm.complete(MESSAGES)
+    assert len(fake_openai.requests) == 6

@@ -13,28 +13,32 @@ engine), 500 with a generic message (details only in the server log) for anythin
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 import logging
-from collections.abc import Callable, Coroutine, Iterator
+import math
+from collections.abc import Callable, Coroutine, Iterator, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.engine import Engine
 from rag.errors import UserError
+from rag.limits import Limits, RateLimiter
 from rag.models import Message, Paper
 from rag.retrieve import Filters
 
 log = logging.getLogger("ui.api")
 
-MAX_K = 50
-MAX_HISTORY = 100
 GENERIC_ERROR = "internal error: the server could not answer this request (the details are in its log)"
 
 
@@ -47,14 +51,157 @@ class StrictFilters(Filters):
 class QuestionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # Bounds (question length, history size, k, filters) are checked by the engine (rag.limits), for every shell.
     question: str = Field(description="The question (the engine rejects empty or over-long ones).")
-    history: list[Message] = Field(default_factory=list, max_length=MAX_HISTORY, description="Earlier turns.")
-    k: int | None = Field(None, ge=1, le=MAX_K, description="Papers to retrieve (default from settings).")
+    history: list[Message] = Field(default_factory=list, description="Earlier turns (bounded: limits.history_*).")
+    k: int | None = Field(None, description="Papers to retrieve (default from settings; at most limits.k_max).")
     filters: StrictFilters | None = None
 
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+# -- HTTP exposure: pure ASGI middlewares, one job each, in front of the API and the UI ------------------------
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _is_api(scope: Scope) -> bool:
+    path: str = scope.get("path", "")
+    return path == "/api" or path.startswith("/api/")
+
+
+class HeadAsGet:
+    """HEAD is answered like GET without the body; every response says `nosniff`, so no browser runs JSON
+    (which may quote hostile text) as HTML."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
+
+        async def sending(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"x-content-type-options", b"nosniff")]}
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+class RateLimit:
+    """429 with Retry-After once a client IP exceeds its token bucket on /api (server.rate_per_s, rate_burst)."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter):
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _is_api(scope) and self.limiter.enabled:
+            client = (scope.get("client") or ("unknown", 0))[0]
+            wait = self.limiter.acquire(client)
+            if wait > 0:
+                retry = max(1, math.ceil(wait))
+                message = f"too many requests: the limit is {self.limiter.rate:g} per second; retry in {retry} s"
+                response = JSONResponse({"error": message}, status_code=429, headers={"Retry-After": str(retry)})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class ApiKeyGate:
+    """When server.api_key is set, every request needs it: `Authorization: Bearer KEY` or `X-API-Key: KEY`,
+    or HTTP basic auth with KEY as password (what a browser sends for the UI page after its prompt).
+    OPTIONS passes: it reveals only the allowed methods, and CORS preflights never carry credentials."""
+
+    def __init__(self, app: ASGIApp, key: str):
+        self.app = app
+        self.key = key.encode()
+
+    def _authorized(self, scope: Scope) -> bool:
+        offered: list[str] = []
+        auth = _header(scope, b"authorization") or ""
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer":
+            offered.append(value.strip())
+        elif scheme.lower() == "basic":
+            try:
+                offered.append(base64.b64decode(value.strip(), validate=True).decode().partition(":")[2])
+            except (ValueError, UnicodeDecodeError):
+                pass
+        offered.append(_header(scope, b"x-api-key") or "")
+        return any(hmac.compare_digest(o.encode(), self.key) for o in offered if o)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope.get("method") == "OPTIONS" or self._authorized(scope):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        challenge = 'Bearer realm="paperchat"' if _is_api(scope) else 'Basic realm="paperchat"'
+        message = "this server needs an API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`"
+        response = JSONResponse({"error": message}, status_code=401, headers={"WWW-Authenticate": challenge})
+        await response(scope, receive, send)
+
+
+class BodyLimit:
+    """A request body over limits.body_bytes is refused (413) before anything parses it: at once from its
+    Content-Length, or as soon as a streamed (chunked) body passes the limit. Memory and time stay within it."""
+
+    def __init__(self, app: ASGIApp, limits: Limits):
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                await JSONResponse({"error": "invalid Content-Length header"}, status_code=400)(scope, receive, send)
+                return
+            too_big = self.limits.body(int(declared))
+            if too_big:
+                await JSONResponse({"error": too_big}, status_code=413)(scope, receive, send)
+                return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            too_big = self.limits.body(size)
+            if too_big:
+                await JSONResponse({"error": too_big}, status_code=413)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        replayed = False
+
+        async def replay() -> MutableMapping[str, Any]:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # the app waits for the client's disconnect here
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 class GuardedRoute(APIRoute):
@@ -112,6 +259,23 @@ def _year_range(year: str) -> tuple[int, int]:
         raise UserError(f"year takes YYYY or YYYY-YYYY, not {year!r}") from None
 
 
+def _expose(app: FastAPI, engine: Engine) -> None:
+    """The middlewares, outermost last: CORS, then HEAD, rate limit, API key and body size (settings.server)."""
+    server = engine.settings.server
+    app.add_middleware(BodyLimit, limits=Limits(engine.settings))
+    if server.api_key:
+        app.add_middleware(ApiKeyGate, key=server.api_key)
+    app.add_middleware(RateLimit, limiter=RateLimiter(server.rate_per_s, server.rate_burst))
+    app.add_middleware(HeadAsGet)
+    if server.cors_origins:  # off unless configured: no Access-Control-* headers at all
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=server.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
+
+
 def create_api(engine: Engine) -> FastAPI:
     app = FastAPI(
         title="paperchat API",
@@ -121,6 +285,7 @@ def create_api(engine: Engine) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.router.route_class = GuardedRoute
+    _expose(app, engine)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -204,7 +369,9 @@ def create_api(engine: Engine) -> FastAPI:
         return JSONResponse(paper_json(p))
 
     # Last: anything else under /api/ is a JSON 404/405 here, not the UI's HTML (mounted at / later).
-    @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    @app.api_route(
+        "/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False
+    )
     def not_found(request: Request, path: str) -> Response:
         allowed = sorted(
             m
@@ -212,8 +379,12 @@ def create_api(engine: Engine) -> FastAPI:
             if isinstance(r, APIRoute) and r.endpoint is not not_found and r.matches(request.scope)[0] != Match.NONE
             for m in r.methods or ()
         )
+        shown = f"/api/{path}"[:200]  # the path is echoed in JSON only, and never at any length
+        if allowed and request.method == "OPTIONS":
+            methods = sorted({*allowed, "HEAD", "OPTIONS"} if "GET" in allowed else {*allowed, "OPTIONS"})
+            return Response(status_code=204, headers={"Allow": ", ".join(methods)})
         if allowed:
-            return error(405, f"{request.method} is not allowed on /api/{path}; use {', '.join(allowed)}")
-        return error(404, f"no such endpoint: /api/{path}")
+            return error(405, f"{request.method} is not allowed on {shown}; use {', '.join(allowed)}")
+        return error(404, f"no such endpoint: {shown}")
 
     return app
