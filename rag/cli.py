@@ -171,10 +171,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     engine = _engine(args)
     report = engine.ingest(Path(args.corpus) if args.corpus else None, progress=not args.quiet, rebuild=args.rebuild)
     if args.verbose:
-        print("\n".join(report.catalog_lines))
+        print("\n".join(report.catalog_lines + report.notes))
+        print(report.stage_line())
     else:
         merges = sum(1 for line in report.catalog_lines if line.startswith("merged"))
         print(f"{merges} papers merged from several pages (rag catalog --report lists them)")
+        for note in report.notes:  # records skipped or trimmed: never silent
+            print(f"note: {note}")
     print(report.summary())
     print(f"index: {engine.settings.data_dir}")
     return 0
