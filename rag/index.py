@@ -567,14 +567,14 @@ class Index:
     # -- ingest --------------------------------------------------------------------------------
     def ingest(self, corpus_dir: Path, *, progress: bool = True, rebuild: bool = False) -> IngestReport:
         with DataDirLock(self.data_dir, self.settings.ingest.lock_timeout_s):
-            return _Ingest(self, Path(corpus_dir), progress=progress, rebuild=rebuild).run()
+            return Ingest(self, Path(corpus_dir), progress=progress, rebuild=rebuild).run()
 
     def _adopt(self, gen: Generation) -> None:
         """After a switch: answer from the new generation."""
         self._gen, self._stamp, self._sentences = gen, self.generations.stamp(), None
 
 
-class _Ingest:
+class Ingest:
     """One ingest run: parse -> plan (what changed) -> chunk -> embed (one pass) -> store -> switch -> clean up."""
 
     def __init__(self, index: Index, corpus_dir: Path, *, progress: bool, rebuild: bool):
@@ -626,12 +626,9 @@ class _Ingest:
             report.seconds = time.perf_counter() - self._t
             return report
 
-        chunks = self._chunks(todo)
-        sents = {p.paper_id: answer_sentences(p.abstract) for p in todo}
+        chunks, sents, texts = self.texts(todo)
         t0 = self._stage("chunk", t0)
 
-        texts = [c.embed_text for c in chunks] + [paper_text(p) for p in todo]
-        texts += [searchable(s) for p in todo for s in sents[p.paper_id]]
         vectors = self._embed(texts)
         report.chunks_embedded, report.papers_embedded = len(chunks), len(todo)
         report.sentences_embedded = len(texts) - len(chunks) - len(todo)
@@ -641,8 +638,15 @@ class _Ingest:
         checkpoint("before_chroma")
         meta = self._store(gen, prev_usable, papers, keep, todo, chunks, sents, vectors, hashes)
         checkpoint("after_chroma")
-        gen.catalog_path.write_bytes(catalog_bytes)
-        checkpoint("catalog")
+        with open(gen.catalog_path, "wb") as f:
+            half = len(catalog_bytes) // 2
+            f.write(catalog_bytes[:half])
+            f.flush()
+            checkpoint("during_catalog")  # a half-written catalog must never be read
+            f.write(catalog_bytes[half:])
+            f.flush()
+            os.fsync(f.fileno())
+        checkpoint("after_catalog")
         gen.meta = meta
         _write_atomic(gen.dir / "index.json", json.dumps(meta, indent=1).encode())
         gens.switch(gen)
@@ -698,6 +702,15 @@ class _Ingest:
             )
 
     # -- chunk ---------------------------------------------------------------------------------
+    def texts(self, papers: list[Paper]) -> tuple[list[_Chunk], dict[str, list[str]], list[str]]:
+        """Chunks, quotable sentences, and every text to embed for these papers in one pass:
+        chunks, then one title + abstract text per paper, then the sentences (bench/ingest.py uses it too)."""
+        chunks = self._chunks(papers)
+        sents = {p.paper_id: answer_sentences(p.abstract) for p in papers}
+        texts = [c.embed_text for c in chunks] + [paper_text(p) for p in papers]
+        texts += [searchable(s) for p in papers for s in sents[p.paper_id]]
+        return chunks, sents, texts
+
     def _chunks(self, papers: list[Paper]) -> list[_Chunk]:
         from llama_index.core.node_parser import SentenceSplitter
         from llama_index.core.schema import MetadataMode
