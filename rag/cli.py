@@ -195,7 +195,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     report = None
     path = Path(settings.data_dir) / "catalog.json"
     if args.corpus or args.report:
-        papers, report = build_catalog(Path(settings.corpus_dir))
+        papers, report = build_catalog(Path(settings.corpus_dir), settings.corpus)
     elif path.is_file():
         papers = Catalog.load(path).papers
     else:  # never silently list another folder's papers: the index asked for is not there
@@ -221,7 +221,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     engine = _engine(args)
     report = engine.ingest(Path(args.corpus) if args.corpus else None, progress=not args.quiet, rebuild=args.rebuild)
     if args.verbose:
-        print("\n".join(report.catalog_lines))
+        print("\n".join(report.catalog_lines + report.notes))
+        print(report.stage_line())
     else:
         merges = sum(1 for line in report.catalog_lines if line.startswith("merged"))
         print(f"{merges} papers merged from several pages (rag catalog --report lists them)")
@@ -231,6 +232,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print("\n".join(problems[:INGEST_PROBLEMS_SHOWN]))
         if len(problems) > INGEST_PROBLEMS_SHOWN:
             print(f"... and {len(problems) - INGEST_PROBLEMS_SHOWN} more problems (--verbose lists them all)")
+        for note in report.notes:  # records skipped or trimmed: never silent
+            print(f"note: {note}")
     print(report.summary())
     print(f"index: {engine.settings.data_dir}")
     return 0

@@ -76,9 +76,12 @@ class Engine:
     @property
     def retriever(self) -> Retriever:
         with self._lock:
+            if self._index is not None and self._index.stale(self.settings.ingest.reload_check_s):
+                # Another process switched the index to a new generation: answer from it, no restart.
+                self._index, self._retriever = None, None
             if self._retriever is None:
-                if not self.index.is_built():
-                    raise UserError(f"no index in {self.settings.data_dir}: run `rag ingest` first (or `make run`)")
+                if problem := self.index.state_problem():
+                    raise UserError(problem)
                 self._retriever = Retriever(self.settings, self.index, llm=self._llm)
             return self._retriever
 
@@ -99,10 +102,13 @@ class Engine:
         return self._llm
 
     def ingest(self, corpus_dir: Path | None = None, *, progress: bool = True, rebuild: bool = False) -> IngestReport:
+        # A fresh Index builds the new generation while this engine keeps answering from the current one;
+        # the data dir's lock serialises ingests.
+        index = Index(self.settings, self.embedder)
+        report = index.ingest(corpus_dir or self.settings.corpus_dir, progress=progress, rebuild=rebuild)
         with self._lock:
-            report = self.index.ingest(corpus_dir or self.settings.corpus_dir, progress=progress, rebuild=rebuild)
-            self._retriever = None  # next query sees the new catalog and BM25 index
-            return report
+            self._index, self._retriever = index, None  # next query sees the new catalog and BM25 index
+        return report
 
     # -- questions ----------------------------------------------------------------------------
     def _check(

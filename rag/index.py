@@ -1,40 +1,74 @@
-"""Index stage: catalog -> tiktoken chunks -> embeddings -> Chroma, incrementally.
+"""Index stage: catalog -> tiktoken chunks -> embeddings -> Chroma, incrementally and crash-safely.
 
-llama-index does the chunking (SentenceSplitter with the cl100k_base tokenizer) and the incremental
-upserts (IngestionPipeline + a document store of per-paper hashes, UPSERTS_AND_DELETE), writing to
-a `ChromaVectorStore`. The collection name carries the index identity (embedding model + chunking),
-so two configurations never share vectors; `index.json` records that identity and a query with other
-settings fails loudly instead of mixing.
+What one ingest stores, as one *generation* (data_dir/generations/<name>/):
+- chunk vectors (Chroma collection `<prefix>_<key>_<gen>_c`): the abstract in ~160-token chunks, each
+  embedded with its paper's title and authors, for dense retrieval;
+- paper vectors (Chroma collection `<prefix>_<key>_<gen>_p`): one title + abstract vector per paper;
+- sentence vectors (sentences.npy + sentences.json): every abstract sentence an extractive answer may quote,
+  so answering never embeds corpus text;
+- catalog.json and index.json (identity, collections, per-paper content hashes, counts).
+
+`current.json` names the generation that answers; it is switched with one atomic `os.replace` once the new
+generation is complete. Nothing an answering generation uses is written in place, so a SIGKILL at any point
+leaves the previous index answering exactly as before. Unchanged papers are copied from the previous
+generation (their vectors are not recomputed). One ingest at a time holds an exclusive lock on the data dir.
+
+llama-index does the chunking (SentenceSplitter with the cl100k_base tokenizer); it is imported only on the
+ingest path so a process that only answers questions stays light.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import chromadb
-from llama_index.core import Document
-from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
-from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import BaseNode
-from llama_index.core.storage.docstore import SimpleDocumentStore
-from llama_index.vector_stores.chroma import ChromaVectorStore
+import numpy as np
 
-from rag.catalog import Catalog, build_catalog, corpus_hash
-from rag.embed import Embedder, LlamaIndexEmbedding
+from rag.catalog import Catalog, build_catalog
 from rag.errors import UserError
 from rag.models import Paper
 from rag.settings import Settings
-from rag.text import searchable
-from rag.tokens import encoding
+from rag.text import searchable, sentences
+
+if TYPE_CHECKING:
+    from llama_index.core import Document
+
+    from rag.embed import Embedder
+
+# The sentences an extractive answer may quote (rag/answer.py uses the same bounds).
+SENTENCE_MIN_CHARS, SENTENCE_MAX_CHARS = 30, 600
+# Chunks keep at least this many tokens of abstract: longer metadata (40 authors) is trimmed to fit.
+MIN_CHUNK_CONTENT_TOKENS = 50
+POINTER = "current.json"
+GENERATIONS = "generations"
+LOCK = "ingest.lock"
 
 
 class IndexStateError(UserError):
-    """The index is missing or was built with other settings; the message says what to run."""
+    """The index is missing, unfinished or was built with other settings; the message says what to run."""
+
+
+class IngestLockedError(UserError):
+    """Another ingest holds the data dir."""
+
+
+def checkpoint(stage: str) -> None:
+    """Test hook: RAG_TEST_KILL_AT=<stage> kills this process at that stage (crash-safety tests)."""
+    if os.environ.get("RAG_TEST_KILL_AT") == stage:
+        sys.stdout.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -43,227 +77,833 @@ class IngestReport:
     copies: int = 0
     merged: int = 0
     problems: int = 0
+    skipped: int = 0
     chunks_embedded: int = 0
+    papers_embedded: int = 0
+    sentences_embedded: int = 0
     papers_updated: int = 0
     papers_removed: int = 0
     rebuilt: bool = False
+    unchanged: bool = False
+    generation: str = ""
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)  # parse / chunk / embed / store, seconds
     catalog_lines: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # records skipped or trimmed, by paper
 
     def summary(self) -> str:
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
         return (
-            f"{self.papers} papers ({self.copies} copies read, {self.merged} merged away, {self.problems} notes); "
-            f"{self.papers_updated} added/updated, {self.papers_removed} removed, "
+            f"{self.papers} papers ({self.copies} copies read, {self.merged} merged away, {self.problems} notes"
+            f"{skipped}); {self.papers_updated} added/updated, {self.papers_removed} removed, "
             f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f} s"
             + (" (index rebuilt for new settings)" if self.rebuilt else "")
+            + (" (already up to date)" if self.unchanged else "")
+        )
+
+    def stage_line(self) -> str:
+        split = ", ".join(f"{k} {v:.2f} s" for k, v in self.stages.items())
+        return (
+            f"stages: {split}; embedded {self.chunks_embedded} chunks + {self.papers_embedded} papers + "
+            f"{self.sentences_embedded} sentences"
         )
 
 
-class _UpsertingChromaVectorStore(ChromaVectorStore):
-    """Chroma's `add` refuses ids it already holds; re-adding after an interrupted ingest must not fail."""
+# -- one ingest at a time ----------------------------------------------------------------------------
+class DataDirLock:
+    """Exclusive flock on data_dir/ingest.lock, holding the owner's pid. The kernel drops it when the
+    process dies, so a killed ingest never leaves a stale lock."""
 
-    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
-        if nodes:
-            self._collection.delete(ids=[n.node_id for n in nodes])
-        return super().add(list(nodes), **add_kwargs)
+    def __init__(self, data_dir: Path, timeout_s: float):
+        self.path = data_dir / LOCK
+        self.timeout_s = timeout_s
+        self._fd: int | None = None
+
+    def __enter__(self) -> DataDirLock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise IndexStateError(f"cannot write to the data dir {self.path.parent}: {exc.strerror}") from exc
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                    os.close(fd)
+                    raise IngestLockedError(
+                        f"another `rag ingest` (pid {holder}) is updating {self.path.parent}; waited "
+                        f"{self.timeout_s:g} s. Let it finish (or stop it) and run `rag ingest` again."
+                    ) from None
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
 
 
-def paper_document(paper: Paper) -> Document:
-    """What gets chunked and embedded for one paper: title and key metadata ride along with each chunk."""
-    metadata: dict[str, Any] = {
-        "paper_id": paper.paper_id,
-        "title": searchable(paper.title),
-        "authors": paper.authors_display,
-        "year": paper.year or 0,
-        "category": paper.category or "",
-    }
-    return Document(
-        id_=paper.paper_id,
-        text=searchable(paper.abstract),
-        metadata=metadata,
-        excluded_embed_metadata_keys=["paper_id", "year", "category"] + ([] if paper.authors else ["authors"]),
-        excluded_llm_metadata_keys=["paper_id"],
-        metadata_template="{key}: {value}",
-        text_template="{metadata_str}\n\n{content}",
+# -- generations ---------------------------------------------------------------------------------------
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@dataclass
+class Generation:
+    """One complete index state: a folder plus the Chroma collections its index.json names."""
+
+    name: str
+    dir: Path
+    meta: dict[str, Any]
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.dir / "catalog.json"
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        return dict(self.meta.get("hashes", {}))
+
+
+class Generations:
+    """The generation folders of a data dir and the `current.json` pointer that picks one."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.root = data_dir / GENERATIONS
+        self.pointer = data_dir / POINTER
+
+    def stamp(self) -> tuple[int, int] | None:
+        """Cheap change detector for the pointer: (inode, mtime ns); os.replace gives a new inode."""
+        try:
+            st = self.pointer.stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def current_name(self) -> str | None:
+        try:
+            name = json.loads(self.pointer.read_text())["generation"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return str(name)
+
+    def load(self, name: str) -> Generation | None:
+        folder = self.root / name
+        try:
+            meta = json.loads((folder / "index.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return Generation(name, folder, meta)
+
+    def current(self) -> Generation | None:
+        name = self.current_name()
+        return self.load(name) if name else None
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+
+    def new(self) -> Generation:
+        """A fresh, empty generation folder; its name is unique across data dirs sharing a Chroma server."""
+        numbers = [int(m.group(1)) for n in self.names() if (m := re.match(r"g(\d+)-", n))]
+        name = f"g{max(numbers, default=0) + 1:06d}-{secrets.token_hex(3)}"
+        folder = self.root / name
+        folder.mkdir(parents=True)
+        return Generation(name, folder, {})
+
+    def switch(self, gen: Generation) -> None:
+        """The one step that makes a new generation answer: an atomic replace of the pointer."""
+        _fsync_dir(gen.dir)
+        _write_atomic(self.pointer, json.dumps({"generation": gen.name}).encode())
+        _fsync_dir(self.data_dir)
+
+    def unfinished(self) -> bool:
+        """Generation folders exist but none is current: an ingest was killed before its first switch."""
+        return self.current_name() is None and bool(self.names())
+
+
+def paper_hash(paper: Paper) -> str:
+    """Everything that goes into a paper's stored vectors and chunk metadata; unchanged hash = copy, not re-embed."""
+    blob = json.dumps(
+        [paper.title, paper.abstract, paper.authors_display, paper.year, paper.category], ensure_ascii=False
     )
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def paper_text(paper: Paper) -> str:
+    """What a paper vector embeds: title and abstract (MiniLM reads the first 256 word pieces)."""
+    return f"{searchable(paper.title)}\n\n{searchable(paper.abstract)}"
+
+
+def answer_sentences(abstract: str) -> list[str]:
+    """The abstract sentences an extractive answer may quote, as rag/answer.py selects them."""
+    return [s for s in sentences(abstract) if SENTENCE_MIN_CHARS <= len(s) <= SENTENCE_MAX_CHARS]
+
+
+def paper_document(
+    paper: Paper, max_metadata_tokens: int | None = None, encoding_name: str = "cl100k_base"
+) -> Document:
+    """What gets chunked and embedded for one paper: title and key metadata ride along with each chunk.
+
+    With `max_metadata_tokens`, metadata longer than that (40 authors, a very long title) is trimmed so
+    every chunk still holds abstract text; a trimmed document carries `trimmed=True` in its metadata.
+    """
+    from llama_index.core import Document
+    from llama_index.core.schema import MetadataMode
+
+    def build(title: str, authors: str) -> Document:
+        metadata: dict[str, Any] = {
+            "paper_id": paper.paper_id,
+            "title": title,
+            "authors": authors,
+            "year": paper.year or 0,
+            "category": paper.category or "",
+        }
+        return Document(
+            id_=paper.paper_id,
+            text=searchable(paper.abstract),
+            metadata=metadata,
+            excluded_embed_metadata_keys=["paper_id", "year", "category"] + ([] if paper.authors else ["authors"]),
+            excluded_llm_metadata_keys=["paper_id"],
+            metadata_template="{key}: {value}",
+            text_template="{metadata_str}\n\n{content}",
+        )
+
+    title, authors = searchable(paper.title), paper.authors_display
+    doc = build(title, authors)
+    if max_metadata_tokens is None:
+        return doc
+    from rag.tokens import count_tokens, truncate_tokens
+
+    def size(d: Document) -> int:
+        return max(count_tokens(d.get_metadata_str(m), encoding_name) for m in (MetadataMode.EMBED, MetadataMode.LLM))
+
+    if size(doc) <= max_metadata_tokens:
+        return doc
+    # Authors first (keep the first ones, "et al."), then the title, cut at a token boundary.
+    names = list(paper.authors)
+    while len(names) > 1 and size(doc) > max_metadata_tokens:
+        names = names[: max(1, len(names) // 2)]
+        doc = build(title, ", ".join(names) + " et al.")
+    if size(doc) > max_metadata_tokens:
+        budget = max(8, max_metadata_tokens - (size(doc) - count_tokens(title, encoding_name)))
+        doc = build(truncate_tokens(title, budget, encoding_name) + "…", doc.metadata["authors"])
+    if size(doc) > max_metadata_tokens:  # one giant author name
+        doc = build(doc.metadata["title"], truncate_tokens(doc.metadata["authors"], 16, encoding_name) + "…")
+    doc.metadata["trimmed"] = True
+    doc.excluded_embed_metadata_keys.append("trimmed")
+    doc.excluded_llm_metadata_keys.append("trimmed")
+    return doc
+
+
+# -- sentence vectors ------------------------------------------------------------------------------------
+class SentenceStore:
+    """Sentence vectors of one generation: sentences.npy (float32 rows, L2-normalised, memory-mapped) and
+    sentences.json (the sentence texts in row order and each paper's row range)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._rows: np.ndarray | None = None
+        self._texts: list[str] = []
+        self._ranges: dict[str, tuple[int, int]] = {}
+
+    @staticmethod
+    def write(folder: Path, parts: list[tuple[str, list[str], np.ndarray]], dim: int) -> int:
+        """parts: (paper id, sentences, vectors) in catalog order. Returns the number of rows written."""
+        texts: list[str] = []
+        ranges: dict[str, list[int]] = {}
+        blocks = []
+        for pid, sents, vecs in parts:
+            ranges[pid] = [len(texts), len(texts) + len(sents)]
+            texts += sents
+            blocks.append(np.asarray(vecs, dtype=np.float32).reshape(len(sents), dim))
+        rows = np.concatenate(blocks) if blocks else np.zeros((0, dim), dtype=np.float32)
+        with open(folder / "sentences.npy", "wb") as f:
+            np.save(f, rows)
+            f.flush()
+            os.fsync(f.fileno())
+        _write_atomic(
+            folder / "sentences.json",
+            json.dumps({"dim": dim, "ranges": ranges, "texts": texts}, ensure_ascii=False).encode(),
+        )
+        return len(texts)
+
+    def _load(self) -> None:
+        if self._rows is None:
+            data = json.loads((self.folder / "sentences.json").read_text(encoding="utf-8"))
+            self._texts = data["texts"]
+            self._ranges = {k: (int(v[0]), int(v[1])) for k, v in data["ranges"].items()}
+            rows = np.load(self.folder / "sentences.npy", mmap_mode="r")
+            self._rows = rows if rows.size else np.zeros((0, int(data["dim"])), dtype=np.float32)
+
+    def get(self, paper_ids: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
+        self._load()
+        assert self._rows is not None
+        out = {}
+        for pid in paper_ids:
+            if (r := self._ranges.get(pid)) is not None:
+                out[pid] = (self._texts[r[0] : r[1]], np.array(self._rows[r[0] : r[1]], dtype=np.float32))
+        return out
+
+
+# -- the index -------------------------------------------------------------------------------------------
+@dataclass
+class _Chunk:
+    chunk_id: str
+    paper_id: str
+    embed_text: str  # chunk with title/authors, what gets embedded
+    document: str  # chunk text alone, what gets quoted
+    metadata: dict[str, Any]
 
 
 class Index:
+    """The stored index of a data dir: query API over the current generation, and ingest."""
+
     def __init__(self, settings: Settings, embedder: Embedder):
         self.settings = settings
         self.embedder = embedder
         self.data_dir = Path(settings.data_dir)
         self.key = settings.index_key()
-        self.collection_name = f"{settings.chroma.collection_prefix}_{self.key}"
+        self.generations = Generations(self.data_dir)
         self._client: Any = None
-        self._collection: Any = None
+        self._gen: Generation | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._checked = 0.0
+        self._collections: dict[str, Any] = {}
+        self._sentences: SentenceStore | None = None
 
     # -- paths and identity --------------------------------------------------------------------
-    @property
-    def meta_path(self) -> Path:
-        return self.data_dir / "index.json"
-
-    @property
-    def catalog_path(self) -> Path:
-        return self.data_dir / "catalog.json"
-
-    @property
-    def docstore_dir(self) -> Path:
-        return self.data_dir / "docstore" / self.key
-
     def identity(self) -> dict[str, Any]:
         return {**self.settings.index_identity(), "embedder": self.embedder.name}
 
+    @property
+    def generation(self) -> Generation | None:
+        """The generation this Index answers from, read once (see `stale` for switching)."""
+        if self._gen is None:
+            self._stamp = self.generations.stamp()
+            self._gen = self.generations.current()
+        return self._gen
+
+    @property
+    def generation_dir(self) -> Path:
+        """Folder of the answering generation: where files derived from its catalog belong."""
+        return self._require().dir
+
+    @property
+    def catalog_path(self) -> Path:
+        return self._require().catalog_path
+
     def read_meta(self) -> dict[str, Any] | None:
-        if not self.meta_path.is_file():
-            return None
-        try:
-            data: dict[str, Any] = json.loads(self.meta_path.read_text())
-        except json.JSONDecodeError:
-            return None
-        return data
+        gen = self.generation
+        return gen.meta if gen else None
+
+    def state_problem(self) -> str | None:
+        """Why this data dir cannot answer (with what to run), or None when it can."""
+        d = self.data_dir
+        gen = self.generation
+        if gen is None:
+            if self.generations.unfinished():
+                return f"the last ingest into {d} did not finish: run `rag ingest`"
+            if (d / "index.json").is_file():
+                return f"the index in {d} was built by an older version of paperchat: run `rag ingest` to rebuild it"
+            return f"no index in {d}: run `rag ingest` first (or `make run`)"
+        if gen.meta.get("identity") != self.identity():
+            return (
+                f"the index in {d} was built with {gen.meta.get('identity')}, but the settings ask for "
+                f"{self.identity()}. Run `rag ingest` to build an index for these settings."
+            )
+        return None
 
     def is_built(self) -> bool:
         """True when an index for these settings exists; raises when one exists for other settings."""
-        meta = self.read_meta()
-        if meta is None or not self.catalog_path.is_file():
+        problem = self.state_problem()
+        if problem and "built with" in problem:
+            raise IndexStateError(problem)
+        return problem is None
+
+    def _require(self) -> Generation:
+        problem = self.state_problem()
+        if problem:
+            raise IndexStateError(problem)
+        assert self._gen is not None
+        return self._gen
+
+    def stale(self, every_s: float = 1.0) -> bool:
+        """True when another generation became current since this Index read the pointer (checked by one
+        stat at most every `every_s` seconds)."""
+        now = time.monotonic()
+        if now - self._checked < every_s:
             return False
-        if meta.get("identity") != self.identity():
-            raise IndexStateError(
-                f"the index in {self.data_dir} was built with {meta.get('identity')}, but the settings ask for "
-                f"{self.identity()}. Run `rag ingest` to build an index for these settings."
-            )
-        return True
+        self._checked = now
+        return self.generations.stamp() != self._stamp
 
     # -- chroma --------------------------------------------------------------------------------
     def client(self) -> Any:
         if self._client is None:
+            import chromadb
+
             c = self.settings.chroma
             if c.mode == "server":
                 self._client = chromadb.HttpClient(host=c.host, port=c.port)
             else:
-                self.data_dir.mkdir(parents=True, exist_ok=True)
                 self._client = chromadb.PersistentClient(
-                    path=str(self.data_dir / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False)
+                    path=str(self._chroma_path()), settings=chromadb.Settings(anonymized_telemetry=False)
                 )
         return self._client
 
+    def _chroma_path(self) -> Path:
+        """The Chroma folder; a read-only one is opened from a private copy (Chroma writes even to read)."""
+        path = self.data_dir / "chroma"
+        sqlite = path / "chroma.sqlite3"
+        if sqlite.is_file() and not (os.access(path, os.W_OK) and os.access(sqlite, os.W_OK)):
+            import tempfile
+
+            copy = Path(tempfile.mkdtemp(prefix="rag-readonly-chroma-")) / "chroma"
+            shutil.copytree(path, copy)
+            for p in [copy, *copy.rglob("*")]:
+                p.chmod(0o755 if p.is_dir() else 0o644)
+            return copy
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _collection_names(self, gen_name: str) -> tuple[str, str]:
+        base = f"{self.settings.chroma.collection_prefix}_{self.key}_{gen_name}"
+        return f"{base}_c", f"{base}_p"
+
+    def _open(self, name: str) -> Any:
+        if name not in self._collections:
+            self._collections[name] = self.client().get_collection(name)
+        return self._collections[name]
+
     def collection(self) -> Any:
-        if self._collection is None:
-            self._collection = self.client().get_or_create_collection(
-                self.collection_name, metadata={"hnsw:space": "cosine", **{"identity": json.dumps(self.identity())}}
-            )
-        return self._collection
+        """The chunk collection of the answering generation."""
+        return self._open(self._require().meta["collections"]["chunks"])
+
+    def papers_collection(self) -> Any:
+        return self._open(self._require().meta["collections"]["papers"])
 
     def load_catalog(self) -> Catalog:
-        return Catalog.load(self.catalog_path)
-
-    # -- ingest --------------------------------------------------------------------------------
-    def ingest(self, corpus_dir: Path, *, progress: bool = True, rebuild: bool = False) -> IngestReport:
-        t0 = time.perf_counter()
-        report = IngestReport()
-        papers, cat_report = build_catalog(Path(corpus_dir), self.settings.corpus)
-        report.papers, report.copies = len(papers), cat_report.records
-        report.merged = cat_report.records - len(papers)
-        report.problems = len(cat_report.problems)
-        report.catalog_lines = cat_report.lines()
-
-        old = self.read_meta()
-        if old is not None and old.get("identity") != self.identity():
-            report.rebuilt = True
-            self._drop_collection(old.get("collection"))
-        if rebuild:
-            report.rebuilt = True
-            self._drop_collection(self.collection_name)
-            for f in self.docstore_dir.glob("*"):
-                f.unlink()
-
-        docstore_file = self.docstore_dir / "docstore.json"
-        docstore = (
-            SimpleDocumentStore.from_persist_path(str(docstore_file))
-            if docstore_file.is_file()
-            else SimpleDocumentStore()
-        )
-        before = dict(docstore.get_all_document_hashes())  # hash -> paper id
-        enc = encoding(self.settings.chunking.encoding)
-        splitter = SentenceSplitter(
-            chunk_size=self.settings.chunking.chunk_size,
-            chunk_overlap=self.settings.chunking.chunk_overlap,
-            tokenizer=enc.encode,
-            id_func=lambda i, doc: f"{doc.doc_id}#{i}",  # stable ids: re-running an ingest overwrites, never duplicates
-        )
-        vector_store = _UpsertingChromaVectorStore(chroma_collection=self.collection())  # type: ignore[call-arg]
-        # Removed papers are deleted here rather than by UPSERTS_AND_DELETE, which fails on a docstore
-        # that keeps hashes only (store_doc_text=False keeps it small at a million papers).
-        current = {p.paper_id for p in papers}
-        for paper_id in set(before.values()) - current:
-            vector_store.delete(paper_id)
-            docstore.delete_document(paper_id, raise_error=False)
-            docstore.delete_ref_doc(paper_id, raise_error=False)
-        pipeline = IngestionPipeline(
-            transformations=[
-                splitter,
-                LlamaIndexEmbedding(self.embedder, batch_size=self.settings.embedding.batch_size),
-            ],
-            vector_store=vector_store,
-            docstore=docstore,
-            docstore_strategy=DocstoreStrategy.UPSERTS,
-            disable_cache=True,  # the docstore already skips unchanged papers; a cache would copy every vector
-        )
-        nodes = pipeline.run(
-            documents=[paper_document(p) for p in papers], show_progress=progress, store_doc_text=False
-        )
-        after = dict(docstore.get_all_document_hashes())
-        report.chunks_embedded = len(nodes)
-        report.papers_updated = len(set(after) - set(before))
-        report.papers_removed = len(set(before.values()) - set(after.values()))
-
-        # Catalog and identity are written last and atomically: an interrupted ingest is simply re-run.
-        self.docstore_dir.mkdir(parents=True, exist_ok=True)
-        docstore.persist(str(docstore_file))
-        Catalog(papers).save(self.catalog_path)
-        meta = {
-            "identity": self.identity(),
-            "collection": self.collection_name,
-            "papers": len(papers),
-            "chunks": self.collection().count(),
-            "corpus_hash": corpus_hash(Path(corpus_dir), self.settings.corpus.format),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        tmp = self.meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(meta, indent=1))
-        tmp.replace(self.meta_path)
-        report.seconds = time.perf_counter() - t0
-        return report
-
-    def _drop_collection(self, name: str | None) -> None:
-        if not name:
-            return
-        try:
-            self.client().delete_collection(name)
-        except Exception:
-            pass
-        if name == self.collection_name:
-            self._collection = None
+        return Catalog.load(self._require().catalog_path)
 
     # -- query ---------------------------------------------------------------------------------
     def query(
         self, vector: list[float], n: int, paper_ids: list[str] | None = None
     ) -> list[tuple[str, str, str, float]]:
         """Nearest chunks: (chunk id, paper id, chunk text, cosine similarity), best first."""
-        col = self.collection()
-        where = {"paper_id": {"$in": paper_ids}} if paper_ids is not None else None
         if paper_ids is not None and not paper_ids:
             return []
-        res = col.query(
+        total = int(self._require().meta.get("chunks", 0))
+        if total == 0:
+            return []
+        res = self.collection().query(
             query_embeddings=[vector],
-            n_results=max(1, min(n, col.count())),
-            where=where,
+            n_results=max(1, min(n, total)),
+            where={"paper_id": {"$in": paper_ids}} if paper_ids is not None else None,
             include=["documents", "metadatas", "distances"],
         )
-        out = []
-        for cid, doc, meta, dist in zip(
-            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
-        ):
-            out.append((cid, str(meta["paper_id"]), doc or "", 1.0 - float(dist)))
+        return [
+            (cid, str(meta["paper_id"]), doc or "", 1.0 - float(dist))
+            for cid, doc, meta, dist in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+            )
+        ]
+
+    def paper_vector(self, paper_id: str) -> list[float] | None:
+        """The stored title + abstract vector of a paper (normalised), or None for an unknown paper."""
+        got = self.papers_collection().get(ids=[paper_id], include=["embeddings"])
+        embeddings = got.get("embeddings")
+        if embeddings is None or len(embeddings) == 0:
+            return None
+        return [float(x) for x in embeddings[0]]
+
+    def query_papers(self, vector: list[float], n: int, paper_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        """Nearest papers by their title + abstract vector: (paper id, cosine), best first."""
+        if paper_ids is not None and not paper_ids:
+            return []
+        total = int(self._require().meta.get("papers", 0))
+        if total == 0 or n < 1:
+            return []
+        res = self.papers_collection().query(
+            query_embeddings=[vector],
+            n_results=min(n, total),
+            where={"paper_id": {"$in": paper_ids}} if paper_ids is not None else None,
+            include=["distances"],
+        )
+        return [(pid, 1.0 - float(d)) for pid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def sentence_vectors(self, paper_ids: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
+        """paper id -> (its quotable abstract sentences, their normalised float32 vectors, one row each).
+        The sentences are as rag.text.sentences() returns them (30..600 chars); the vectors embed
+        searchable(sentence). Unknown ids are left out."""
+        if self._sentences is None:
+            self._sentences = SentenceStore(self._require().dir)
+        return self._sentences.get(paper_ids)
+
+    # -- ingest --------------------------------------------------------------------------------
+    def ingest(self, corpus_dir: Path, *, progress: bool = True, rebuild: bool = False) -> IngestReport:
+        with DataDirLock(self.data_dir, self.settings.ingest.lock_timeout_s):
+            return Ingest(self, Path(corpus_dir), progress=progress, rebuild=rebuild).run()
+
+    def _adopt(self, gen: Generation) -> None:
+        """After a switch: answer from the new generation."""
+        self._gen, self._stamp, self._sentences = gen, self.generations.stamp(), None
+
+
+class Ingest:
+    """One ingest run: parse -> plan (what changed) -> chunk -> embed (one pass) -> store -> switch -> clean up."""
+
+    def __init__(self, index: Index, corpus_dir: Path, *, progress: bool, rebuild: bool):
+        self.index = index
+        self.settings = index.settings
+        self.corpus_dir = corpus_dir
+        self.progress = progress
+        self.rebuild = rebuild
+        self.report = IngestReport()
+        self._t = time.perf_counter()
+
+    def _stage(self, name: str, t0: float) -> float:
+        now = time.perf_counter()
+        self.report.stages[name] = round(self.report.stages.get(name, 0.0) + now - t0, 3)
+        return now
+
+    def run(self) -> IngestReport:
+        idx, report = self.index, self.report
+        t0 = time.perf_counter()
+        papers, cat_report = build_catalog(self.corpus_dir, idx.settings.corpus)
+        report.copies = cat_report.records
+        report.merged = cat_report.records - len(papers)
+        report.problems = len(cat_report.problems)
+        report.catalog_lines = cat_report.lines()
+        papers = self._admit(papers)
+        report.papers = len(papers)
+        t0 = self._stage("parse", t0)
+
+        gens = idx.generations
+        prev = gens.current()
+        same = prev is not None and prev.meta.get("identity") == idx.identity()
+        prev_usable = prev if same and not self.rebuild else None  # what unchanged papers are copied from
+        report.rebuilt = prev is not None and prev_usable is None
+        if prev is not None and same:
+            self._refuse_lost_sources(prev, papers)
+        self._collect_garbage(keep=[prev] if prev else [])
+
+        hashes = {p.paper_id: paper_hash(p) for p in papers}
+        old_hashes = prev_usable.hashes if prev_usable else {}
+        keep = {pid for pid, h in hashes.items() if old_hashes.get(pid) == h}
+        todo = [p for p in papers if p.paper_id not in keep]
+        removed = set(old_hashes) - set(hashes)
+        report.papers_updated = len(todo)
+        report.papers_removed = len(removed) if prev_usable else 0
+        catalog_bytes = _catalog_bytes(papers)
+        if prev_usable and not todo and not removed and _same_file(prev_usable.catalog_path, catalog_bytes):
+            report.unchanged, report.generation = True, prev_usable.name
+            idx._adopt(prev_usable)
+            report.seconds = time.perf_counter() - self._t
+            return report
+
+        chunks, sents, texts = self.texts(todo)
+        t0 = self._stage("chunk", t0)
+
+        vectors = self._embed(texts)
+        report.chunks_embedded, report.papers_embedded = len(chunks), len(todo)
+        report.sentences_embedded = len(texts) - len(chunks) - len(todo)
+        t0 = self._stage("embed", t0)
+
+        gen = gens.new()
+        checkpoint("before_chroma")
+        meta = self._store(gen, prev_usable, papers, keep, todo, chunks, sents, vectors, hashes)
+        checkpoint("after_chroma")
+        with open(gen.catalog_path, "wb") as f:
+            half = len(catalog_bytes) // 2
+            f.write(catalog_bytes[:half])
+            f.flush()
+            checkpoint("during_catalog")  # a half-written catalog must never be read
+            f.write(catalog_bytes[half:])
+            f.flush()
+            os.fsync(f.fileno())
+        checkpoint("after_catalog")
+        gen.meta = meta
+        _write_atomic(gen.dir / "index.json", json.dumps(meta, indent=1).encode())
+        gens.switch(gen)
+        idx._adopt(gen)
+        report.generation = gen.name
+        checkpoint("after_switch")
+        self._collect_garbage(keep=[gen] + ([prev] if prev is not None and same else []))
+        self._stage("store", t0)
+        report.seconds = time.perf_counter() - self._t
+        return report
+
+    # -- parse: one bad record never stops the ingest -------------------------------------------------
+    def _admit(self, papers: list[Paper]) -> list[Paper]:
+        limit = self.settings.ingest.max_abstract_chars
+        out: list[Paper] = []
+        seen: dict[str, int] = {}
+        for p in papers:
+            where = f"{p.provenance[0].file}:{p.provenance[0].line}" if p.provenance else p.paper_id
+            if len(p.abstract) > limit:
+                self.report.notes.append(
+                    f"{where}: skipped {p.paper_id} ({p.title[:60]!r}): abstract of {len(p.abstract):,} characters "
+                    f"is over the {limit:,}-character limit (ingest.max_abstract_chars)"
+                )
+                continue
+            if p.paper_id in seen:  # two records the catalog could not tell apart: keep both, ids told apart
+                seen[p.paper_id] += 1
+                new_id = f"{p.paper_id}-{seen[p.paper_id]}"
+                self.report.notes.append(f"{where}: duplicate paper id {p.paper_id}; stored as {new_id}")
+                p = p.model_copy(update={"paper_id": new_id})
+            seen.setdefault(p.paper_id, 1)
+            out.append(p)
+        self.report.skipped = len(papers) - len(out)
         return out
+
+    def _refuse_lost_sources(self, prev: Generation, papers: list[Paper]) -> None:
+        """A source that still exists but now yields no paper was most likely misread (a wrong format):
+        applying that catalog would silently remove all its papers, so the previous index is kept."""
+        try:
+            old = Catalog.load(prev.catalog_path).papers
+        except (OSError, ValueError):
+            return
+        if not old:
+            return
+        now = {s.file for p in papers for s in p.provenance}
+        gone = sorted({s.file for p in old for s in p.provenance} - now)
+        lost = [f for f in gone if (self.corpus_dir / f).is_file() or Path(f).is_file()]
+        if not papers or lost:
+            what = ", ".join(lost) if lost else str(self.corpus_dir)
+            raise IndexStateError(
+                f"refusing to apply this ingest: {what} yielded no papers, but the index has papers from it "
+                f"(a page with the wrong format, or an emptied file?). The previous index ({len(old)} papers) is "
+                "kept. Fix the page or remove it from the manifest, then run `rag ingest` again."
+            )
+
+    # -- chunk ---------------------------------------------------------------------------------
+    def texts(self, papers: list[Paper]) -> tuple[list[_Chunk], dict[str, list[str]], list[str]]:
+        """Chunks, quotable sentences, and every text to embed for these papers in one pass:
+        chunks, then one title + abstract text per paper, then the sentences (bench/ingest.py uses it too)."""
+        chunks = self._chunks(papers)
+        sents = {p.paper_id: answer_sentences(p.abstract) for p in papers}
+        texts = [c.embed_text for c in chunks] + [paper_text(p) for p in papers]
+        texts += [searchable(s) for p in papers for s in sents[p.paper_id]]
+        return chunks, sents, texts
+
+    def _chunks(self, papers: list[Paper]) -> list[_Chunk]:
+        from llama_index.core.node_parser import SentenceSplitter
+        from llama_index.core.schema import MetadataMode
+
+        from rag.tokens import encoding
+
+        ch = self.settings.chunking
+        enc = encoding(ch.encoding)
+        splitter = SentenceSplitter(
+            chunk_size=ch.chunk_size,
+            chunk_overlap=ch.chunk_overlap,
+            tokenizer=lambda t: enc.encode(t, disallowed_special=()),  # "<|endoftext|>" in an abstract is text
+            id_func=lambda i, doc: f"{doc.doc_id}#{i}",  # stable ids: one paper's chunks are #0, #1, ...
+        )
+        budget = ch.chunk_size - MIN_CHUNK_CONTENT_TOKENS
+        out: list[_Chunk] = []
+        for p in papers:
+            doc = paper_document(p, max_metadata_tokens=budget, encoding_name=ch.encoding)
+            if doc.metadata.get("trimmed"):
+                self.report.notes.append(
+                    f"{p.paper_id} ({p.title[:60]!r}): title/authors longer than the chunk allows; embedded "
+                    f"with shortened metadata ({doc.metadata['authors'][:60]!r})"
+                )
+            for node in splitter.get_nodes_from_documents([doc]):
+                meta = {k: v for k, v in node.metadata.items() if k != "trimmed"}
+                meta["title"] = searchable(p.title)  # the full title for display even when trimmed for embedding
+                out.append(
+                    _Chunk(
+                        node.node_id,
+                        p.paper_id,
+                        node.get_content(metadata_mode=MetadataMode.EMBED),
+                        node.get_content(metadata_mode=MetadataMode.NONE),
+                        meta,
+                    )
+                )
+        return out
+
+    # -- embed: one pass, texts sorted by length so batches pad little -----------------------------------
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        size = self.settings.embedding.batch_size
+        batches = range(0, len(order), size)
+        bar: Any = None
+        if self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="Embedding", unit="text", file=sys.stderr)
+        out: np.ndarray | None = None
+        for start in batches:
+            ids = order[start : start + size]
+            vecs = np.asarray(self.index.embedder.embed([texts[i] for i in ids]), dtype=np.float32)
+            if out is None:
+                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[ids] = vecs
+            if bar is not None:
+                bar.update(len(ids))
+        if bar is not None:
+            bar.close()
+        assert out is not None
+        return out
+
+    # -- store ---------------------------------------------------------------------------------
+    def _store(
+        self,
+        gen: Generation,
+        prev: Generation | None,
+        papers: list[Paper],
+        keep: set[str],
+        todo: list[Paper],
+        chunks: list[_Chunk],
+        sents: dict[str, list[str]],
+        vectors: np.ndarray,
+        hashes: dict[str, str],
+    ) -> dict[str, Any]:
+        idx = self.index
+        client = idx.client()
+        chunk_name, paper_name = idx._collection_names(gen.name)
+        space = {"hnsw:space": "cosine"}
+        # The new generation's collections hold every paper: unchanged ones copied, changed ones new.
+        chunk_col = client.create_collection(chunk_name, metadata=space, get_or_create=False)
+        paper_col = client.create_collection(paper_name, metadata=space, get_or_create=False)
+        n_chunks, n_todo = len(chunks), len(todo)
+        chunk_vecs, paper_vecs, sent_vecs = (
+            vectors[:n_chunks],
+            vectors[n_chunks : n_chunks + n_todo],
+            vectors[n_chunks + n_todo :],
+        )
+        dim = int(vectors.shape[1]) if vectors.size else int(prev.meta.get("dim", 0)) if prev else 0
+
+        rows: list[tuple[str, list[float] | np.ndarray, str, dict[str, Any]]] = []
+        prow: list[tuple[str, list[float] | np.ndarray, dict[str, Any]]] = []
+        old_sents: dict[str, tuple[list[str], np.ndarray]] = {}
+        if prev is not None and keep:
+            old = client.get_collection(prev.meta["collections"]["chunks"]).get(
+                include=["embeddings", "documents", "metadatas"]
+            )
+            for cid, emb, doc, meta in zip(
+                old["ids"], old["embeddings"], old["documents"], old["metadatas"], strict=True
+            ):
+                if meta["paper_id"] in keep:
+                    rows.append((cid, emb, doc, meta))
+            oldp = client.get_collection(prev.meta["collections"]["papers"]).get(include=["embeddings", "metadatas"])
+            for pid, emb, meta in zip(oldp["ids"], oldp["embeddings"], oldp["metadatas"], strict=True):
+                if pid in keep:
+                    prow.append((pid, emb, meta))
+            old_sents = SentenceStore(prev.dir).get(sorted(keep))
+        rows += [(c.chunk_id, chunk_vecs[i], c.document, c.metadata) for i, c in enumerate(chunks)]
+        prow += [(p.paper_id, paper_vecs[i], {"paper_id": p.paper_id}) for i, p in enumerate(todo)]
+
+        step = 512
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
+            chunk_col.add(
+                ids=[r[0] for r in part],
+                embeddings=[np.asarray(r[1], dtype=np.float32) for r in part],
+                documents=[r[2] for r in part],
+                metadatas=[r[3] for r in part],
+            )
+            checkpoint("during_chroma")
+        for start in range(0, len(prow), step):
+            ppart = prow[start : start + step]
+            paper_col.add(
+                ids=[r[0] for r in ppart],
+                embeddings=[np.asarray(r[1], dtype=np.float32) for r in ppart],
+                metadatas=[r[2] for r in ppart],
+            )
+
+        new_sents: dict[str, tuple[list[str], np.ndarray]] = {}
+        at = 0
+        for p in todo:
+            k = len(sents[p.paper_id])
+            new_sents[p.paper_id] = (sents[p.paper_id], sent_vecs[at : at + k])
+            at += k
+        parts = []
+        for p in papers:
+            texts, vecs = new_sents.get(p.paper_id) or old_sents.get(p.paper_id) or ([], np.zeros((0, dim)))
+            parts.append((p.paper_id, texts, vecs))
+        n_sentences = SentenceStore.write(gen.dir, parts, dim)
+        return {
+            "identity": idx.identity(),
+            "collections": {"chunks": chunk_name, "papers": paper_name},
+            "papers": len(papers),
+            "chunks": len(rows),
+            "sentences": n_sentences,
+            "dim": dim,
+            "hashes": hashes,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+
+    # -- clean up ------------------------------------------------------------------------------
+    def _collect_garbage(self, keep: list[Generation]) -> None:
+        """Delete generations (folders and their collections) other than `keep`: unfinished ones of killed
+        ingests, and the older ones. The newest replaced one is kept so a running server that has not yet
+        noticed the switch still answers."""
+        idx = self.index
+        keep_names = {g.name for g in keep}
+        in_use = {name for g in keep for name in g.meta.get("collections", {}).values()}
+        for name in idx.generations.names():
+            if name in keep_names:
+                continue
+            gen = idx.generations.load(name)  # an older identity's collections carry its own key
+            names = set(idx._collection_names(name)) | set(gen.meta.get("collections", {}).values() if gen else [])
+            for col in names:
+                if col not in in_use:
+                    with contextlib.suppress(Exception):  # never created (killed before), or already gone
+                        idx.client().delete_collection(col)
+            shutil.rmtree(idx.generations.root / name, ignore_errors=True)
+        self._drop_legacy()
+
+    def _drop_legacy(self) -> None:
+        """Files of the single-state layout (schema 1): index.json + catalog.json + docstore/ at the top."""
+        d = self.index.data_dir
+        legacy = d / "index.json"
+        if not legacy.is_file() or self.index.generations.current_name() is None:
+            return
+        with contextlib.suppress(Exception):
+            name = json.loads(legacy.read_text()).get("collection")
+            if name:
+                self.index.client().delete_collection(name)
+        shutil.rmtree(d / "docstore", ignore_errors=True)
+        for f in ("catalog.json", "index.json"):
+            with contextlib.suppress(OSError):
+                (d / f).unlink()
+
+
+def _catalog_bytes(papers: list[Paper]) -> bytes:
+    return json.dumps([p.model_dump(mode="json") for p in papers], ensure_ascii=False, indent=1).encode()
+
+
+def _same_file(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False

@@ -76,6 +76,18 @@ class ChromaSettings(BaseModel):
     collection_prefix: str = Field("papers", description="Collection name prefix; the index identity is appended.")
 
 
+class IngestSettings(BaseModel):
+    lock_timeout_s: float = Field(
+        10.0, ge=0, description="How long a second `rag ingest` on one data dir waits for the first before refusing."
+    )
+    max_abstract_chars: int = Field(
+        20_000, ge=100, description="A paper with a longer abstract is skipped with a note (bounds the work)."
+    )
+    reload_check_s: float = Field(
+        1.0, ge=0, description="A running engine checks this often whether an ingest switched the index."
+    )
+
+
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid",
@@ -235,6 +247,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
     chroma: ChromaSettings = Field(default_factory=ChromaSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     answer: AnswerSettings = Field(default_factory=AnswerSettings)  # type: ignore[arg-type]
@@ -264,7 +277,7 @@ class Settings(BaseSettings):
             "encoding": self.chunking.encoding,
             "chunk_size": self.chunking.chunk_size,
             "chunk_overlap": self.chunking.chunk_overlap,
-            "schema": 1,
+            "schema": 2,  # 2: generations with paper and sentence vectors
         }
 
     def index_key(self) -> str:

@@ -1,29 +1,41 @@
-"""Ingest into a real Chroma with real embeddings: incremental, identity-checked, crash-tolerant."""
+"""Ingest into a real Chroma with real embeddings: incremental, identity-checked, with paper and sentence vectors."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.embed import Embedder
 from rag.engine import Engine
 from rag.errors import UserError
-from rag.index import Index, paper_document
+from rag.index import Index, answer_sentences, paper_document, paper_text
+from rag.text import searchable
 from rag.tokens import count_tokens
 from tests.conftest import make_settings
+
+
+def _chunk_papers(engine: Engine) -> set[str]:
+    return {m["paper_id"] for m in engine.index.collection().get(include=["metadatas"])["metadatas"]}
 
 
 def test_incremental_ingest(tmp_path: Path, small_corpus: Path, embedder: Embedder) -> None:
     engine = Engine(make_settings(tmp_path / "data", corpus_dir=small_corpus), embedder=embedder)
     first = engine.ingest(progress=False)
     assert first.papers == 16 and first.papers_updated == 16 and first.chunks_embedded > 18
-    chunks = engine.index.collection().count()
-    assert chunks == first.chunks_embedded
+    assert first.papers_embedded == 16 and first.sentences_embedded > 16 * 3
+    assert set(first.stages) == {"parse", "chunk", "embed", "store"}
+    assert engine.index.collection().count() == first.chunks_embedded
+    assert engine.index.papers_collection().count() == 16
+    kept_paper = engine.catalog.papers[0]
+    kept_vector = engine.index.paper_vector(kept_paper.paper_id)
+    kept_sentences = engine.index.sentence_vectors([kept_paper.paper_id])[kept_paper.paper_id]
 
     second = engine.ingest(progress=False)
     assert (second.chunks_embedded, second.papers_updated, second.papers_removed) == (0, 0, 0)
+    assert second.unchanged and second.generation == first.generation
 
     # change one abstract, remove one paper: exactly those are touched
     page = next(small_corpus.glob("002_*.txt"))
@@ -37,33 +49,67 @@ def test_incremental_ingest(tmp_path: Path, small_corpus: Path, embedder: Embedd
     third = engine.ingest(progress=False)
     assert third.papers == 15
     assert third.papers_updated == 1 and third.papers_removed == 1
-    ids = {m["paper_id"] for m in engine.index.collection().get(include=["metadatas"])["metadatas"]}
-    assert len(ids) == 15
+    assert third.papers_embedded == 1 and 0 < third.chunks_embedded <= 3
+    assert third.generation != first.generation
+    assert len(_chunk_papers(engine)) == 15 and engine.index.papers_collection().count() == 15
     assert engine.search("video stabilization log-homography", k=3).hits[0].title != (
         "Cinematic-L1 Video Stabilization with a Log-Homography Model"
     )
+    # unchanged papers were copied, not recomputed differently
+    assert engine.index.paper_vector(kept_paper.paper_id) == pytest.approx(kept_vector, abs=1e-6)
+    again = engine.index.sentence_vectors([kept_paper.paper_id])[kept_paper.paper_id]
+    assert again[0] == kept_sentences[0] and np.allclose(again[1], kept_sentences[1])
+    changed = next(p for p in engine.catalog.papers if "frequently lack meaningful" in p.abstract)
+    texts, _ = engine.index.sentence_vectors([changed.paper_id])[changed.paper_id]
+    assert any("frequently lack meaningful" in s for s in texts)
 
 
-def test_rerun_after_interrupted_ingest_does_not_duplicate(tmp_path: Path, small_corpus: Path, embedder) -> None:
-    settings = make_settings(tmp_path / "data", corpus_dir=small_corpus)
-    engine = Engine(settings, embedder=embedder)
+def test_paper_vectors_and_query_papers(tmp_path: Path, small_corpus: Path, embedder: Embedder) -> None:
+    engine = Engine(make_settings(tmp_path / "data", corpus_dir=small_corpus), embedder=embedder)
     engine.ingest(progress=False)
-    count = engine.index.collection().count()
-    # Simulate a crash after vectors were written but before the docstore and index.json were saved.
-    for f in (tmp_path / "data" / "docstore").rglob("*.json"):
-        f.unlink()
-    (tmp_path / "data" / "index.json").unlink()
-    again = Engine(settings, embedder=embedder)
-    assert not again.index.is_built()
-    again.ingest(progress=False)
-    assert again.index.collection().count() == count
+    papers = engine.catalog.papers
+    target = next(p for p in papers if p.title == "Classifier-Free Guidance is a Predictor-Corrector")
+    vec = engine.index.paper_vector(target.paper_id)
+    assert vec is not None and len(vec) == 384
+    assert np.dot(vec, embedder.embed([paper_text(target)])[0]) > 0.999  # title + abstract, as embedded
+    assert abs(np.linalg.norm(vec) - 1.0) < 1e-3
+    assert engine.index.paper_vector("p-no-such-paper") is None
+
+    ranked = engine.index.query_papers(vec, 5)
+    assert ranked[0][0] == target.paper_id and ranked[0][1] > 0.999
+    assert len(ranked) == 5 and [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+    others = [p.paper_id for p in papers if p.paper_id != target.paper_id][:3]
+    scoped = engine.index.query_papers(vec, 10, paper_ids=others)
+    assert {pid for pid, _ in scoped} == set(others)
+    assert engine.index.query_papers(vec, 5, paper_ids=[]) == []
+    q = embedder.embed_query("classifier-free guidance as a predictor-corrector sampler")
+    assert engine.index.query_papers(q, 1)[0][0] == target.paper_id
+
+
+def test_sentence_vectors_are_the_answer_candidates(tmp_path: Path, small_corpus: Path, embedder: Embedder) -> None:
+    engine = Engine(make_settings(tmp_path / "data", corpus_dir=small_corpus), embedder=embedder)
+    engine.ingest(progress=False)
+    papers = engine.catalog.papers[:4]
+    got = engine.index.sentence_vectors([p.paper_id for p in papers] + ["p-unknown"])
+    assert set(got) == {p.paper_id for p in papers}
+    for p in papers:
+        texts, vecs = got[p.paper_id]
+        assert texts == answer_sentences(p.abstract) and texts
+        assert all(30 <= len(s) <= 600 for s in texts)
+        assert vecs.dtype == np.float32 and vecs.shape == (len(texts), 384)
+        assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-3)
+        fresh = np.array(embedder.embed([searchable(s) for s in texts]), dtype=np.float32)
+        assert np.allclose((vecs * fresh).sum(axis=1), 1.0, atol=1e-4)  # what answering would have embedded
 
 
 def test_index_identity_mismatch_fails_loudly_then_rebuilds(tmp_path: Path, small_corpus: Path, embedder) -> None:
     data = tmp_path / "data"
-    Engine(make_settings(data, corpus_dir=small_corpus), embedder=embedder).ingest(progress=False)
-    meta = json.loads((data / "index.json").read_text())
+    first = Engine(make_settings(data, corpus_dir=small_corpus), embedder=embedder)
+    first.ingest(progress=False)
+    meta = first.index.read_meta()
+    assert meta is not None
     assert meta["identity"]["embedding_model"] == "all-MiniLM-L6-v2" and meta["identity"]["chunk_size"] > 0
+    assert meta["identity"]["schema"] == 2
 
     other = Engine(make_settings(data, corpus_dir=small_corpus, chunking={"chunk_size": 96}), embedder=embedder)
     with pytest.raises(UserError, match="built with"):
@@ -71,8 +117,21 @@ def test_index_identity_mismatch_fails_loudly_then_rebuilds(tmp_path: Path, smal
     report = other.ingest(progress=False)
     assert report.rebuilt and report.papers_updated == 16
     assert other.search("diffusion guidance", k=1).hits
-    names = [c.name for c in other.index.client().list_collections()]
-    assert names == [other.index.collection_name]  # the old vectors are gone, never mixed
+    names = sorted(c.name for c in other.index.client().list_collections())
+    assert names == sorted(other.index.read_meta()["collections"].values())  # old vectors gone, never mixed
+
+
+def test_legacy_single_state_index_is_reported_then_replaced(tmp_path: Path, small_corpus: Path, embedder) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "index.json").write_text(json.dumps({"identity": {"schema": 1}, "collection": "papers_old"}))
+    (data / "catalog.json").write_text("[]")
+    engine = Engine(make_settings(data, corpus_dir=small_corpus), embedder=embedder)
+    with pytest.raises(UserError, match="older version"):
+        engine.search("diffusion")
+    engine.ingest(progress=False)
+    assert not (data / "index.json").exists() and not (data / "catalog.json").exists()
+    assert engine.search("diffusion guidance", k=1).hits
 
 
 def test_chunks_respect_token_budget_and_carry_the_title(built_engine: Engine) -> None:
