@@ -178,6 +178,8 @@ def cmd_ask_or_search(args: argparse.Namespace, *, ask: bool) -> int:
             for w in final.warnings:
                 if w not in final.answer:  # a fallback notice already opens the answer
                     print(f"note: {w}")
+            if final.missing:  # what the corpus lacks, like a search engine's "Missing: ..."
+                print(f"Missing: {', '.join(final.missing)}")
             _print_sources(final)
         except UserError as exc:
             if not args.batch:

@@ -29,6 +29,7 @@ from rag.index import Index
 from rag.models import CONFIDENT, EntityKind, Evidence, Hit, Paper, QueryAnalysis, SearchResult
 from rag.settings import Settings
 from rag.text import searchable
+from rag.vectors import VectorCache
 
 ARXIV_IN_TEXT = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
 
@@ -101,6 +102,17 @@ class Retriever:
         self._max_idf = math.log(1 + (n + 0.5) / 0.5)
         self._by_arxiv = {p.arxiv_id: p.paper_id for p in papers if p.arxiv_id}
         self._titles = [(t, p.paper_id) for t, p in self.catalog.folded_titles if not p.title_derived]
+        self._vectors: VectorCache | None = None
+        self._vectors_checked = False
+
+    @property
+    def vectors(self) -> VectorCache | None:
+        """Every chunk and paper vector in memory, for exact scoring - when the index is small enough."""
+        if not self._vectors_checked:
+            self._vectors_checked = True
+            if 0 < self.index.collection().count() <= self.settings.retrieval.exact_max_chunks:
+                self._vectors = VectorCache(self.index.collection(), self.index.papers_collection())
+        return self._vectors
 
     def _tokenize(self, texts: list[str]) -> list[list[str]]:
         out: list[list[str]] = bm25s.tokenize(
@@ -194,9 +206,20 @@ class Retriever:
 
         t0 = time.perf_counter()
         dense_hits: dict[str, list[tuple[str, str, float]]] = {}
+        paper_sims: dict[str, float] = {}
         vector = self.index.embedder.embed_query(standalone) if r.mode != "bm25" else None
-        if vector is not None:
+        timings["embed"] = _ms(t0)
+        t0 = time.perf_counter()
+        cache = self.vectors if vector is not None else None
+        if cache is not None and vector is not None:
+            allowed_set = set(allowed_ids) if allowed_ids is not None else None
+            dense_hits = cache.chunks_by_paper(vector, allowed_set)
+            if (r.mode == "hybrid" and r.paper_weight > 0) or r.mode == "paper":
+                paper_sims = cache.paper_sims(vector)
+        elif vector is not None:
             dense_hits = self.dense(vector, r.candidates, allowed_ids)
+            if (r.mode == "hybrid" and r.paper_weight > 0) or r.mode == "paper":
+                paper_sims = dict(self.index.query_papers(vector, r.candidates, allowed_ids))
         timings["dense"] = _ms(t0)
         t0 = time.perf_counter()
         bm25_ranked: list[tuple[str, float]] = []
@@ -215,23 +238,38 @@ class Retriever:
 
         t0 = time.perf_counter()
         if r.mode == "hybrid" and r.fusion == "weighted":
-            # Every candidate gets its exact cosine (one restricted query), so scores are comparable.
-            pool = list(dict.fromkeys([*dense_hits, *(pid for pid, _ in bm25_ranked), *named]))
+            # Every candidate gets its exact cosine, so scores are comparable.
+            by_paper = sorted(paper_sims, key=lambda pid: -paper_sims[pid])[: r.candidates]
+            pool = list(
+                dict.fromkeys([*list(dense_hits)[: r.candidates], *by_paper, *(pid for pid, _ in bm25_ranked), *named])
+            )
+            if allowed_ids is not None:
+                allowed_pool = set(allowed_ids)
+                pool = [pid for pid in pool if pid in allowed_pool]
             missing = [pid for pid in pool if pid not in dense_hits]
             if missing and vector is not None:
                 dense_hits.update(self.dense(vector, len(missing) * 8, missing))
+            unscored = [pid for pid in pool if pid not in paper_sims]
+            if unscored and vector is not None and r.paper_weight > 0 and cache is None:
+                paper_sims.update(self.index.query_papers(vector, len(unscored), unscored))
             top_bm25 = bm25_ranked[0][1] if bm25_ranked else 1.0
             for pid in pool:
                 if chunks := dense_hits.get(pid):
                     # A paper matching in two chunks is more on topic than one matching in a single sentence.
                     second = chunks[1][2] if len(chunks) > 1 else 0.0
                     add(pid, "dense", r.dense_weight * (chunks[0][2] + r.second_chunk_weight * second))
+                if pid in paper_sims:  # the whole abstract's meaning: what lay questions are about
+                    add(pid, "paper", r.paper_weight * paper_sims[pid])
             for pid, value in bm25_ranked:
                 add(pid, "bm25", r.bm25_weight * confidence * value / top_bm25)
             for pid, strength in named.items():
                 add(pid, "metadata", r.metadata_weight * strength)
+        elif r.mode == "paper":  # the whole-abstract baseline: one vector per paper, nothing else
+            for pid, sim in paper_sims.items():
+                if allowed_ids is None or pid in allowed_ids:
+                    add(pid, "paper", sim)
         else:  # reciprocal rank fusion; with one retriever alone, its own ranking
-            ranked = sorted(dense_hits, key=lambda pid: -dense_hits[pid][0][2])
+            ranked = sorted(dense_hits, key=lambda pid: -dense_hits[pid][0][2])[: r.candidates]
             for rank, pid in enumerate(ranked, 1):
                 add(pid, "dense", r.dense_weight / (rrf + rank))
             weight = r.bm25_weight * (confidence if r.mode == "hybrid" else 1.0)

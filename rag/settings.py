@@ -89,10 +89,11 @@ class IngestSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    mode: Literal["hybrid", "dense", "bm25"] = Field(
+    mode: Literal["hybrid", "dense", "paper", "bm25"] = Field(
         "hybrid",
         description="'hybrid' (shipped), or one plain retriever alone on the question as asked, without the follow-up "
-        "rewrite or the metadata channel (the baselines of the benchmark).",
+        "rewrite or the metadata channel (the baselines of the benchmark): 'dense' ranks papers by their best "
+        "chunk, 'paper' by one title + abstract vector per paper, 'bm25' by keywords.",
     )
     k: int = Field(5, ge=1, le=100, description="Papers returned by search and used by ask.")
     fusion: Literal["weighted", "rrf"] = Field(
@@ -116,6 +117,19 @@ class RetrievalSettings(BaseModel):
         description="BM25 gets no weight when its top paper covers this share of the query's idf or less.",
     )
     bm25_trust_full: float = Field(0.7, ge=0, le=1, description="...and full weight from this share on.")
+    paper_weight: float = Field(
+        0.75,
+        ge=0,
+        description="Weighted fusion: weight of the cosine between the question and a paper's title + abstract "
+        "vector (the paper-level topic that lay questions are about). Chosen on eval/dev.jsonl with "
+        "bench/fusion_weights.py: dev hit@5 0.939 at 0 -> 0.959 at 0.75 (lay 0.792 -> 0.833).",
+    )
+    exact_max_chunks: int = Field(
+        300_000,
+        ge=0,
+        description="Up to this many chunks, every chunk and paper vector is held in memory and scored exactly per "
+        "question; above it, Chroma's approximate (HNSW) search is asked instead.",
+    )
     metadata_weight: float = Field(1.0, ge=0, description="Weight of exact metadata matches (authors, ids).")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     evidence_chunks: int = Field(2, ge=1, description="Best chunks kept per paper as evidence for answers.")
