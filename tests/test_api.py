@@ -222,6 +222,11 @@ def test_one_server_serves_ui_and_api(built_engine: Engine) -> None:
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert c.get("/api/health").json()["status"] == "ok"
         assert_json_error(c.get("/api/nothing"), 404)
+        # One error shape outside /api too (Gradio's own routes answer {"detail": ...}).
+        assert assert_json_error(c.get("/nothing"), 404) == "Not Found"
+        assert_json_error(c.post("/"), 405)
+        head = c.head("/")
+        assert head.status_code == 200 and head.content == b""
 
 
 # -- bounds, error shape and HTTP exposure (issue 15) -----------------------------------------------------
