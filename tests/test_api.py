@@ -258,10 +258,10 @@ def test_history_is_bounded(client: TestClient, path: str, history: list[Any], s
 
 
 def test_a_huge_body_is_refused_before_it_is_read(client: TestClient, built_engine: Engine) -> None:
-    limit = built_engine.settings.limits.body_bytes
     history = [{"role": "user", "content": "x" * 4000} for _ in range(1300)]  # ~5 MB
+    assert built_engine.settings.limits.body_bytes < 5_000_000
     r = client.post("/api/ask", json={"question": "which one?", "history": history})
-    assert limit in (512_000,) and "limits.body_bytes" in assert_json_error(r, 413)
+    assert "limits.body_bytes" in assert_json_error(r, 413)
 
     assert_json_error(client.post("/api/ask", content=b"{}", headers={"content-length": "abc"}), 400)
 
