@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import shutil
 import socket
@@ -258,6 +259,7 @@ def run_chaos(
         "llm_timeout_s": llm_timeout_s,
         "request_timeout_s": request_timeout_s,
         "wall_s": round(wall, 1),
+        "load_average_1min_after": round(os.getloadavg()[0], 1),  # latency here is mostly CPU contention
         "p50_ms": round(statistics.median(ms), 1),
         "p95_ms": round(pct(ms, 0.95), 1),
         "max_ms": round(max(ms), 1),
@@ -294,7 +296,10 @@ def main() -> None:
         f"{result['requests']} requests from {result['clients']} clients in {result['wall_s']} s; endpoint phases "
         f"{' / '.join(PHASES)} of {result['phase_s']} s each"
     )
-    print(f"latency: p50 {result['p50_ms']:.0f} ms  p95 {result['p95_ms']:.0f} ms  max {result['max_ms']:.0f} ms")
+    print(
+        f"latency: p50 {result['p50_ms']:.0f} ms  p95 {result['p95_ms']:.0f} ms  max {result['max_ms']:.0f} ms "
+        f"(machine load average {result['load_average_1min_after']} on {os.cpu_count()} CPUs)"
+    )
     print(f"outcomes: {result['outcomes']}  (error = no answer)")
     for phase, counts in result["outcomes_by_phase_at_start"].items():
         print(f"  started while {phase:>8}: {counts}")

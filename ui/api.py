@@ -100,6 +100,44 @@ class HeadAsGet:
         await self.app(scope, receive, sending)
 
 
+class ErrorShape:
+    """404 and 405 from the UI's routes (Gradio answers `{"detail": ...}`) in the one error shape `{"error": ...}`."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: MutableMapping[str, Any] | None = None
+        body = b""
+
+        async def sending(message: MutableMapping[str, Any]) -> None:
+            nonlocal start, body
+            if message["type"] == "http.response.start":
+                kind = {k.lower(): v for k, v in message.get("headers", [])}.get(b"content-type", b"")
+                if message["status"] in (404, 405) and kind.startswith(b"application/json"):
+                    start = message  # held back until the body says whether it is `{"detail": ...}`
+                    return
+            elif start is not None and message["type"] == "http.response.body":
+                body += message.get("body", b"")
+                if message.get("more_body"):
+                    return
+                try:
+                    parsed = json.loads(body)
+                except ValueError:
+                    parsed = None
+                if isinstance(parsed, dict) and set(parsed) == {"detail"}:
+                    body = json.dumps({"error": str(parsed["detail"])}).encode()
+                kept = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                await send({**start, "headers": [*kept, (b"content-length", str(len(body)).encode())]})
+                message = {"type": "http.response.body", "body": body, "more_body": False}
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
 class RateLimit:
     """429 with Retry-After once a client IP exceeds its token bucket on /api (server.rate_per_s, rate_burst)."""
 
@@ -260,8 +298,9 @@ def _year_range(year: str) -> tuple[int, int]:
 
 
 def _expose(app: FastAPI, engine: Engine) -> None:
-    """The middlewares, outermost last: CORS, then HEAD, rate limit, API key and body size (settings.server)."""
+    """The middlewares, outermost last: CORS, HEAD, rate limit, API key, body size, error shape (settings.server)."""
     server = engine.settings.server
+    app.add_middleware(ErrorShape)
     app.add_middleware(BodyLimit, limits=Limits(engine.settings))
     if server.api_key:
         app.add_middleware(ApiKeyGate, key=server.api_key)
