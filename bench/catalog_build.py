@@ -40,9 +40,11 @@ def measure(path: Path, phase: str) -> dict[str, float]:
         cat, report = build_catalog(path)
         papers, records, problems = len(cat), report.records, len(report.problems)
     seconds = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime  # robust on a shared machine, where wall time includes waiting
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": round(seconds, 2), "records": records, "papers": papers, "problems": problems,
-            "peak_rss_mb": round(peak), "rss_after_imports_mb": round(base)}  # fmt: skip
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "records": records, "papers": papers,
+            "problems": problems, "peak_rss_mb": round(peak), "rss_after_imports_mb": round(base)}  # fmt: skip
 
 
 def main() -> None:
@@ -64,7 +66,8 @@ def main() -> None:
             rows.append(row | json.loads(out.stdout.strip().splitlines()[-1]))
             r = rows[-1]
             print(f"{r['file']:>22} {r['lines']:>8} lines {r['mb']:>7} MB  {phase:<8} {r['seconds']:>7} s "
-                  f"{r['lines'] / r['seconds']:>9.0f} lines/s  peak RSS {r['peak_rss_mb']:>5} MB "
+                  f"(cpu {r['cpu_seconds']:>7} s) {r['lines'] / r['seconds']:>9.0f} lines/s  "
+                  f"peak RSS {r['peak_rss_mb']:>5} MB "
                   f"(imports {r['rss_after_imports_mb']} MB)  papers {r['papers']}", flush=True)  # fmt: skip
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": rows}, indent=1))

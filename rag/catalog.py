@@ -137,12 +137,20 @@ def _candidates(keys: list[str]) -> list[tuple[int, int]]:
     h, o = h[order], o[order]
     starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
     sizes = np.diff(np.r_[starts, len(h)])
-    pairs: set[tuple[int, int]] = set()
-    for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
-        if 1 < size <= BUCKET_MAX:
-            members = sorted(o[start : start + size].tolist())
-            pairs.update((a, b) for k, a in enumerate(members) for b in members[k + 1 :])
-    return sorted(pairs)
+    # Every pair inside each bucket, built per bucket size as arrays (owners are ascending within a bucket:
+    # appended in record order, stable sort), encoded a * n + b so np.unique de-duplicates and sorts them.
+    n = len(keys)
+    codes = []
+    for size in range(2, BUCKET_MAX + 1):
+        rows = starts[sizes == size]
+        if len(rows):
+            members = o[rows[:, None] + np.arange(size)]
+            upper, lower = np.triu_indices(size, 1)
+            codes.append(members[:, upper].ravel() * n + members[:, lower].ravel())
+    if not codes:
+        return []
+    pairs = np.unique(np.concatenate(codes))
+    return list(zip((pairs // n).tolist(), (pairs % n).tolist(), strict=True))
 
 
 def paper_id_for(title: str | None, arxiv_id: str | None, abstract: str) -> str:

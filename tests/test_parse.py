@@ -162,3 +162,29 @@ def test_hostile_text_is_neutralised_at_parse_time(tmp_path: Path) -> None:
     assert not any(ch in rec.title for ch in "\x1b\x07\u200b")
     # the abstract stays faithful (the shells escape it); the indexed form has no markup
     assert rec.abstract.startswith("<img") and "onerror" not in searchable(rec.abstract)
+
+
+def test_bibtex_latex_is_decoded_and_math_kept() -> None:
+    from rag.parse.bibtex import latex_to_text
+
+    assert (
+        latex_to_text(r"Erd{\H o}s, G{\"o}del, \c{C}elik, Garc{\'i}a, {\ss}, \o") == "Erdős, Gödel, Çelik, García, ß, ø"
+    )
+    assert latex_to_text(r"{{BERT}}: 50\% faster --- \& more \{x\}") == "BERT: 50% faster — & more {x}"
+    assert latex_to_text(r"a {$\mathcal{O}(n^{2})$} bound") == r"a $\mathcal{O}(n^{2})$ bound"
+
+
+def test_metadata_helpers() -> None:
+    from rag.parse.fields import iso_date, normal_arxiv_id, normal_doi, split_authors, year_month
+
+    assert split_authors("Hopper, Grace; Turing, Alan") == ["Grace Hopper", "Alan Turing"]
+    assert split_authors("A. Author, B. Author") == ["A. Author", "B. Author"]
+    assert split_authors("Smith, Jane", bibtex=True) == ["Jane Smith"]
+    assert iso_date("Mon, 2 Apr 2007 19:18:42 GMT") == "2007-04-02" and iso_date("2023/10/24") == "2023-10-24"
+    assert iso_date("2023-13-01") is None and iso_date("soon") is None and iso_date("2021") == "2021"
+    assert year_month("2023", "mar") == "2023-03" and year_month("2023", "{March}"[1:-1]) == "2023-03"
+    assert (
+        normal_arxiv_id("arXiv:2401.00001v2") == "2401.00001" and normal_arxiv_id("hep-th/9901001") == "hep-th/9901001"
+    )
+    assert normal_arxiv_id("not an id") is None
+    assert normal_doi("https://doi.org/10.1000/ABC") == "10.1000/abc" and normal_doi("n/a") is None
