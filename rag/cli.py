@@ -238,6 +238,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             print(f"note: {note}")
     print(report.summary())
     print(f"index: {engine.settings.data_dir}")
+    if not report.papers:
+        print("error: no paper could be read from the corpus: nothing to search", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -82,6 +82,11 @@ class Engine:
             if self._retriever is None:
                 if problem := self.index.state_problem():
                     raise UserError(problem)
+                if not (self.index.read_meta() or {}).get("papers"):
+                    raise UserError(
+                        f"the index in {self.settings.data_dir} holds no papers: add pages to the corpus "
+                        "(manifest.json) and run `rag ingest`"
+                    )
                 self._retriever = Retriever(self.settings, self.index, llm=self._llm)
             return self._retriever
 

@@ -19,6 +19,7 @@ ingest path so a process that only answers questions stays light.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
@@ -484,6 +485,7 @@ class Index:
             import tempfile
 
             copy = Path(tempfile.mkdtemp(prefix="rag-readonly-chroma-")) / "chroma"
+            atexit.register(shutil.rmtree, copy.parent, True)
             shutil.copytree(path, copy)
             for p in [copy, *copy.rglob("*")]:
                 p.chmod(0o755 if p.is_dir() else 0o644)
@@ -726,26 +728,27 @@ class Ingest:
             id_func=lambda i, doc: f"{doc.doc_id}#{i}",  # stable ids: one paper's chunks are #0, #1, ...
         )
         budget = ch.chunk_size - MIN_CHUNK_CONTENT_TOKENS
-        out: list[_Chunk] = []
-        for p in papers:
-            doc = paper_document(p, max_metadata_tokens=budget, encoding_name=ch.encoding)
+        docs = [paper_document(p, max_metadata_tokens=budget, encoding_name=ch.encoding) for p in papers]
+        titles = {p.paper_id: searchable(p.title) for p in papers}  # the full title, shown even when trimmed
+        for p, doc in zip(papers, docs, strict=True):
             if doc.metadata.get("trimmed"):
                 self.report.notes.append(
                     f"{p.paper_id} ({p.title[:60]!r}): title/authors longer than the chunk allows; embedded "
                     f"with shortened metadata ({doc.metadata['authors'][:60]!r})"
                 )
-            for node in splitter.get_nodes_from_documents([doc]):
-                meta = {k: v for k, v in node.metadata.items() if k != "trimmed"}
-                meta["title"] = searchable(p.title)  # the full title for display even when trimmed for embedding
-                out.append(
-                    _Chunk(
-                        node.node_id,
-                        p.paper_id,
-                        node.get_content(metadata_mode=MetadataMode.EMBED),
-                        node.get_content(metadata_mode=MetadataMode.NONE),
-                        meta,
-                    )
+        out: list[_Chunk] = []
+        for node in splitter.get_nodes_from_documents(docs):  # one call: the splitter's overhead is per call
+            meta = {k: v for k, v in node.metadata.items() if k != "trimmed"}
+            meta["title"] = titles[meta["paper_id"]]
+            out.append(
+                _Chunk(
+                    node.node_id,
+                    meta["paper_id"],
+                    node.get_content(metadata_mode=MetadataMode.EMBED),
+                    node.get_content(metadata_mode=MetadataMode.NONE),
+                    meta,
                 )
+            )
         return out
 
     # -- embed: one pass, texts sorted by length so batches pad little -----------------------------------
