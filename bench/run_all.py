@@ -47,7 +47,8 @@ def step(name: str, cmd: list[str], timeout: float) -> dict[str, Any]:
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
         ok, out, err = proc.returncode == 0, proc.stdout, proc.stderr
     except subprocess.TimeoutExpired as exc:
-        ok, out, err = False, str(exc.stdout or ""), f"timed out after {timeout:.0f} s"
+        partial = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        ok, out, err = False, partial, f"timed out after {timeout:.0f} s"
     print(out, end="", flush=True)
     if not ok:
         print(f"   {name} FAILED: {err.strip()[-600:]}", flush=True)
@@ -132,13 +133,13 @@ def main() -> None:
     steps: list[tuple[str, list[str], Path, float]] = [
         ("latency", [py, str(BENCH / "latency.py"), "--data-dir", str(args.data_dir), "--rounds", str(args.rounds),
                      "--oneshot-runs", str(args.oneshot_runs), "--json", str(parts / "latency.json")],
-         parts / "latency.json", 420),
+         parts / "latency.json", 900),
         ("load", [py, str(BENCH / "load.py"), "--data-dir", str(args.data_dir), "--clients", "10", "--requests", "5",
-                  "--json", str(parts / "load.json")], parts / "load.json", 240),
+                  "--json", str(parts / "load.json")], parts / "load.json", 600),
     ]  # fmt: skip
     if (BENCH / "ingest.py").is_file():
         steps.append(("ingest", [py, str(BENCH / "ingest.py"), "--json", str(parts / "ingest.json")],
-                      parts / "ingest.json", 420))  # fmt: skip
+                      parts / "ingest.json", 900))  # fmt: skip
     for name, cmd, out, timeout in steps:
         out.unlink(missing_ok=True)
         run = step(name, cmd, timeout)
