@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,12 +44,20 @@ def step(name: str, cmd: list[str], timeout: float) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false", "GRADIO_ANALYTICS_ENABLED": "False"}  # fmt: skip
     t0 = time.perf_counter()
+    # Its own process group, so a timeout also stops what the step started (load.py's server).
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+                            start_new_session=True)  # fmt: skip
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
-        ok, out, err = proc.returncode == 0, proc.stdout, proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        partial = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
-        ok, out, err = False, partial, f"timed out after {timeout:.0f} s"
+        out, err = proc.communicate(timeout=timeout)
+        ok = proc.returncode == 0
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+        ok, err = False, f"timed out after {timeout:.0f} s"
     print(out, end="", flush=True)
     if not ok:
         print(f"   {name} FAILED: {err.strip()[-600:]}", flush=True)
