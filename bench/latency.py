@@ -183,16 +183,22 @@ def main() -> None:
         print(json.dumps(probe_embedder(args.probe_embedder)))
         return
     figures: dict[str, Any] = {"data_dir": str(args.data_dir)}
+
+    def save() -> None:  # after every section, so a run cut short keeps what it measured
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
     # The warm section first: it ingests a data dir that has no index yet.
     if "warm" not in args.skip:
         figures["warm"] = warm_figures(args.data_dir, args.rounds)
+        save()
     if "oneshot" not in args.skip:
         figures["one_shot"] = one_shot_figures(args.data_dir, args.oneshot_runs)
+        save()
     if "embedder" not in args.skip:
         figures["embedder"] = embedder_figures()
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        save()
 
 
 if __name__ == "__main__":

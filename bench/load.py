@@ -14,6 +14,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -174,6 +175,8 @@ def main() -> None:
     args = ap.parse_args()
     if not args.data_dir.is_dir():
         raise SystemExit(f"no data dir {args.data_dir}: run `rag ingest` first")
+    # SIGTERM (a timeout in run_all.py) unwinds through `finally`, so the server is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server = Server(args.data_dir, free_port())
     try:
         ready_s = server.wait_ready(args.start_timeout)

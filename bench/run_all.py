@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,11 +44,20 @@ def step(name: str, cmd: list[str], timeout: float) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false", "GRADIO_ANALYTICS_ENABLED": "False"}  # fmt: skip
     t0 = time.perf_counter()
+    # Its own process group, so a timeout also stops what the step started (load.py's server).
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+                            start_new_session=True)  # fmt: skip
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout)
-        ok, out, err = proc.returncode == 0, proc.stdout, proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        ok, out, err = False, str(exc.stdout or ""), f"timed out after {timeout:.0f} s"
+        out, err = proc.communicate(timeout=timeout)
+        ok = proc.returncode == 0
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+        ok, err = False, f"timed out after {timeout:.0f} s"
     print(out, end="", flush=True)
     if not ok:
         print(f"   {name} FAILED: {err.strip()[-600:]}", flush=True)
@@ -132,13 +142,13 @@ def main() -> None:
     steps: list[tuple[str, list[str], Path, float]] = [
         ("latency", [py, str(BENCH / "latency.py"), "--data-dir", str(args.data_dir), "--rounds", str(args.rounds),
                      "--oneshot-runs", str(args.oneshot_runs), "--json", str(parts / "latency.json")],
-         parts / "latency.json", 420),
+         parts / "latency.json", 900),
         ("load", [py, str(BENCH / "load.py"), "--data-dir", str(args.data_dir), "--clients", "10", "--requests", "5",
-                  "--json", str(parts / "load.json")], parts / "load.json", 240),
+                  "--json", str(parts / "load.json")], parts / "load.json", 600),
     ]  # fmt: skip
     if (BENCH / "ingest.py").is_file():
         steps.append(("ingest", [py, str(BENCH / "ingest.py"), "--json", str(parts / "ingest.json")],
-                      parts / "ingest.json", 420))  # fmt: skip
+                      parts / "ingest.json", 900))  # fmt: skip
     for name, cmd, out, timeout in steps:
         out.unlink(missing_ok=True)
         run = step(name, cmd, timeout)

@@ -46,11 +46,12 @@ def corpus_texts() -> list[str]:
     return [*texts, longest, longest * 3]
 
 
-def run_python(code: str, tmp_path: Path) -> dict[str, bool]:
-    """Run `code` in a fresh interpreter (this checkout first on the path); it prints a JSON object."""
+def run_python(tmp_path: Path, *snippets: str) -> dict[str, bool]:
+    """Run the snippets in a fresh interpreter (this checkout first on the path); the last prints a JSON object."""
+    code = "".join(textwrap.dedent(s) for s in snippets)
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(Path.home()), "HF_HUB_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tmp_path, env=env, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]
     result: dict[str, bool] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -73,7 +74,7 @@ BUILD_ENGINE = """
 
 
 def test_importing_rag_and_building_an_engine_loads_neither_torch_nor_the_ui(tmp_path: Path) -> None:
-    loaded = run_python(BUILD_ENGINE + LOADED.format(heavy=UI_STACK + MODEL_STACK), tmp_path)
+    loaded = run_python(tmp_path, BUILD_ENGINE, LOADED.format(heavy=UI_STACK + MODEL_STACK))
     assert not any(loaded.values()), loaded
 
 
@@ -83,7 +84,7 @@ def test_importing_rag_and_building_an_engine_loads_neither_torch_nor_the_ui(tmp
     "(remove this mark when it is merged)",
 )
 def test_building_an_engine_does_not_import_llama_index(tmp_path: Path) -> None:
-    loaded = run_python(BUILD_ENGINE + LOADED.format(heavy=["llama_index.core"]), tmp_path)
+    loaded = run_python(tmp_path, BUILD_ENGINE, LOADED.format(heavy=["llama_index.core"]))
     assert not any(loaded.values()), loaded
 
 
@@ -117,6 +118,7 @@ def test_onnx_gives_the_sentence_transformers_vectors(embedder: Embedder) -> Non
 
 def test_answering_a_question_loads_neither_torch_nor_the_ui(built_engine: Engine, tmp_path: Path) -> None:
     loaded = run_python(
+        tmp_path,
         f"""
         from rag import Engine, load_settings
         engine = Engine(load_settings(data_dir={str(built_engine.settings.data_dir)!r}, llm={{"base_url": None}},
@@ -124,9 +126,8 @@ def test_answering_a_question_loads_neither_torch_nor_the_ui(built_engine: Engin
         answer = engine.ask("which papers study length generalization?")
         assert answer.citations and not answer.refused, answer
         assert type(engine.embedder).__name__ == "OnnxMiniLM"
-        """
-        + LOADED.format(heavy=UI_STACK + MODEL_STACK),
-        tmp_path,
+        """,
+        LOADED.format(heavy=UI_STACK + MODEL_STACK),
     )
     assert not any(loaded.values()), loaded
 
