@@ -78,11 +78,6 @@ def test_importing_rag_and_building_an_engine_loads_neither_torch_nor_the_ui(tmp
     assert not any(loaded.values()), loaded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rag/index.py imports llama-index at module level on this branch; the 'index' branch makes it lazy "
-    "(remove this mark when it is merged)",
-)
 def test_building_an_engine_does_not_import_llama_index(tmp_path: Path) -> None:
     loaded = run_python(tmp_path, BUILD_ENGINE, LOADED.format(heavy=["llama_index.core"]))
     assert not any(loaded.values()), loaded
