@@ -148,7 +148,10 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     report = None
-    path = Path(settings.data_dir) / "catalog.json"
+    from rag.index import Generations
+
+    current = Generations(Path(settings.data_dir)).current()  # the catalog of the answering index, if any
+    path = current.catalog_path if current else Path(settings.data_dir) / "catalog.json"
     if path.is_file() and not args.corpus and not args.report:
         papers = Catalog.load(path).papers
     else:
