@@ -192,10 +192,12 @@ def cmd_ask_or_search(args: argparse.Namespace, *, ask: bool) -> int:
 
 def cmd_catalog(args: argparse.Namespace) -> int:
     from rag.catalog import Catalog, build_catalog
+    from rag.index import Generations
 
     settings = _settings(args)
     report = None
-    path = Path(settings.data_dir) / "catalog.json"
+    current = Generations(Path(settings.data_dir)).current()  # the catalog of the answering index, if any
+    path = current.catalog_path if current else Path(settings.data_dir) / "catalog.json"
     if args.corpus or args.report:
         papers, report = build_catalog(Path(settings.corpus_dir), settings.corpus)
     elif path.is_file():
