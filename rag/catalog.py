@@ -443,7 +443,7 @@ class Catalog:
         out = []
         for m in VENUE_NAMED.finditer(text):
             pattern = mention_pattern(m.group(1))
-            out.append((m.group(1), [p for p in self.papers if any(pattern.search(c) for c in p.comments)]))
+            out.append((m.group(1), [p for p in self.papers if any(pattern.search(c) for c in p.venue_notes)]))
         return out
 
     @cached_property

@@ -63,7 +63,9 @@ class CatalogAnswers:
                     missing.append(f'The corpus gives no arXiv id for "{paper.title}".')
                     lacking.append("arXiv id")
             elif fact == "venue":
-                if said := [c for c in paper.comments if VENUE_COMMENT.search(c)]:
+                if paper.journal_ref:
+                    stated.append(f'"{paper.title}" appeared in {paper.journal_ref} [1].')
+                elif said := [c for c in paper.comments if VENUE_COMMENT.search(c)]:
                     quoted = "; ".join(f'"{c}"' for c in said)
                     stated.append(f'The arXiv comments of "{paper.title}" say: {quoted} [1].')
                 else:
@@ -134,7 +136,7 @@ class CatalogAnswers:
             found,
             papers,
             f"The arXiv comments of {len(papers)} paper(s) in the corpus mention {venue.name}:",
-            lambda p: f'{p.title}: "{"; ".join(c for c in p.comments if mentions.search(c))}"',
+            lambda p: f'{p.title}: "{"; ".join(c for c in p.venue_notes if mentions.search(c))}"',
             mode,
         )
 

@@ -72,6 +72,11 @@ class Paper(BaseModel):
         return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
 
     @property
+    def venue_notes(self) -> list[str]:
+        """Where the sources state a venue: the journal reference, then the arXiv comments."""
+        return ([self.journal_ref] if self.journal_ref else []) + self.comments
+
+    @property
     def authors_display(self) -> str:
         return format_authors(self.authors, self.authors_truncated)
 

@@ -193,14 +193,16 @@ class Understander:
         """Name-like tokens ('TarFlow', 'SliM-LLM', 'Flexora') -> the papers whose title or abstract uses them."""
         out: dict[str, set[str]] = {}
         for p in self.catalog.papers:
-            text = f"{p.title} {p.abstract}"
-            for tok in set(NAME_TOKEN.findall(text)) | set(CAPITALISED.findall(text)):
+            # A cheap pass for words with a capital, then the exact test on those few (NAME_TOKEN is slow on prose).
+            words = set(HAS_CAPITAL.findall(f"{p.title} {p.abstract}"))
+            for tok in {w for w in words if NAME_TOKEN.fullmatch(w) or CAPITALISED.fullmatch(w)}:
                 out.setdefault(tok.lower(), set()).add(p.paper_id)
         return {t: sorted(ids) for t, ids in out.items()}
 
     @cached_property
     def _vocabulary(self) -> set[str]:
-        return {w for p in self.catalog.papers for w in fold(f"{p.title} {p.abstract}").split()}
+        """Every word the corpus uses (lowercased; a plain regex, as fold() is too slow for every abstract)."""
+        return {w for p in self.catalog.papers for w in re.findall(r"[a-z0-9]+", f"{p.title} {p.abstract}".lower())}
 
     @cached_property
     def _title_tokens(self) -> tuple[list[tuple[str, list[str], set[str]]], dict[str, float]]:
@@ -247,7 +249,8 @@ class Understander:
         for p in self.catalog.comments_in(text):  # a quoted page comment ("35 pages, 11 figures")
             add(p.paper_id, 0.9, next(c for c in p.comments if len(c) > 6 and fold(c) in q_fold))
         first_word = text.split()[0] if text.split() else ""
-        for tok in set(NAME_TOKEN.findall(text)) | {w for w in CAPITALISED.findall(text) if w != first_word}:
+        names = set(NAME_TOKEN.findall(text)) | {w for w in CAPITALISED.findall(text) if w != first_word}
+        for tok in {t for t in names if not VENUE_ACRONYM.fullmatch(t)}:  # "NeurIPS" names a venue, not a paper
             ids = self._token_papers.get(tok.lower(), [])
             if len(ids) == 1 and not tok.isdigit():
                 add(ids[0], 0.9, tok)
@@ -399,6 +402,8 @@ def route_for(question: str, analysis: QueryAnalysis) -> tuple[Route, list[Fact]
                 continue
         elif route.needs and not analysis.of_kind(route.needs):
             continue
+        if route.intent == "paper_fact" and PLURAL.search(question):
+            continue  # "which papers were accepted at X" asks for a list, not one paper's fact
         if not (route.cue.search(question) or (route.bare and not analysis.topic)):
             continue
         if route.topic == "none" and analysis.topic:
@@ -413,9 +418,11 @@ def route_for(question: str, analysis: QueryAnalysis) -> tuple[Route, list[Fact]
 
 
 TOPICAL = Route("topical", None, None, re.compile(""))
+PLURAL = _cue(r"\b(papers|works|studies|articles|publications|preprints)\b")
 ELLIPSIS = _cue(r"^\s*(and|but|also|so|then|what about|how about|same)\b|\b(of|from|among) (those|these|them)\b"
                 r"|\bthe (first|second|third|fourth|fifth|last|other)( one)?\b|^\s*\w+( \w+)?\s*\??\s*$")
 CAPITALISED = re.compile(r"\b[A-Z][a-z]{3,}\b")
+HAS_CAPITAL = re.compile(r"\b[A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*\b")
 CAPITALISED_PHRASE = re.compile(  # a named method: "Direct Nash Optimization", "DPO", "TarFlow"
     r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b|\b[A-Z]{2,}[A-Za-z0-9-]*\b|\b[A-Z][a-z]+[A-Z][A-Za-z0-9]*\b"
 )
@@ -502,7 +509,7 @@ def _venue_acronyms(text: str, catalog: Catalog) -> list[tuple[str, list[Any]]]:
     out = []
     for m in VENUE_ACRONYM.finditer(text):
         pattern = mention_pattern(m.group(0))
-        out.append((m.group(0), [p for p in catalog.papers if any(pattern.search(c) for c in p.comments)]))
+        out.append((m.group(0), [p for p in catalog.papers if any(pattern.search(c) for c in p.venue_notes)]))
     return out
 
 

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 import rag.cli
-from rag.catalog import Catalog, build_catalog
+from rag.catalog import Catalog
 from rag.corpus import detect_format, discover
 from rag.embed import Embedder
 from rag.engine import Engine
+from rag.index import Generations, build_catalog
 from rag.parse import CorpusError
 from rag.settings import CorpusSettings
 from tests.conftest import CORPUS, make_settings
@@ -37,7 +38,12 @@ def cli(monkeypatch: pytest.MonkeyPatch, embedder: Embedder, tmp_path: Path) -> 
     def run(*argv: str) -> int:
         return rag.cli.main([*argv, "--data-dir", str(data)])
 
-    run.catalog = lambda: {p.title: p for p in Catalog.load(data / "catalog.json").papers}  # type: ignore[attr-defined]
+    def catalog() -> dict[str, Any]:  # the answering generation's catalog
+        current = Generations(data).current()
+        assert current is not None, "no index was built"
+        return {p.title: p for p in Catalog.load(current.catalog_path).papers}
+
+    run.catalog = catalog  # type: ignore[attr-defined]
     return run
 
 

@@ -253,11 +253,10 @@ def test_an_index_with_zero_papers_says_so(tmp_path: Path, embedder: Embedder) -
     empty.mkdir()
     (empty / "manifest.json").write_text(json.dumps({"pages": []}))
     engine = Engine(make_settings(tmp_path / "d0", corpus_dir=empty), embedder=embedder)
-    assert engine.ingest(progress=False).papers == 0
-    assert engine.index.query(embedder.embed_query("x"), 5) == []
-    assert engine.index.query_papers(embedder.embed_query("x"), 5) == []
-    assert engine.index.sentence_vectors(["p1"]) == {}
-    with pytest.raises(UserError, match="holds no papers"):
+    # A corpus with no paper is refused outright (rag ingest exits 2), and nothing is left to search.
+    with pytest.raises(UserError, match="nothing could be ingested"):
+        engine.ingest(progress=False)
+    with pytest.raises(UserError, match="rag ingest"):
         engine.search("diffusion")
 
 
