@@ -173,7 +173,9 @@ function sourceCard(c, id, terms, { numbered }) {
 function highlightCard(card) {
   document.querySelectorAll(".pc-source.pc-hl").forEach((x) => x.classList.remove("pc-hl"));
   card.classList.add("pc-hl");
-  card.scrollIntoView({ block: "center", behavior: "smooth" });
+  // A card taller than most of the window (abstract open) is shown from its top, under the header.
+  const tall = card.offsetHeight > window.innerHeight * 0.6;
+  card.scrollIntoView({ block: tall ? "start" : "center", behavior: "smooth" });
   card.focus({ preventScroll: true });
 }
 
