@@ -149,6 +149,9 @@ class Watched:
         size = self.page.viewport_size
         return bool(box and size and box["y"] >= 0 and box["y"] + min(box["height"], 60) <= size["height"])
 
+    def fits_width(self) -> bool:
+        return bool(self.page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"))
+
     def clean(self) -> None:
         assert not self.errors, f"page errors: {self.errors}"
         assert not self.dialogs, f"unexpected dialogs: {self.dialogs}"
@@ -195,6 +198,7 @@ def test_answer_with_linked_citations_cards_and_follow_up(watched: Watched, app_
     cards = page.locator("#a1 .pc-source")
     assert cards.count() == len(expected.citations)
     page.wait_for_function("() => ![...document.querySelectorAll('#a1 .pc-date')].some(d => d.innerText === '…')")
+    watched.shot("02-answer-desktop")
     for c in expected.citations:
         card = page.locator(f"#a1-s{c.n}")
         text = normalize(card.inner_text())
@@ -212,9 +216,8 @@ def test_answer_with_linked_citations_cards_and_follow_up(watched: Watched, app_
     marked = {m.lower() for m in page.locator("#a1 .pc-snippet mark").all_inner_texts()}
     assert marked & {"length", "generalization", "generalize"}, marked
     assert "extractive answer" in page.locator("#a1 .pc-status").inner_text()
-    labels = page.evaluate("() => [...document.querySelectorAll('[aria-label]')].map(e => e.getAttribute('aria-label'))")
+    labels = page.locator("[aria-label]").evaluate_all("es => es.map(e => e.getAttribute('aria-label'))")
     assert labels and not any("\\" in label for label in labels)
-    watched.shot("02-answer-desktop")
 
     # [2] in the text jumps to card 2 of this answer and highlights it (and only it).
     page.locator('#a1 .pc-text a.cite[href="#a1-s2"]').first.click()
@@ -293,7 +296,9 @@ def test_phone_answer_with_sources_in_reach(phone: Watched, app_url: str) -> Non
     page = phone.page
     page.goto(app_url)
     heading = page.locator("#pc-heading").bounding_box()
-    assert heading and heading["height"] < 40  # the title is one line
+    assert heading and heading["height"] < 40  # the title is one line, not cut
+    assert page.locator("#pc-heading").evaluate("h => h.scrollWidth <= h.clientWidth")
+    assert phone.fits_width()
     header = page.locator("header").bounding_box()
     assert header and header["height"] < 70
     phone.shot("07-start-phone")
@@ -307,6 +312,7 @@ def test_phone_answer_with_sources_in_reach(phone: Watched, app_url: str) -> Non
     page.wait_for_timeout(800)
     assert phone.in_view("#a1-s2") and "pc-hl" in (page.locator("#a1-s2").get_attribute("class") or "")
     phone.shot("09-citation-phone")
+    assert phone.fits_width()
     phone.clean()
 
 
@@ -404,6 +410,7 @@ def test_browse_open_paper_similar_and_ask_about_it(watched: Watched, app_url: s
     page.wait_for_selector(".br-similar .br-open")
     similar = page.locator(".br-similar .br-open").all_inner_texts()
     assert len(similar) == 5 and paper.title not in similar
+    assert watched.fits_width()  # nothing pushes the page sideways
     watched.shot("12-paper-detail-similar")
 
     page.locator("#br-ask-about").click()

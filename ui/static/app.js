@@ -499,6 +499,7 @@ async function openPaper(id) {
     el("p", { class: "hint" }, "When a paper appears on several pages, its fields are merged from the copies above; the " +
       "line is where the copy's abstract starts."),
     similar);
+  box.scrollTop = 0;
   if (PHONE.matches) box.scrollIntoView({ block: "start", behavior: "smooth" }); // on a desktop it sits beside the list
 }
 
@@ -512,7 +513,9 @@ async function loadSimilar(id, box) {
       el("ol", { class: "paper-list" }, r.papers.map((p) => el("li", { class: "br-item" },
         el("button", { type: "button", class: "br-open", onclick: () => openPaper(p.paper_id) }, p.title),
         el("div", { class: "br-meta" }, `similarity ${p.score.toFixed(2)} · ${paperMeta(p)}`)))));
-    box.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    const panel = $("#br-paper"); // on a desktop the paper panel scrolls by itself; the page stays put
+    if (PHONE.matches) box.scrollIntoView({ block: "start", behavior: "smooth" });
+    else panel.scrollTo({ top: box.offsetTop - 8, behavior: "smooth" }); // offsetTop: relative to the sticky panel
   } catch (e) {
     fill(box, el("p", { class: "pc-error" }, "⚠ " + e.message));
   }
