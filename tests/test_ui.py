@@ -233,10 +233,12 @@ def test_answer_with_linked_citations_cards_and_follow_up(watched: Watched, app_
     searched = page.locator("#a2 .pc-searched").inner_text()
     assert searched.startswith("searched for:") and "diffusion" in searched.lower() and "length" in searched.lower()
     assert page.locator("#a1 .pc-source").count() == len(expected.citations)
+    page.locator("#a2 .pc-status").scroll_into_view_if_needed()
+    watched.shot("04-follow-up-searched-for")
     page.locator('#a1 .pc-text a.cite[href="#a1-s1"]').first.click()
     page.wait_for_timeout(800)
     assert "pc-hl" in (page.locator("#a1-s1").get_attribute("class") or "")
-    watched.shot("04-follow-up-searched-for")
+    watched.shot("04b-older-answer-card-1")
 
     page.locator("#pc-clear").click()  # back to the examples; they are whole questions that ask when clicked
     assert page.locator("#a1").count() == 0 and page.locator("#pc-empty").is_visible()
