@@ -303,6 +303,7 @@ def test_phone_answer_with_sources_in_reach(phone: Watched, app_url: str) -> Non
     assert phone.fits_width()
     header = page.locator("header").bounding_box()
     assert header and header["height"] < 70
+    page.wait_for_function("() => document.querySelector('#pc-mode').innerText.startsWith('extractive')")
     phone.shot("07-start-phone")
     phone.ask(QUESTION)
     phone.wait_for_answer(1)
