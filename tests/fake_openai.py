@@ -42,6 +42,7 @@ class Reply:
     status: int = 200
     retry_after: float | None = None  # sent as a Retry-After header with an error status
     delay: float = 0.0  # seconds to wait before answering at all
+    chunk_delay: float = 0.002  # stream: seconds between content chunks (raise it for a visibly slow stream)
     cut_after: int | None = None  # close the connection after this many content chunks (no [DONE])
     malformed_after: int | None = None  # send broken SSE JSON after this many chunks (non-stream: broken body)
     done: bool = True  # stream: end with finish_reason + [DONE]; False ends the body cleanly without them
@@ -244,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
             if i == reply.malformed_after:
                 event('{"choices": [{"index": 0, "delta": {"content": "bro')
             event(json.dumps({**base, "choices": [{"index": 0, "delta": {"content": piece}}]}))
-            time.sleep(0.002)  # let deltas arrive as separate reads, like a real model
+            time.sleep(reply.chunk_delay)  # let deltas arrive as separate reads, like a real model
         if reply.done:
             event(json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
             event("[DONE]")

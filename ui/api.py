@@ -1,10 +1,14 @@
 """HTTP API: a thin FastAPI shell over `rag.Engine`, returning the same JSON objects as the CLI's `--json`.
 
     POST /api/ask            {"question", "history"?, "k"?, "filters"?} -> Answer
-    POST /api/ask/stream     same body -> Server-Sent Events: `delta` {"text"}..., then `answer` (or `error`)
     POST /api/search         same body -> SearchResult
-    GET  /api/papers         ?author=&year=YYYY[-YYYY]&q=&limit=&offset= -> {"total", "papers": [Paper + url]}
+    POST /api/ask/stream     events: `sources` {"sources"}, `delta` {"text"}..., then `answer` (or `error`)
+    GET  /api/papers         ?q=&author=&year=YYYY[-YYYY]&year_from=&year_to=&category=&source=&limit=&offset=
+                             -> {"total", "offset", "limit", "papers": [Paper + url]}
+    GET  /api/papers/facets  -> {"total", "categories", "sources", "years"}: [{"value", "meaning", "count"}]
     GET  /api/papers/{id}    -> Paper + url, or 404
+    GET  /api/papers/{id}/similar?n=5 -> {"paper_id", "method", "papers": [Paper + url + score]}
+    GET  /api/docs           -> Swagger UI (local assets)
     GET  /api/health         -> {"status": "ok", "papers": N, "mode": "extractive" | "llm"}
 
 Every error is JSON `{"error": "<message>"}`: 4xx for bad input (including `UserError` from the
@@ -24,13 +28,17 @@ from typing import Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path
 
+from rag.browse import MAX_LIMIT, Browser, CatalogQuery
 from rag.engine import Engine
 from rag.errors import UserError
 from rag.limits import Limits, RateLimiter
@@ -39,6 +47,7 @@ from rag.retrieve import Filters
 
 log = logging.getLogger("ui.api")
 
+DOCS_ASSETS = "/api/docs/assets"
 GENERIC_ERROR = "internal error: the server could not answer this request (the details are in its log)"
 
 
@@ -319,12 +328,27 @@ def create_api(engine: Engine) -> FastAPI:
     app = FastAPI(
         title="paperchat API",
         description="Cited answers over a corpus of scientific paper abstracts.",
-        docs_url="/api/docs",
+        docs_url=None,  # served below with local assets
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
     app.router.route_class = GuardedRoute
     _expose(app, engine)
+
+    # The docs page loads Swagger UI from the swagger-ui-bundle package, not a CDN: it works offline
+    # and no request leaves the machine.
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="paperchat API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # the default validator is an online service
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -377,35 +401,48 @@ def create_api(engine: Engine) -> FastAPI:
     def search(req: QuestionRequest) -> dict[str, Any]:
         return engine.search(req.question, k=req.k, history=req.history, filters=req.filters).model_dump(mode="json")
 
+    browser = Browser(engine)
+
     @app.get("/api/papers")
     def papers(
+        q: str | None = Query(None, description="Words that must all occur in the title, abstract, authors or id."),
         author: str | None = Query(None, description="Substring of an author's name (case-insensitive)."),
         year: str | None = Query(None, description="YYYY or YYYY-YYYY."),
-        q: str | None = Query(None, description="Substring of the title or abstract (case-insensitive)."),
-        limit: int = Query(50, ge=1, le=1000),
+        year_from: int | None = Query(None, description="First year (alternative to `year`)."),
+        year_to: int | None = Query(None, description="Last year (alternative to `year`)."),
+        category: str | None = Query(None, description="Category code, e.g. LG (see /api/papers/facets)."),
+        source: str | None = Query(None, description="Page format a copy was read from, e.g. profile."),
+        limit: int = Query(50, ge=1, le=MAX_LIMIT),
         offset: int = Query(0, ge=0),
     ) -> dict[str, Any]:
-        f = Filters(authors=[author.strip()] if author and author.strip() else [])
         if year and year.strip():
-            f.year_from, f.year_to = _year_range(year)
-        needle = (q or "").strip().lower()
-        found = [
-            p
-            for p in engine.catalog.papers
-            if f.allows(p) and (not needle or needle in p.title.lower() or needle in p.abstract.lower())
-        ]
-        return {
-            "total": len(found),
-            "offset": offset,
-            "papers": [paper_json(p) for p in found[offset : offset + limit]],
-        }
+            year_from, year_to = _year_range(year)
+        query = CatalogQuery(
+            q=q, author=author, year_from=year_from, year_to=year_to, category=category, source=source,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+        page = browser.page(query)
+        return page.model_dump(mode="json", exclude={"papers"}) | {"papers": [paper_json(p) for p in page.papers]}
+
+    @app.get("/api/papers/facets")
+    def facets() -> dict[str, Any]:
+        """Categories (with their meaning), source pages and years, with paper counts."""
+        return browser.facets().model_dump(mode="json")
 
     @app.get("/api/papers/{paper_id}")
     def paper(paper_id: str) -> Response:
-        p = engine.catalog.get(paper_id)
+        p = browser.get(paper_id)
         if p is None:
             return error(404, f"unknown paper id: {paper_id}")
         return JSONResponse(paper_json(p))
+
+    @app.get("/api/papers/{paper_id}/similar")
+    def similar(paper_id: str, n: int = Query(5, ge=1, le=50)) -> Response:
+        if browser.get(paper_id) is None:
+            return error(404, f"unknown paper id: {paper_id}")
+        found = browser.similar(paper_id, n)
+        neighbours = [{"score": nb.score} | paper_json(nb.paper) for nb in found.papers]
+        return JSONResponse({"paper_id": paper_id, "method": found.method, "papers": neighbours})
 
     # Last: anything else under /api/ is a JSON 404/405 here, not the UI's HTML (mounted at / later).
     @app.api_route(
