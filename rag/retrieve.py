@@ -93,7 +93,8 @@ class Retriever:
         papers = self.catalog.papers
         docs = self._tokenize([paper_search_text(p) for p in papers])
         self._bm25 = bm25s.BM25()
-        self._bm25.index(docs, show_progress=False)
+        if docs:  # bm25s cannot index nothing; an empty catalog simply has no keyword matches
+            self._bm25.index(docs, show_progress=False)
         self._doc_terms = [set(d) for d in docs]
         self._question_terms = {t for w in QUESTION_WORDS for t in self._tokenize([w])[0]}
         df = Counter(t for terms in self._doc_terms for t in terms)
@@ -125,7 +126,7 @@ class Retriever:
         """Ranked (paper id, score) and the confidence of keyword search for this query (0..1)."""
         terms = [t for t in self._tokenize([query])[0] if t not in self._question_terms]
         known = [t for t in terms if t in self._idf]
-        if not known:
+        if not known or not self.catalog.papers:
             return [], 0.0
         n = len(self.catalog.papers)
         docs, scores = self._bm25.retrieve(
