@@ -52,7 +52,9 @@ class Server:
     def __init__(self, data_dir: Path, port: int):
         self.port = port
         env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-               "TOKENIZERS_PARALLELISM": "false", "GRADIO_ANALYTICS_ENABLED": "False"}  # fmt: skip
+               "TOKENIZERS_PARALLELISM": "false", "GRADIO_ANALYTICS_ENABLED": "False",
+               # throughput, not the per-client rate limit (all clients share one IP here)
+               "RAG_SERVER__RATE_PER_S": "0"}  # fmt: skip
         for var in ("OPENAI_BASE_URL", "RAG_LLM__BASE_URL"):  # the extractive answerer: no LLM in the loop
             env.pop(var, None)
         cmd = [sys.executable, "-m", "rag.cli", "ui", "--data-dir", str(data_dir), "--port", str(port)]

@@ -147,7 +147,7 @@ def main() -> None:
                   "--json", str(parts / "load.json")], parts / "load.json", 600),
     ]  # fmt: skip
     if (BENCH / "ingest.py").is_file():
-        steps.append(("ingest", [py, str(BENCH / "ingest.py"), "--json", str(parts / "ingest.json")],
+        steps.append(("ingest", [py, str(BENCH / "ingest.py"), "--sizes", "32,64", "--out", str(parts / "ingest.json")],
                       parts / "ingest.json", 900))  # fmt: skip
     for name, cmd, out, timeout in steps:
         out.unlink(missing_ok=True)
