@@ -44,12 +44,18 @@ _PAGE_SELECTOR = re.compile(r"^(?::root|body)(?=\s*\{)", re.M)
 # Gradio resets (Tailwind preflight + forms, specificity up to 0,2,0) restyle headings, links, lists, buttons
 # and form fields inside its container. Revert them to the browser's defaults inside the page, as the plain
 # page has them; app.css's own rules (nested under the component's id, 1,0,0 and up) still win over this.
-_UNRESET = f".{ROOT_CLASS}.{ROOT_CLASS}.{ROOT_CLASS} * {{ all: revert; }}"
-# Gradio's frame around the one component: no padding, no width cap, no footer gap, the page's background.
+_UNRESET = "".join(f".{ROOT_CLASS}.{ROOT_CLASS}.{ROOT_CLASS} {s} {{ all: revert; }}\n" for s in ("*", "::placeholder"))
+# Gradio's frame around the one component: no padding, no width cap, no gaps; and no clipping
+# (overflow: hidden on the container would make it the scroll container, so the page's sticky header
+# and composer would no longer stick to the window).
 _FRAME = """
-.gradio-container { padding: 0 !important; max-width: none !important; min-height: 100vh; }
+.gradio-container {
+  padding: 0 !important; max-width: none !important; min-height: 100vh; overflow: visible !important;
+}
 .gradio-container > .main, .gradio-container .wrap, .gradio-container .contain,
-.gradio-container .fillable { padding: 0 !important; margin: 0 !important; max-width: none !important; gap: 0 !important; }
+.gradio-container .fillable {
+  padding: 0 !important; margin: 0 !important; max-width: none !important; gap: 0 !important;
+}
 #paperchat { padding: 0; margin: 0; border: 0; }
 """
 
