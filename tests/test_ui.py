@@ -191,7 +191,6 @@ def test_the_page_is_hosted_by_gradio_and_plain(watched: Watched, app_url: str) 
     assert page.locator("gradio-app #paperchat #pc-chat").count() == 1
     assert page.locator("footer:not(.foot)").count() == 0
     page.wait_for_function("() => !document.querySelector('#pc-mode').innerText.includes('checking')")
-    assert any("/gradio_api/" in u or u.endswith("/config") for u in watched.requests)
     watched.clean()
     page.goto(app_url + "plain/")  # the same page without Gradio
     page.wait_for_function("() => document.querySelector('#pc-mode').innerText.includes('no LLM configured')")
