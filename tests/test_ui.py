@@ -134,6 +134,11 @@ class Watched:
         SHOTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(SHOTS / f"{name}.png"))
 
+    def open(self, url: str) -> None:
+        """Load the Gradio app and wait until the page's script has run inside its component."""
+        self.page.goto(url)
+        self.page.wait_for_selector("[data-pc-ready]", state="attached")
+
     def ask(self, question: str) -> None:
         box = self.page.locator("#pc-question")
         box.fill(question)
@@ -178,6 +183,39 @@ def card_date(built_engine: Engine, paper_id: str) -> str:
     return p.date_text or p.date or "date not recorded"
 
 
+# -- hosting ----------------------------------------------------------------------------------------
+
+
+def test_the_page_is_hosted_by_gradio_and_plain(watched: Watched, app_url: str) -> None:
+    page = watched.page
+    watched.open(app_url)
+    assert page.title() == "paperchat"
+    # The page's markup lives inside the Gradio app's custom HTML component, Gradio's footer is off.
+    assert page.locator("gradio-app #paperchat #pc-chat").count() == 1
+    assert page.locator("footer:not(.foot)").count() == 0
+    page.wait_for_function("() => !document.querySelector('#pc-mode').innerText.includes('checking')")
+    watched.clean()
+    page.goto(app_url + "plain/")  # the same page without Gradio
+    page.wait_for_function("() => document.querySelector('#pc-mode').innerText.includes('no LLM configured')")
+    assert page.locator("gradio-app").count() == 0 and page.locator("#pc-examples button").count() == 4
+    watched.clean()
+
+
+def test_gradio_templates_keep_the_page_text_literal() -> None:
+    from ui.shell import load_page, scoped_css, template_text
+
+    assert template_text("a`b${c}\\d") == "a\\`b\\${c}\\\\d"
+    with pytest.raises(ValueError):
+        template_text("{{value}}")
+    source = ":root { --x: 1; }\nbody { margin: 0; }\n@keyframes spin { to { top: 0; } }\np { x: y; }"
+    css, page_css = scoped_css(source)
+    assert css.split() == "& { --x: 1; } & { margin: 0; } p { x: y; }".split()
+    assert page_css.strip() == "@keyframes spin { to { top: 0; } }"
+    parts = load_page()
+    assert "<script" not in parts.html and 'id="pc-question"' in parts.html
+    assert parts.js.rstrip().endswith("element.dataset.pcReady = '1';")
+
+
 # -- the chat -------------------------------------------------------------------------------------
 
 
@@ -185,7 +223,7 @@ def test_answer_with_linked_citations_cards_and_follow_up(watched: Watched, app_
     expected = built_engine.ask(QUESTION)
     assert not expected.refused and len(expected.citations) >= 2
     page = watched.page
-    page.goto(app_url)
+    watched.open(app_url)
     page.wait_for_function("() => document.querySelector('#pc-mode').innerText.includes('no LLM configured')")
     assert page.locator("#pc-year-from").input_value() == "" and page.locator("#pc-year-to").input_value() == ""
     watched.shot("01-start-desktop")
@@ -251,7 +289,7 @@ def test_answer_with_linked_citations_cards_and_follow_up(watched: Watched, app_
 
 def test_second_question_while_answering_waits_visibly(watched: Watched, app_url: str) -> None:
     page = watched.page
-    page.goto(app_url)
+    watched.open(app_url)
     watched.ask(QUESTION)
     page.wait_for_selector("#a1")
     assert page.locator("#pc-ask").is_disabled()
@@ -277,7 +315,7 @@ def test_copy_gives_clean_text_with_sources(watched: Watched, app_url: str, buil
     question = "How does classifier-free guidance relate to predictor-corrector methods?"
     expected = built_engine.ask(question)
     page = watched.page
-    page.goto(app_url)
+    watched.open(app_url)
     watched.ask(question)
     watched.wait_for_answer(1)
     page.locator("#a1 .pc-copy").click()
@@ -296,12 +334,12 @@ def test_copy_gives_clean_text_with_sources(watched: Watched, app_url: str, buil
 
 def test_phone_answer_with_sources_in_reach(phone: Watched, app_url: str) -> None:
     page = phone.page
-    page.goto(app_url)
+    phone.open(app_url)
     heading = page.locator("#pc-heading").bounding_box()
     assert heading and heading["height"] < 40  # the title is one line, not cut
     assert page.locator("#pc-heading").evaluate("h => h.scrollWidth <= h.clientWidth")
     assert phone.fits_width()
-    header = page.locator("header").bounding_box()
+    header = page.locator("header.top").bounding_box()
     assert header and header["height"] < 70
     page.wait_for_function("() => document.querySelector('#pc-mode').innerText.startsWith('extractive')")
     phone.shot("07-start-phone")
@@ -359,7 +397,7 @@ def test_sources_show_before_the_text_finishes(watched: Watched, llm_engine: Eng
     fake_openai.script(Reply(text=LLM_TEXT, chunk_delay=0.15))
     with Server(llm_engine) as server:
         page = watched.page
-        page.goto(server.url)
+        watched.open(server.url)
         page.wait_for_function("() => document.querySelector('#pc-mode').innerText.includes('LLM: fake-model')")
         watched.ask("How does classifier-free guidance relate to predictor-corrector methods?")
         page.wait_for_selector('#a1[data-state="streaming"] .pc-source')
@@ -382,7 +420,7 @@ def test_sources_show_before_the_text_finishes(watched: Watched, llm_engine: Eng
 def test_browse_open_paper_similar_and_ask_about_it(watched: Watched, app_url: str, built_engine: Engine) -> None:
     (paper,) = [p for p in built_engine.catalog.papers if p.title == LENGTH_PAPER]
     page = watched.page
-    page.goto(app_url)
+    watched.open(app_url)
     page.locator("#tab-browse").click()
     page.wait_for_function("() => document.querySelector('#br-count').innerText.includes('of')")
     assert page.locator("#br-count").inner_text() == f"Papers 1–20 of {len(built_engine.catalog)}"
@@ -435,7 +473,7 @@ def test_browse_open_paper_similar_and_ask_about_it(watched: Watched, app_url: s
 
 def test_api_docs_work_offline(watched: Watched, app_url: str) -> None:
     page = watched.page
-    page.goto(app_url)
+    watched.open(app_url)
     page.locator("#pc-api-link").click()
     page.wait_for_selector(".swagger-ui .opblock")
     assert "/api/ask/stream" in page.locator(".swagger-ui").inner_text()
@@ -445,7 +483,7 @@ def test_api_docs_work_offline(watched: Watched, app_url: str) -> None:
 
 
 def test_off_corpus_question_shows_related_reading(watched: Watched, app_url: str) -> None:
-    watched.page.goto(app_url)
+    watched.open(app_url)
     watched.ask("what is the recipe for chocolate cake?")
     answer = watched.wait_for_answer()
     assert "does not" in answer.lower()
@@ -457,7 +495,7 @@ def test_off_corpus_question_shows_related_reading(watched: Watched, app_url: st
 
 def test_bad_input_gets_a_friendly_message_not_a_traceback(watched: Watched, app_url: str) -> None:
     page = watched.page
-    page.goto(app_url)
+    watched.open(app_url)
     page.locator("#pc-ask").click()  # empty question
     assert "Please type a question" in page.locator("#pc-notice").inner_text()
     page.locator("#pc-filters summary").click()
@@ -532,7 +570,7 @@ class HostileEngine:
 def test_hostile_html_in_answers_and_sources_stays_inert(watched: Watched, built_engine: Engine) -> None:
     with Server(HostileEngine(built_engine)) as server:
         page = watched.page
-        page.goto(server.url)
+        watched.open(server.url)
         watched.ask(QUESTION)
         shown = watched.wait_for_answer()
         page.hover("#a1-s1")  # would fire an injected onmouseover
