@@ -287,9 +287,37 @@ def test_answer_with_linked_citations_cards_and_follow_up(watched: Watched, app_
     watched.clean()
 
 
-def test_second_question_while_answering_waits_visibly(watched: Watched, app_url: str) -> None:
+class SlowEngine:
+    """The real engine, but each streamed piece of an answer takes 0.4 s: a slow LLM, for a deterministic race."""
+
+    def __init__(self, inner: Engine):
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def ask_stream(self, question: str, **kwargs: Any) -> AnswerStream:
+        inner = self._inner.ask_stream(question, **kwargs)
+
+        def parts() -> Iterator[str | Answer]:
+            for delta in inner:
+                time.sleep(0.4)
+                yield delta
+            yield inner.answer
+
+        return AnswerStream(inner.found, inner.sources, parts())
+
+
+@pytest.fixture(scope="module")
+def slow_app_url(built_engine: Engine) -> Iterator[str]:
+    with Server(SlowEngine(built_engine)) as server:
+        yield server.url
+
+
+def test_second_question_while_answering_waits_visibly(watched: Watched, slow_app_url: str) -> None:
+    # Answers take tens of milliseconds now: a slowed stream makes "a question while one is answering" certain.
     page = watched.page
-    watched.open(app_url)
+    watched.open(slow_app_url)
     watched.ask(QUESTION)
     page.wait_for_selector("#a1")
     assert page.locator("#pc-ask").is_disabled()
