@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 
 from rag.catalog import Catalog, mention_pattern
-from rag.models import Answer, Entity, Hit, Paper, SearchResult
+from rag.models import Answer, Entity, Fact, Hit, Paper, SearchResult
 from rag.responses import cited, refused
 
 TRUNCATED_NOTE = "(Some pages list only the first authors, 'et al.': papers where they come later may be missing.)"
@@ -19,6 +19,35 @@ VENUE_COMMENT = re.compile(  # an arXiv comment that states a venue
     re.I,
 )
 LISTED_BY = {"list_by_author": "author", "list_by_affiliation": "affiliation"}
+
+
+def _authors(p: Paper) -> str | None:
+    aff = f" ({', '.join(p.affiliations)})" if p.affiliations else ""
+    return f'"{p.title}" was written by {p.authors_display}{aff} [1].' if p.authors else None
+
+
+def _arxiv_id(p: Paper) -> str | None:
+    return f'The arXiv id of "{p.title}" is {p.arxiv_id} ({p.url}) [1].' if p.arxiv_id else None
+
+
+def _venue(p: Paper) -> str | None:
+    if p.journal_ref:
+        return f'"{p.title}" appeared in {p.journal_ref} [1].'
+    said = [c for c in p.comments if VENUE_COMMENT.search(c)]
+    return f'The arXiv comments of "{p.title}" say: ' + "; ".join(f'"{c}"' for c in said) + " [1]." if said else None
+
+
+def _date(p: Paper) -> str | None:
+    return f'"{p.title}" is dated {p.date_text or p.date} [1].' if p.date_text or p.date else None
+
+
+# fact -> (its sentence when the catalog holds it, else None; its name in `missing`; the sentence when it does not)
+FACT_TEXT: dict[Fact, tuple[Callable[[Paper], str | None], str, str]] = {
+    "authors": (_authors, "authors", 'The corpus does not list the authors of "{title}".'),
+    "arxiv_id": (_arxiv_id, "arXiv id", 'The corpus gives no arXiv id for "{title}".'),
+    "venue": (_venue, "venue", 'The corpus does not record where "{title}" was published or accepted.'),
+    "date": (_date, "date", 'The corpus gives no date for "{title}".'),
+}
 
 
 class CatalogAnswers:
@@ -49,34 +78,12 @@ class CatalogAnswers:
         missing: list[str] = []  # facts asked for that the catalog does not hold: said, never guessed
         lacking: list[str] = []
         for fact in found.analysis.facts:
-            if fact == "authors":
-                if paper.authors:
-                    aff = f" ({', '.join(paper.affiliations)})" if paper.affiliations else ""
-                    stated.append(f'"{paper.title}" was written by {paper.authors_display}{aff} [1].')
-                else:
-                    missing.append(f'The corpus does not list the authors of "{paper.title}".')
-                    lacking.append("authors")
-            elif fact == "arxiv_id":
-                if paper.arxiv_id:
-                    stated.append(f'The arXiv id of "{paper.title}" is {paper.arxiv_id} ({paper.url}) [1].')
-                else:
-                    missing.append(f'The corpus gives no arXiv id for "{paper.title}".')
-                    lacking.append("arXiv id")
-            elif fact == "venue":
-                if paper.journal_ref:
-                    stated.append(f'"{paper.title}" appeared in {paper.journal_ref} [1].')
-                elif said := [c for c in paper.comments if VENUE_COMMENT.search(c)]:
-                    quoted = "; ".join(f'"{c}"' for c in said)
-                    stated.append(f'The arXiv comments of "{paper.title}" say: {quoted} [1].')
-                else:
-                    missing.append(f'The corpus does not record where "{paper.title}" was published or accepted.')
-                    lacking.append("venue")
-            elif fact == "date":
-                if paper.date_text or paper.date:
-                    stated.append(f'"{paper.title}" is dated {paper.date_text or paper.date} [1].')
-                else:
-                    missing.append(f'The corpus gives no date for "{paper.title}".')
-                    lacking.append("date")
+            say, name, lacks = FACT_TEXT[fact]
+            if text := say(paper):
+                stated.append(text)
+            else:
+                missing.append(lacks.format(title=paper.title))
+                lacking.append(name)
         if stated:
             return cited(found, [hit], " ".join(stated + missing), mode, missing=lacking)
         # A fact the catalog does not hold: said plainly, the paper it is about offered to read.
