@@ -287,8 +287,8 @@ def test_answer_with_linked_citations_cards_and_follow_up(watched: Watched, app_
     watched.clean()
 
 
-class SlowEngine:
-    """The real engine, but each streamed piece of an answer takes 0.4 s: a slow LLM, for a deterministic race."""
+class WrappedEngine:
+    """The real engine, its answer streams passed through `delta`, `sources` and `final` (subclasses change them)."""
 
     def __init__(self, inner: Engine):
         self._inner = inner
@@ -301,11 +301,27 @@ class SlowEngine:
 
         def parts() -> Iterator[str | Answer]:
             for delta in inner:
-                time.sleep(0.4)
-                yield delta
-            yield inner.answer
+                yield self.delta(delta)
+            yield self.final(inner.answer)
 
-        return AnswerStream(inner.found, inner.sources, parts())
+        return AnswerStream(inner.found, self.sources(inner.sources), parts())
+
+    def delta(self, text: str) -> str:
+        return text
+
+    def sources(self, sources: list[Any]) -> list[Any]:
+        return sources
+
+    def final(self, answer: Answer) -> Answer:
+        return answer
+
+
+class SlowEngine(WrappedEngine):
+    """Each streamed piece of an answer takes 0.4 s: a slow LLM, for a deterministic race."""
+
+    def delta(self, text: str) -> str:
+        time.sleep(0.4)
+        return text
 
 
 @pytest.fixture(scope="module")
@@ -557,25 +573,17 @@ HOSTILE = (
 )
 
 
-class HostileEngine:
+class HostileEngine(WrappedEngine):
     """The real engine, except every answer and cited paper carries hostile HTML and Markdown."""
 
-    def __init__(self, inner: Engine):
-        self._inner = inner
+    def delta(self, text: str) -> str:
+        return HOSTILE + " " + text
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    def sources(self, sources: list[Any]) -> list[Any]:
+        return [c.model_copy(update={"title": HOSTILE}) for c in sources]
 
-    def ask_stream(self, question: str, **kwargs: Any) -> AnswerStream:
-        inner = self._inner.ask_stream(question, **kwargs)
-
-        def parts() -> Iterator[str | Answer]:
-            for delta in inner:
-                yield HOSTILE + " " + delta
-            yield self._poison(inner.answer)
-
-        sources = [c.model_copy(update={"title": HOSTILE}) for c in inner.sources]
-        return AnswerStream(inner.found, sources, parts())
+    def final(self, answer: Answer) -> Answer:
+        return self._poison(answer)
 
     @staticmethod
     def _poison(answer: Answer) -> Answer:
