@@ -3,7 +3,6 @@
 # `make test` = ruff, mypy, both tiers and the eval gate. `make bench` writes bench/results/latest.{json,md}.
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-PIP    := $(VENV)/bin/pip
 RAG    := $(VENV)/bin/rag
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
@@ -16,13 +15,12 @@ export GRADIO_ANALYTICS_ENABLED=False
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	# The CPU build of torch first: anything unpinned would pull a multi-GB CUDA build.
-	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e .
+	# torch pinned to the CPU build in the same resolution: anything unpinned would pull a multi-GB CUDA build.
+	scripts/install $(VENV) torch==2.13.0 -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install --quiet -e '.[test]'
+	scripts/install $(VENV) torch==2.13.0 -e '.[test]'
 	# A real browser for the UI tests (Debian's Chromium; Playwright's own download is not reachable).
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	touch $@
