@@ -42,7 +42,8 @@ lint: install-test
 test-fast: install-test
 	$(VENV)/bin/pytest -q -m "not integration"
 
-test-integration: install-test
+# The checkout's index first: the integration tier's index starts as a copy of it (tests/conftest.py built_engine).
+test-integration: install-test index
 	$(VENV)/bin/pytest -q -m integration
 
 test: lint test-fast test-integration

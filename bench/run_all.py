@@ -102,8 +102,9 @@ def table(results: dict[str, Any]) -> str:
                          f"{e['load_s']} s / {e['query_ms']['p50']} ms / {e['peak_rss_mb']} MB", "—",
                          f"fresh process, `bench/latency.py` ({e['abstracts_per_s']} abstracts/s)"))  # fmt: skip
     if ingest:
+        how = "`python bench/ingest.py --papers 150`" if ingest.get("sliced") else "`python bench/ingest.py`"
         rows.append(("cold ingest vs embed-only", ingest.get("summary", "see bench/ingest.py output"),
-                     TARGETS["ingest"], "`python bench/ingest.py`"))  # fmt: skip
+                     TARGETS["ingest"], how))  # fmt: skip
     else:
         rows.append(("cold ingest vs embed-only", "— (bench/ingest.py not present)", TARGETS["ingest"], "—"))
     if load.get("p95_s") is not None:
@@ -147,7 +148,8 @@ def main() -> None:
                   "--json", str(parts / "load.json")], parts / "load.json", 600),
     ]  # fmt: skip
     if (BENCH / "ingest.py").is_file():
-        steps.append(("ingest", [py, str(BENCH / "ingest.py"), "--sizes", "32,64", "--out", str(parts / "ingest.json")],
+        steps.append(("ingest", [py, str(BENCH / "ingest.py"), "--sizes", "32,64", "--sweep-texts", "600",
+                                  "--papers", "150", "--out", str(parts / "ingest.json")],
                       parts / "ingest.json", 900))  # fmt: skip
     for name, cmd, out, timeout in steps:
         out.unlink(missing_ok=True)
