@@ -24,18 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from questions import QUESTIONS  # bench/questions.py (scripts run as `python bench/x.py`)
+
 ROOT = Path(__file__).resolve().parent.parent
 ONE_SHOT_QUESTION = "which papers study length generalization?"
-QUESTIONS = [
-    "which papers study length generalization, and what do they find?",
-    "is there work on making big models cheaper to run on a phone?",
-    "what did Omid Saremi co-author?",
-    "what is the arXiv id of the paper on classifier-free guidance as a predictor-corrector?",
-    "how can reinforcement learning improve reasoning in language models?",
-    "which papers are about causal discovery in astrophysics?",
-    "what's a good recipe for sourdough bread?",
-    "methods for detecting hallucinations in large language models",
-]
 
 
 def pct(values: list[float], q: float) -> float:

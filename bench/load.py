@@ -24,20 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from questions import QUESTIONS  # bench/questions.py (scripts run as `python bench/x.py`)
+
 ROOT = Path(__file__).resolve().parent.parent
-# Real questions of the kinds users ask: topical, author, id lookup, follow-up free, refusal.
-QUESTIONS = [
-    "which papers study length generalization?",
-    "is there work on making big models cheaper to run on a phone?",
-    "what did Omid Saremi co-author?",
-    "what is the arXiv id of the paper on classifier-free guidance as a predictor-corrector?",
-    "how can reinforcement learning improve reasoning in language models?",
-    "which papers are about causal discovery in astrophysics?",
-    "what's a good recipe for sourdough bread?",
-    "methods for detecting hallucinations in large language models",
-    "papers on diffusion models for image generation",
-    "how do state space models compare with transformers?",
-]
 
 
 def free_port() -> int:
