@@ -40,6 +40,7 @@ import numpy as np
 from rag.catalog import Catalog, build_catalog
 from rag.errors import UserError
 from rag.models import Paper
+from rag.resume import VectorJournal, text_key
 from rag.settings import Settings
 from rag.text import searchable, sentences
 
@@ -82,6 +83,7 @@ class IngestReport:
     chunks_embedded: int = 0
     papers_embedded: int = 0
     sentences_embedded: int = 0
+    vectors_resumed: int = 0  # taken from an interrupted ingest's journal instead of embedded again
     papers_updated: int = 0
     papers_removed: int = 0
     rebuilt: bool = False
@@ -100,6 +102,7 @@ class IngestReport:
             f"{self.chunks_embedded} chunks embedded in {self.seconds:.1f} s"
             + (" (index rebuilt for new settings)" if self.rebuilt else "")
             + (" (already up to date)" if self.unchanged else "")
+            + (f" ({self.vectors_resumed} vectors resumed from an interrupted ingest)" if self.vectors_resumed else "")
         )
 
     def stage_line(self) -> str:
@@ -586,6 +589,7 @@ class Ingest:
         self.progress = progress
         self.rebuild = rebuild
         self.report = IngestReport()
+        self.journal = VectorJournal(index.data_dir / "resume", index.key)
         self._t = time.perf_counter()
 
     def _stage(self, name: str, t0: float) -> float:
@@ -654,6 +658,7 @@ class Ingest:
         gens.switch(gen)
         idx._adopt(gen)
         report.generation = gen.name
+        self.journal.discard()
         checkpoint("after_switch")
         self._collect_garbage(keep=[gen] + ([prev] if prev is not None and same else []))
         self._stage("store", t0)
@@ -753,23 +758,34 @@ class Ingest:
 
     # -- embed: one pass, texts sorted by length so batches pad little -----------------------------------
     def _embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors of the texts, in one pass sorted by length; every batch is journalled as it is made, and
+        texts an interrupted earlier run already embedded are taken from its journal (rag/resume.py)."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        keys = [text_key(t) for t in texts]
+        out: np.ndarray | None = None
+        done = np.zeros(len(texts), dtype=bool)
+        for i, vec in self.journal.held(keys):
+            if out is None:
+                out = np.zeros((len(texts), len(vec)), dtype=np.float32)
+            out[i], done[i] = vec, True
+        self.report.vectors_resumed = int(done.sum())
+        order = sorted((i for i in range(len(texts)) if not done[i]), key=lambda i: len(texts[i]))
         size = self.settings.embedding.batch_size
-        batches = range(0, len(order), size)
         bar: Any = None
         if self.progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(texts), desc="Embedding", unit="text", file=sys.stderr)
-        out: np.ndarray | None = None
-        for start in batches:
+            bar = tqdm(total=len(texts), initial=int(done.sum()), desc="Embedding", unit="text", file=sys.stderr)
+        for start in range(0, len(order), size):
             ids = order[start : start + size]
             vecs = np.asarray(self.index.embedder.embed([texts[i] for i in ids]), dtype=np.float32)
             if out is None:
                 out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
             out[ids] = vecs
+            self.journal.add([keys[i] for i in ids], vecs)
+            if start == 0:
+                checkpoint("during_embed")
             if bar is not None:
                 bar.update(len(ids))
         if bar is not None:

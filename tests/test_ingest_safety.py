@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -282,3 +283,25 @@ def test_a_read_only_index_can_be_searched(tmp_path: Path, small_corpus: Path, e
     finally:
         for p in paths:
             p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+def test_an_interrupted_ingest_resumes_its_embedding(tmp_path: Path, small_corpus: Path, embedder: Embedder) -> None:
+    """Killed after its first journalled batch, the next ingest embeds only what is left, and the index it builds
+    answers exactly as one built in a single run; a finished ingest leaves no journal behind."""
+    data = tmp_path / "data"
+    proc = run_ingest(data, small_corpus, kill_at="during_embed", RAG_EMBEDDING__BATCH_SIZE="16")
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert list((data / "resume").glob("vectors-*.sqlite"))  # the first batch was kept
+
+    proc = run_ingest(data, small_corpus, RAG_EMBEDDING__BATCH_SIZE="16")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    resumed = re.search(r"(\d+) vectors resumed from an interrupted ingest", proc.stdout)
+    assert resumed and int(resumed.group(1)) == 16, proc.stdout
+    assert not list((data / "resume").glob("vectors-*"))
+
+    whole = tmp_path / "whole"
+    assert run_ingest(whole, small_corpus).returncode == 0
+    settings = make_settings(data, corpus_dir=small_corpus)
+    assert answers(Engine(settings, embedder=embedder)) == answers(
+        Engine(make_settings(whole, corpus_dir=small_corpus), embedder=embedder)
+    )
