@@ -112,7 +112,8 @@ class Retriever:
         if not self._vectors_checked:
             self._vectors_checked = True
             if 0 < self.index.collection().count() <= self.settings.retrieval.exact_max_chunks:
-                self._vectors = VectorCache(self.index.collection(), self.index.papers_collection())
+                top = max(100, self.settings.retrieval.candidates)  # >= any k a request may ask for (k <= 100)
+                self._vectors = VectorCache(self.index.collection(), self.index.papers_collection(), top=top)
         return self._vectors
 
     def _tokenize(self, texts: list[str]) -> list[list[str]]:
@@ -216,7 +217,7 @@ class Retriever:
             allowed_set = set(allowed_ids) if allowed_ids is not None else None
             dense_hits = cache.chunks_by_paper(vector, allowed_set)
             if (r.mode == "hybrid" and r.paper_weight > 0) or r.mode == "paper":
-                paper_sims = cache.paper_sims(vector)
+                paper_sims = cache.paper_sims(vector, allowed_set if r.mode == "paper" else None)
         elif vector is not None:
             dense_hits = self.dense(vector, r.candidates, allowed_ids)
             if (r.mode == "hybrid" and r.paper_weight > 0) or r.mode == "paper":

@@ -3,13 +3,21 @@
 One matrix product scores every chunk and every paper vector against the question: no approximate
 search, no per-question round trips to Chroma, and every candidate paper gets its exact cosine.
 Above `retrieval.exact_max_chunks` the retriever asks Chroma's HNSW index instead.
+
+Per question, Python touches only the best `top` papers (numpy ranks the rest): the answers are built for
+those, and any other paper's are computed when fusion asks for it (`Ranked`), so the cost does not grow with
+the corpus beyond the matrix product.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import numpy as np
+
+V = TypeVar("V")
+Chunks = list[tuple[str, str, float]]  # (chunk id, text, cosine), best first
 
 
 def single_threaded_blas() -> None:
@@ -21,49 +29,107 @@ def single_threaded_blas() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
+class Ranked(dict[str, V]):
+    """The best papers, best first, as a dict; any other paper's value is computed when looked up (`in`, `[]`,
+    `.get`), so fusion can score every candidate it has without the whole corpus being turned into Python."""
+
+    def __init__(self, best: Iterable[tuple[str, V]], lookup: Callable[[str], V | None]):
+        super().__init__(best)
+        self._lookup = lookup
+
+    def _fill(self, key: object) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        if not isinstance(key, str) or (value := self._lookup(key)) is None:
+            return False
+        super().__setitem__(key, value)
+        return True
+
+    def __contains__(self, key: object) -> bool:
+        return self._fill(key)
+
+    def __missing__(self, key: str) -> V:
+        if self._fill(key):
+            return dict.__getitem__(self, key)
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[key] if self._fill(key) else default
+
+
 class VectorCache:
-    def __init__(self, chunks: Any, papers: Any):
+    def __init__(self, chunks: Any, papers: Any, *, top: int = 100):
         single_threaded_blas()
+        self.top = top
         got = chunks.get(include=["embeddings", "metadatas", "documents"])
-        self.chunk_ids: list[str] = list(got["ids"])
-        self.texts: list[str] = [d or "" for d in got["documents"]]
         owners = [str(m["paper_id"]) for m in got["metadatas"]]
         self.paper_ids: list[str] = sorted(set(owners))
-        where = {pid: i for i, pid in enumerate(self.paper_ids)}
-        self.owner = np.array([where[o] for o in owners], dtype=np.int64)
-        self.matrix = _unit(got["embeddings"])
+        self._pos = {pid: i for i, pid in enumerate(self.paper_ids)}
+        owner = np.array([self._pos[o] for o in owners], dtype=np.int64)
+        by_paper = np.argsort(owner, kind="stable")  # rows grouped by paper: one slice per paper
+        self.owner = owner[by_paper]
+        self.chunk_ids: list[str] = [got["ids"][i] for i in by_paper]
+        self.texts: list[str] = [got["documents"][i] or "" for i in by_paper]
+        self.matrix = _unit(got["embeddings"])[by_paper] if len(by_paper) else _unit(None)
+        self.starts = np.searchsorted(self.owner, np.arange(len(self.paper_ids)))
+        self.ends = np.r_[self.starts[1:], len(self.owner)].astype(np.int64)
         pv = papers.get(include=["embeddings"])
         self.paper_index = {pid: i for i, pid in enumerate(pv["ids"])}
+        self.paper_order: list[str] = list(pv["ids"])
         self.paper_matrix = _unit(pv["embeddings"])
 
-    def chunks_by_paper(
-        self, vector: list[float], allowed: set[str] | None, per_paper: int = 3
-    ) -> dict[str, list[tuple[str, str, float]]]:
-        """paper id -> its best chunks (chunk id, text, cosine), best first, for every (allowed) paper."""
-        if not self.chunk_ids:
-            return {}
-        sims = self.matrix @ np.asarray(vector, dtype=np.float32)
-        # By paper, best chunk first within each: one sort on paper + (1 - cosine) (cosines lie in [-1, 1]).
-        order = np.argsort(self.owner * 4.0 - sims, kind="stable")
-        owners = self.owner[order]
-        # Rank of each chunk within its paper (0 = best): position minus where the paper's run starts.
-        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-        kept = order[rank < per_paper]
-        # Plain lists, not numpy scalars, in the one Python loop left: it runs per kept chunk.
-        out: dict[str, list[tuple[str, str, float]]] = {}
-        for o, j, s in zip(self.owner[kept].tolist(), kept.tolist(), sims[kept].tolist(), strict=True):
-            pid = self.paper_ids[o]
-            if allowed is None or pid in allowed:
-                out.setdefault(pid, []).append((self.chunk_ids[j], self.texts[j], s))
-        return dict(sorted(out.items(), key=lambda kv: -kv[1][0][2]))
+    def _mask(self, allowed: set[str] | None, index: dict[str, int], n: int) -> np.ndarray | None:
+        if allowed is None:
+            return None
+        keep = np.zeros(n, dtype=bool)
+        keep[[index[p] for p in allowed if p in index]] = True
+        return keep
 
-    def paper_sims(self, vector: list[float]) -> dict[str, float]:
-        """paper id -> cosine of its title + abstract vector to the question."""
+    def chunks_by_paper(self, vector: list[float], allowed: set[str] | None, per_paper: int = 3) -> Ranked[Chunks]:
+        """paper id -> its best chunks (chunk id, text, cosine), best first; papers ordered by their best chunk.
+        Holds the `top` best (allowed) papers; any other allowed paper's chunks are computed on lookup."""
+        if not self.chunk_ids:
+            return Ranked([], lambda pid: None)
+        sims = self.matrix @ np.asarray(vector, dtype=np.float32)
+        best = np.maximum.reduceat(sims, self.starts) if len(self.starts) else sims[:0]
+        keep = self._mask(allowed, self._pos, len(self.paper_ids))
+
+        def chunks_of(i: int) -> Chunks:
+            s, e = int(self.starts[i]), int(self.ends[i])
+            order = s + np.argsort(-sims[s:e], kind="stable")[:per_paper]
+            return [(self.chunk_ids[j], self.texts[j], float(sims[j])) for j in order.tolist()]
+
+        def lookup(pid: str) -> Chunks | None:
+            i = self._pos.get(pid)
+            return None if i is None or (keep is not None and not keep[i]) else chunks_of(i)
+
+        ranked = _best(best, keep, self.top)
+        return Ranked(((self.paper_ids[i], chunks_of(i)) for i in ranked), lookup)
+
+    def paper_sims(self, vector: list[float], allowed: set[str] | None = None) -> Ranked[float]:
+        """paper id -> cosine of its title + abstract vector to the question, best first; the `top` best held,
+        any other paper's computed on lookup."""
         if not self.paper_index:
-            return {}
+            return Ranked([], lambda pid: None)
         sims = self.paper_matrix @ np.asarray(vector, dtype=np.float32)
-        return {pid: float(sims[i]) for pid, i in self.paper_index.items()}
+        keep = self._mask(allowed, self.paper_index, len(self.paper_order))
+
+        def lookup(pid: str) -> float | None:
+            i = self.paper_index.get(pid)
+            return None if i is None or (keep is not None and not keep[i]) else float(sims[i])
+
+        return Ranked(((self.paper_order[i], float(sims[i])) for i in _best(sims, keep, self.top)), lookup)
+
+
+def _best(scores: np.ndarray, keep: np.ndarray | None, n: int) -> list[int]:
+    """Indices of the n highest scores (among those kept), highest first; ties in index order."""
+    if keep is not None:
+        scores = np.where(keep, scores, -np.inf)
+    n = min(n, len(scores) if keep is None else int(keep.sum()))
+    if n <= 0:
+        return []
+    part = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    return part[np.lexsort((part, -scores[part]))].tolist()
 
 
 def _unit(rows: Any) -> np.ndarray:

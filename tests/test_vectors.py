@@ -1,0 +1,93 @@
+"""VectorCache against a brute-force reference: the per-question work touches only the best papers, the answers
+for every other paper are still exact when fusion asks for them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rag.vectors import VectorCache
+
+
+class Stored:
+    """What a Chroma collection's .get(include=...) returns: ids, embeddings, metadatas, documents."""
+
+    def __init__(self, ids: list[str], vectors: np.ndarray, owners: list[str] | None = None):
+        self.data = {
+            "ids": ids,
+            "embeddings": vectors,
+            "metadatas": [{"paper_id": o} for o in owners] if owners is not None else None,
+            "documents": [f"text of {i}" for i in ids],
+        }
+
+    def get(self, include: list[str]) -> dict[str, Any]:
+        return self.data
+
+
+@pytest.fixture(scope="module")
+def corpus() -> tuple[VectorCache, np.ndarray, list[str], np.ndarray, list[str]]:
+    rng = np.random.default_rng(7)
+    papers = [f"p{i:05d}" for i in range(3000)]
+    owners = [p for p in papers for _ in range(int(rng.integers(1, 5)))]
+    rng.shuffle(owners)  # chunks arrive in any order
+    chunk_ids = [f"{o}#{n}" for n, o in enumerate(owners)]
+    chunks = rng.normal(size=(len(owners), 32)).astype(np.float32)
+    paper_vectors = rng.normal(size=(len(papers), 32)).astype(np.float32)
+    cache = VectorCache(Stored(chunk_ids, chunks, owners), Stored(papers, paper_vectors), top=50)
+    unit = chunks / np.linalg.norm(chunks, axis=1, keepdims=True)
+    return cache, unit, owners, paper_vectors / np.linalg.norm(paper_vectors, axis=1, keepdims=True), papers
+
+
+def reference(unit: np.ndarray, owners: list[str], q: np.ndarray) -> dict[str, list[tuple[str, float]]]:
+    sims = unit @ q
+    out: dict[str, list[tuple[str, float]]] = {}
+    for j in np.argsort(-sims, kind="stable"):
+        out.setdefault(owners[j], []).append((f"{owners[j]}#{j}", float(sims[j])))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_best_papers_and_any_other_paper_match_brute_force(corpus: Any, seed: int) -> None:
+    cache, unit, owners, _, _ = corpus
+    q = np.random.default_rng(seed).normal(size=32).astype(np.float32)
+    q /= np.linalg.norm(q)
+    want = reference(unit, owners, q)
+    got = cache.chunks_by_paper(q.tolist(), None)
+    best_first = sorted(want, key=lambda p: -want[p][0][1])
+    assert list(got) == best_first[:50]  # only the best are materialised, in order
+    for pid in [*best_first[:3], *best_first[-3:], best_first[1500]]:  # top, bottom, middle: all exact on lookup
+        assert pid in got
+        assert [c for c, _, _ in got[pid]] == [c for c, _ in want[pid][:3]]
+        assert got.get(pid)[0][2] == pytest.approx(want[pid][0][1], abs=1e-5)
+    assert "p99999" not in got and got.get("p99999") is None
+
+
+def test_allowed_papers_only(corpus: Any) -> None:
+    cache, unit, owners, _, papers = corpus
+    q = unit[0]
+    allowed = set(papers[100:130])
+    got = cache.chunks_by_paper(q.tolist(), allowed)
+    want = reference(unit, owners, q)
+    assert list(got) == sorted((p for p in want if p in allowed), key=lambda p: -want[p][0][1])
+    outside = next(p for p in papers if p not in allowed)
+    assert outside not in got and got.get(outside) is None
+
+
+def test_paper_vectors_ranked_and_looked_up(corpus: Any) -> None:
+    cache, _, _, paper_unit, papers = corpus
+    q = paper_unit[42]
+    sims = paper_unit @ q
+    got = cache.paper_sims(q.tolist())
+    assert next(iter(got)) == "p00042" and len(got) == 50
+    assert list(got) == [papers[i] for i in np.argsort(-sims, kind="stable")[:50]]
+    low = papers[int(np.argmin(sims))]
+    assert got[low] == pytest.approx(float(sims.min()), abs=1e-5)
+    only = cache.paper_sims(q.tolist(), {"p00001", "p00002"})
+    assert sorted(only) == ["p00001", "p00002"] and "p00042" not in only
+
+
+def test_empty_index() -> None:
+    empty = VectorCache(Stored([], np.zeros((0, 4)), []), Stored([], np.zeros((0, 4))))
+    assert dict(empty.chunks_by_paper([0.0] * 4, None)) == {} and dict(empty.paper_sims([0.0] * 4)) == {}
