@@ -43,6 +43,7 @@ from rag.models import Paper
 from rag.resume import VectorJournal, text_key
 from rag.settings import Settings
 from rag.text import searchable, sentences
+from rag.vectors import DENSE_FOLDER, VectorCache
 
 if TYPE_CHECKING:
     from llama_index.core import Document
@@ -858,6 +859,9 @@ class Ingest:
                 embeddings=[np.asarray(r[1], dtype=np.float32) for r in ppart],
                 metadatas=[r[2] for r in ppart],
             )
+
+        if len(rows) <= self.settings.retrieval.exact_max_chunks:  # what exact scoring loads, memory-mapped
+            VectorCache.write_dense(gen.dir / DENSE_FOLDER, rows, prow)
 
         new_sents: dict[str, tuple[list[str], np.ndarray]] = {}
         at = 0

@@ -29,7 +29,7 @@ from rag.index import Index
 from rag.models import CONFIDENT, EntityKind, Evidence, Hit, Paper, QueryAnalysis, SearchResult
 from rag.settings import Settings
 from rag.text import searchable
-from rag.vectors import VectorCache
+from rag.vectors import DENSE_FOLDER, VectorCache
 
 ARXIV_IN_TEXT = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
 
@@ -108,12 +108,17 @@ class Retriever:
 
     @property
     def vectors(self) -> VectorCache | None:
-        """Every chunk and paper vector in memory, for exact scoring - when the index is small enough."""
+        """Every chunk and paper vector in memory, for exact scoring - when the index is small enough. Opened
+        memory-mapped from the generation's dense/ files; a generation without them is read from Chroma."""
         if not self._vectors_checked:
             self._vectors_checked = True
-            if 0 < self.index.collection().count() <= self.settings.retrieval.exact_max_chunks:
+            chunks = int((self.index.read_meta() or {}).get("chunks", 0))
+            if 0 < chunks <= self.settings.retrieval.exact_max_chunks:
                 top = max(100, self.settings.retrieval.candidates)  # >= any k a request may ask for (k <= 100)
-                self._vectors = VectorCache(self.index.collection(), self.index.papers_collection(), top=top)
+                self._vectors = VectorCache.open(self.index.generation_dir / DENSE_FOLDER, top=top)
+                if self._vectors is None:
+                    collections = self.index.collection(), self.index.papers_collection()
+                    self._vectors = VectorCache.from_collections(*collections, top=top)
         return self._vectors
 
     def _tokenize(self, texts: list[str]) -> list[list[str]]:

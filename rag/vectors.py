@@ -11,10 +11,14 @@ the corpus beyond the matrix product.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import json
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+
+from rag.arrays import StringTable, load_array, save_array
 
 V = TypeVar("V")
 Chunks = list[tuple[str, str, float]]  # (chunk id, text, cosine), best first
@@ -57,26 +61,80 @@ class Ranked(dict[str, V]):
         return self[key] if self._fill(key) else default
 
 
+DENSE_FOLDER = "dense"  # in a generation: the vectors of exact scoring, written at ingest (`write_dense`)
+
+
 class VectorCache:
-    def __init__(self, chunks: Any, papers: Any, *, top: int = 100):
+    """Every chunk vector (rows grouped by paper) and every paper vector of a generation, for exact scoring."""
+
+    def __init__(
+        self,
+        chunk_ids: Sequence[str],
+        texts: Sequence[str],
+        owner: np.ndarray,
+        matrix: np.ndarray,
+        paper_ids: list[str],
+        paper_vector_ids: list[str],
+        paper_matrix: np.ndarray,
+        *,
+        top: int = 100,
+    ):
+        """owner[i]: index into paper_ids of chunk row i, rows sorted by owner; matrices with unit rows."""
         single_threaded_blas()
         self.top = top
+        self.chunk_ids, self.texts, self.owner, self.matrix = chunk_ids, texts, owner, matrix
+        self.paper_ids = paper_ids
+        self._pos = {pid: i for i, pid in enumerate(paper_ids)}
+        self.starts = np.searchsorted(owner, np.arange(len(paper_ids)))
+        self.ends = np.r_[self.starts[1:], len(owner)].astype(np.int64)
+        self.paper_order = paper_vector_ids
+        self.paper_index = {pid: i for i, pid in enumerate(paper_vector_ids)}
+        self.paper_matrix = paper_matrix
+
+    @classmethod
+    def from_collections(cls, chunks: Any, papers: Any, *, top: int = 100) -> VectorCache:
+        """From the Chroma collections (a generation written before `write_dense` existed)."""
         got = chunks.get(include=["embeddings", "metadatas", "documents"])
         owners = [str(m["paper_id"]) for m in got["metadatas"]]
-        self.paper_ids: list[str] = sorted(set(owners))
-        self._pos = {pid: i for i, pid in enumerate(self.paper_ids)}
-        owner = np.array([self._pos[o] for o in owners], dtype=np.int64)
+        paper_ids = sorted(set(owners))
+        pos = {pid: i for i, pid in enumerate(paper_ids)}
+        owner = np.array([pos[o] for o in owners], dtype=np.int64)
         by_paper = np.argsort(owner, kind="stable")  # rows grouped by paper: one slice per paper
-        self.owner = owner[by_paper]
-        self.chunk_ids: list[str] = [got["ids"][i] for i in by_paper]
-        self.texts: list[str] = [got["documents"][i] or "" for i in by_paper]
-        self.matrix = _unit(got["embeddings"])[by_paper] if len(by_paper) else _unit(None)
-        self.starts = np.searchsorted(self.owner, np.arange(len(self.paper_ids)))
-        self.ends = np.r_[self.starts[1:], len(self.owner)].astype(np.int64)
+        matrix = _unit(got["embeddings"])[by_paper] if len(by_paper) else _unit(None)
         pv = papers.get(include=["embeddings"])
-        self.paper_index = {pid: i for i, pid in enumerate(pv["ids"])}
-        self.paper_order: list[str] = list(pv["ids"])
-        self.paper_matrix = _unit(pv["embeddings"])
+        return cls([got["ids"][i] for i in by_paper], [got["documents"][i] or "" for i in by_paper], owner[by_paper],
+                   matrix, paper_ids, list(pv["ids"]), _unit(pv["embeddings"]), top=top)  # fmt: skip
+
+    @classmethod
+    def open(cls, folder: Path, *, top: int = 100) -> VectorCache | None:
+        """From a generation's dense/ folder, memory-mapped: milliseconds at any size. None when absent."""
+        if not (folder / "meta.json").is_file():
+            return None
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        return cls(StringTable.open(folder / "chunk_ids"), StringTable.open(folder / "texts"),
+                   load_array(folder / "owner.npy"), load_array(folder / "chunks.npy"), meta["paper_ids"],
+                   meta["paper_vector_ids"], load_array(folder / "papers.npy"), top=top)  # fmt: skip
+
+    @staticmethod
+    def write_dense(
+        folder: Path, chunks: list[tuple[str, Any, str, dict[str, Any]]], papers: list[tuple[str, Any, Any]]
+    ) -> None:
+        """chunks: (chunk id, vector, text, metadata with paper_id); papers: (paper id, vector, _), as stored in
+        Chroma. Written grouped by paper and normalised, so opening needs no work."""
+        folder.mkdir(parents=True, exist_ok=True)
+        paper_ids = sorted({str(c[3]["paper_id"]) for c in chunks})
+        pos = {pid: i for i, pid in enumerate(paper_ids)}
+        order = sorted(range(len(chunks)), key=lambda i: pos[str(chunks[i][3]["paper_id"])])
+        dim = len(chunks[0][1]) if chunks else (len(papers[0][1]) if papers else 1)
+        matrix = _unit(np.asarray([chunks[i][1] for i in order], dtype=np.float32).reshape(len(order), dim))
+        save_array(folder / "chunks.npy", matrix)
+        save_array(folder / "owner.npy", np.array([pos[str(chunks[i][3]["paper_id"])] for i in order], dtype=np.int64))
+        StringTable.write(folder / "chunk_ids", [chunks[i][0] for i in order])
+        StringTable.write(folder / "texts", [chunks[i][2] or "" for i in order])
+        pm = np.asarray([p[1] for p in papers], dtype=np.float32).reshape(len(papers), dim)
+        save_array(folder / "papers.npy", _unit(pm))
+        meta = {"paper_ids": paper_ids, "paper_vector_ids": [p[0] for p in papers]}
+        (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")  # last: its presence means complete
 
     def _mask(self, allowed: set[str] | None, index: dict[str, int], n: int) -> np.ndarray | None:
         if allowed is None:
@@ -88,7 +146,7 @@ class VectorCache:
     def chunks_by_paper(self, vector: list[float], allowed: set[str] | None, per_paper: int = 3) -> Ranked[Chunks]:
         """paper id -> its best chunks (chunk id, text, cosine), best first; papers ordered by their best chunk.
         Holds the `top` best (allowed) papers; any other allowed paper's chunks are computed on lookup."""
-        if not self.chunk_ids:
+        if not len(self.chunk_ids):
             return Ranked([], lambda pid: None)
         sims = self.matrix @ np.asarray(vector, dtype=np.float32)
         best = np.maximum.reduceat(sims, self.starts) if len(self.starts) else sims[:0]

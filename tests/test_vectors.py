@@ -3,6 +3,7 @@ for every other paper are still exact when fusion asks for them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ def corpus() -> tuple[VectorCache, np.ndarray, list[str], np.ndarray, list[str]]
     chunk_ids = [f"{o}#{n}" for n, o in enumerate(owners)]
     chunks = rng.normal(size=(len(owners), 32)).astype(np.float32)
     paper_vectors = rng.normal(size=(len(papers), 32)).astype(np.float32)
-    cache = VectorCache(Stored(chunk_ids, chunks, owners), Stored(papers, paper_vectors), top=50)
+    cache = VectorCache.from_collections(Stored(chunk_ids, chunks, owners), Stored(papers, paper_vectors), top=50)
     unit = chunks / np.linalg.norm(chunks, axis=1, keepdims=True)
     return cache, unit, owners, paper_vectors / np.linalg.norm(paper_vectors, axis=1, keepdims=True), papers
 
@@ -89,5 +90,25 @@ def test_paper_vectors_ranked_and_looked_up(corpus: Any) -> None:
 
 
 def test_empty_index() -> None:
-    empty = VectorCache(Stored([], np.zeros((0, 4)), []), Stored([], np.zeros((0, 4))))
+    empty = VectorCache.from_collections(Stored([], np.zeros((0, 4)), []), Stored([], np.zeros((0, 4))))
     assert dict(empty.chunks_by_paper([0.0] * 4, None)) == {} and dict(empty.paper_sims([0.0] * 4)) == {}
+
+
+def test_written_dense_files_open_memory_mapped_and_score_the_same(corpus: Any, tmp_path: Path) -> None:
+    """What an ingest writes (rows as stored in Chroma, any order) opens without Chroma and answers identically."""
+    cache, unit, owners, paper_unit, papers = corpus
+    rows = [(f"{o}#{n}", unit[n], f"text of {o}#{n}", {"paper_id": o}) for n, o in enumerate(owners)]
+    VectorCache.write_dense(tmp_path / "dense", rows, [(p, paper_unit[i], None) for i, p in enumerate(papers)])
+    opened = VectorCache.open(tmp_path / "dense", top=50)
+    assert opened is not None and isinstance(opened.matrix, np.memmap)
+    q = unit[5].tolist()
+    a, b = cache.chunks_by_paper(q, None), opened.chunks_by_paper(q, None)
+    # (the fixture's rows were normalised once more here: scores agree to float32 rounding)
+    assert [(p, [c for c, _, _ in cs]) for p, cs in a.items()] == [(p, [c for c, _, _ in cs]) for p, cs in b.items()]
+    assert [s for cs in b.values() for _, _, s in cs] == pytest.approx(
+        [s for cs in a.values() for _, _, s in cs], abs=1e-6
+    )
+    assert b["p00007"][0][1] == "text of " + b["p00007"][0][0] and b["p00007"][0][0] == a["p00007"][0][0]
+    pa, pb = cache.paper_sims(q), opened.paper_sims(q)
+    assert list(pa) == list(pb) and list(pb.values()) == pytest.approx(list(pa.values()), abs=1e-6)
+    assert VectorCache.open(tmp_path / "nothing") is None
