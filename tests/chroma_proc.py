@@ -24,6 +24,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Root ignores file modes: app replicas run without the capabilities that let it, so a read-only data dir
+# is read-only for them as it is for any other user.
+AS_USER = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner"] if os.geteuid() == 0 else []
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -179,7 +184,7 @@ def app_replicas(env: dict[str, str], n: int, cwd: Path) -> Iterator[list[tuple[
             log = cwd / f"replica{i}.log"
             with open(log, "w") as out:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "rag.cli", "ui", "--port", str(port)],
+                    [*AS_USER, sys.executable, "-m", "rag.cli", "ui", "--port", str(port)],
                     env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                 )  # fmt: skip
             procs.append((f"http://127.0.0.1:{port}", proc, log))

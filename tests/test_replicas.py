@@ -18,7 +18,7 @@ import pytest
 from rag.embed import Embedder, cache_dirs
 from rag.engine import Engine
 from rag.settings import EmbeddingSettings
-from tests.chroma_proc import ROOT, app_env, app_replicas, chroma_run
+from tests.chroma_proc import AS_USER, ROOT, app_env, app_replicas, chroma_run
 from tests.conftest import CORPUS, make_settings
 
 PROFILE = "000_309010cf12db4c65.txt"  # 12 papers (an author profile)
@@ -91,6 +91,8 @@ def test_two_replicas_answer_from_a_read_only_data_dir_and_follow_a_new_generati
         assert not (shared / "chroma").exists()  # the vectors are in the server
         set_writable(shared, False)
         before = snapshot(shared), snapshot(onnx_cache)
+        touch = subprocess.run([*AS_USER, "touch", str(shared / "probe")], capture_output=True)
+        assert touch.returncode != 0  # the data dir really is read-only for the replicas
 
         env = app_env(shared, port, RAG_EMBEDDING__CACHE_DIR=str(onnx_cache))
         try:
