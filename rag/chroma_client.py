@@ -108,6 +108,37 @@ def connect(c: ChromaSettings) -> Any:
     return client
 
 
+def ensure_database(c: ChromaSettings) -> None:
+    """The writer (`rag ingest`) creates the tenant and database it is told to use; replicas only open them."""
+    import chromadb
+
+    probe(c)
+    admin = chromadb.AdminClient(
+        chromadb.Settings(
+            chroma_api_impl="chromadb.api.fastapi.FastAPI",
+            chroma_server_host=c.host,
+            chroma_server_http_port=c.port,
+            chroma_server_ssl_enabled=c.ssl,
+            chroma_server_ssl_verify=_verify(c),
+            chroma_server_headers=auth_headers(c),
+            anonymized_telemetry=False,
+        )
+    )
+    with server_errors(c):
+        try:
+            admin.get_tenant(c.tenant)
+        except Exception as exc:
+            if type(exc).__name__ != "NotFoundError":
+                raise
+            admin.create_tenant(c.tenant)
+        try:
+            admin.get_database(c.database, tenant=c.tenant)
+        except Exception as exc:
+            if type(exc).__name__ != "NotFoundError":
+                raise
+            admin.create_database(c.database, tenant=c.tenant)
+
+
 @contextlib.contextmanager
 def server_errors(c: ChromaSettings) -> Iterator[None]:
     """A server that goes away (or starts refusing) while this process answers: one clear error, no traceback."""

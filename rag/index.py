@@ -618,6 +618,10 @@ class Index:
     # -- ingest --------------------------------------------------------------------------------
     def ingest(self, corpus_dir: Path, *, progress: bool = True, rebuild: bool = False) -> IngestReport:
         with DataDirLock(self.data_dir, self.settings.ingest.lock_timeout_s):
+            if self.settings.chroma.mode == "server":
+                from rag.chroma_client import ensure_database
+
+                ensure_database(self.settings.chroma)  # the one writer creates them; replicas only read
             self.client()  # an unreachable or refusing Chroma server fails now, not after the embedding
             return Ingest(self, Path(corpus_dir), progress=progress, rebuild=rebuild).run()
 

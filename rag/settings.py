@@ -88,8 +88,8 @@ class ChromaSettings(BaseModel):
         "Authorization",
         description="How the token travels: 'Authorization' (`Bearer TOKEN`) or 'X-Chroma-Token' (`TOKEN`).",
     )
-    tenant: str = Field("default_tenant", description="Chroma tenant (it must exist on the server).")
-    database: str = Field("default_database", description="Chroma database in the tenant (it must exist).")
+    tenant: str = Field("default_tenant", description="Chroma tenant (`rag ingest` creates it if missing).")
+    database: str = Field("default_database", description="Chroma database in the tenant (`rag ingest` creates it).")
     connect_timeout_s: float = Field(
         5.0, gt=0, description="Seconds to wait for the server to accept a connection before a clear error."
     )

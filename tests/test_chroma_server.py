@@ -83,6 +83,26 @@ def test_token_and_tls_refused_with_a_clear_error_accepted_with_the_right_settin
         code, _, err = run_cli(["ask", "what is classifier-free guidance?", "--data-dir", data])
         assert code == 2 and "TLS with the Chroma server" in err and "RAG_CHROMA__SSL_VERIFY" in err
 
+        # Another tenant and database: the writer creates them; a replica on another database says what is wrong.
+        monkeypatch.setenv("RAG_CHROMA__SSL_VERIFY", str(cert))
+        monkeypatch.setenv("RAG_CHROMA__TENANT", "team")
+        monkeypatch.setenv("RAG_CHROMA__DATABASE", "papers")
+        other = tmp_path / "other"
+        code, _, err = run_cli(["ingest", "--corpus", small_corpus, "--data-dir", other, "--quiet"])
+        assert code == 0, err
+        code, out, err = run_cli(
+            ["search", "classifier-free guidance predictor corrector", "--k", 1, "--data-dir", other]
+        )
+        assert code == 0 and "Classifier-Free Guidance is a Predictor-Corrector" in out, err
+        monkeypatch.setenv("RAG_CHROMA__DATABASE", "nope")
+        code, _, err = run_cli(["search", "classifier-free guidance", "--data-dir", other])
+        assert code == 2 and "RAG_CHROMA__DATABASE=nope" in err and "Traceback" not in err
+        monkeypatch.delenv("RAG_CHROMA__TENANT")  # the defaults exist, but hold other collections
+        monkeypatch.delenv("RAG_CHROMA__DATABASE")
+        code, _, err = run_cli(["search", "classifier-free guidance", "--data-dir", other])
+        assert code == 2 and "has no collection" in err and "database default_database" in err
+        monkeypatch.delenv("RAG_CHROMA__SSL_VERIFY")
+
         monkeypatch.setenv("RAG_CHROMA__SSL", "false")  # plain HTTP to a TLS port
         code, _, err = run_cli(["ask", "what is classifier-free guidance?", "--data-dir", data])
         assert code == 2 and "RAG_CHROMA__SSL" in err and "Traceback" not in err
