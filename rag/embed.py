@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -53,7 +54,43 @@ def default_cache_dir() -> Path:
 
     if (PROJECT_ROOT / "pyproject.toml").is_file():
         return PROJECT_ROOT / ".data" / "cache"
+    return user_cache_dir()
+
+
+def user_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "paperchat"
+
+
+def cache_dirs(settings: EmbeddingSettings) -> list[Path]:
+    """Where the ONNX export is looked for, in order; it is made in the first one that can be written.
+
+    An explicit `embedding.cache_dir` is the only place (a deployment says where). By default the checkout's
+    .data/cache, the user's cache dir, then a per-user temp dir: an app replica whose code and data are
+    read-only (a container image, a shared volume) still finds or makes the export instead of writing there."""
+    if settings.cache_dir is not None:
+        return [settings.cache_dir]
+    dirs = [default_cache_dir(), user_cache_dir(), Path(tempfile.gettempdir()) / f"paperchat-{os.getuid()}"]
+    return list(dict.fromkeys(dirs))
+
+
+def _writable(folder: Path) -> bool:
+    """The folder exists and can be written, or can be created."""
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            return False
+        probe = probe.parent
+    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+
+
+def onnx_export(model_dir: Path, settings: EmbeddingSettings) -> Path:
+    """The ONNX file: an existing export from any cache dir (read-only is fine), else a new one."""
+    exports = [OnnxExport(model_dir, d) for d in cache_dirs(settings)]
+    for export in exports:
+        if export.path.is_file():
+            return export.path
+    target = next((e for e in exports if _writable(e.cache_dir)), exports[0])
+    return target.ensure()
 
 
 class TorchMiniLM:
@@ -251,7 +288,7 @@ def make_minilm(settings: EmbeddingSettings) -> TorchMiniLM | OnnxMiniLM:
         return TorchMiniLM(settings)
     model_dir = minilm_dir()
     try:
-        path = OnnxExport(model_dir, settings.cache_dir or default_cache_dir()).ensure()
+        path = onnx_export(model_dir, settings)
         return OnnxMiniLM(settings, path, model_dir)
     except Exception as exc:  # a missing onnx/onnxruntime package, an unwritable cache dir, a failed export
         log.warning(

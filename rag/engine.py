@@ -87,6 +87,9 @@ class Engine:
                         f"the index in {self.settings.data_dir} holds no papers: add pages to the corpus "
                         "(manifest.json) and run `rag ingest`"
                     )
+                # The vectors must be reachable too: a wrong Chroma server, token or tenant fails here, once,
+                # with its message (a replica's `rag ui` refuses to start) instead of in every question.
+                self.index.collection()
                 self._retriever = Retriever(self.settings, self.index, llm=self._llm)
             return self._retriever
 

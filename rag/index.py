@@ -431,6 +431,11 @@ class Index:
         """Why this data dir cannot answer (with what to run), or None when it can."""
         d = self.data_dir
         gen = self.generation
+        if gen is None and (name := self.generations.current_name()):
+            return (
+                f"{d / POINTER} names generation {name}, but {d / GENERATIONS / name / 'index.json'} is missing or "
+                "unreadable: copy a generation's whole folder before switching current.json to it, or run `rag ingest`"
+            )
         if gen is None:
             if self.generations.unfinished():
                 return f"the last ingest into {d} did not finish: run `rag ingest`"
@@ -442,7 +447,20 @@ class Index:
                 f"the index in {d} was built with {gen.meta.get('identity')}, but the settings ask for "
                 f"{self.identity()}. Run `rag ingest` to build an index for these settings."
             )
+        if missing := self._missing_files(gen):
+            return (
+                f"generation {gen.name} in {d} is incomplete ({', '.join(missing)} missing): copy a generation's "
+                "whole folder before switching current.json to it, or run `rag ingest`"
+            )
         return None
+
+    @staticmethod
+    def _missing_files(gen: Generation) -> list[str]:
+        """Files the answering path reads that are absent (a copy or rsync of the folder that stopped short)."""
+        need = [gen.catalog_path]
+        if "sentences" in gen.meta:
+            need += [gen.dir / "sentences.json", gen.dir / "sentences.npy"]
+        return [p.name for p in need if not p.exists()]
 
     def is_built(self) -> bool:
         """True when an index for these settings exists; raises when one exists for other settings."""
@@ -470,12 +488,14 @@ class Index:
     # -- chroma --------------------------------------------------------------------------------
     def client(self) -> Any:
         if self._client is None:
-            import chromadb
-
             c = self.settings.chroma
             if c.mode == "server":
-                self._client = chromadb.HttpClient(host=c.host, port=c.port)
+                from rag.chroma_client import connect
+
+                self._client = connect(c)  # probes the server first: a clear error instead of a hang
             else:
+                import chromadb
+
                 self._client = chromadb.PersistentClient(
                     path=str(self._chroma_path()), settings=chromadb.Settings(anonymized_telemetry=False)
                 )
@@ -503,8 +523,34 @@ class Index:
 
     def _open(self, name: str) -> Any:
         if name not in self._collections:
-            self._collections[name] = self.client().get_collection(name)
+            client = self.client()
+            with self._server_errors():
+                try:
+                    self._collections[name] = client.get_collection(name)
+                except Exception as exc:
+                    if type(exc).__name__ != "NotFoundError":
+                        raise
+                    raise IndexStateError(self._missing_collection(name)) from None
         return self._collections[name]
+
+    def _server_errors(self) -> contextlib.AbstractContextManager[None]:
+        from rag.chroma_client import server_errors
+
+        return server_errors(self.settings.chroma)
+
+    def _missing_collection(self, name: str) -> str:
+        gen = self.generation.name if self.generation else "?"
+        c = self.settings.chroma
+        if c.mode == "server":
+            where = f"the Chroma server at {c.url} (tenant {c.tenant}, database {c.database})"
+            why = (
+                "this process points at another server, tenant or database than the ingest did, or the generation "
+                "is older than the one before the newest (ingest deletes older collections): check RAG_CHROMA__*, "
+                "or roll out the newest generation"
+            )
+        else:
+            where, why = f"{self.data_dir / 'chroma'}", "the chroma folder does not match current.json"
+        return f"{where} has no collection {name}, which generation {gen} of {self.data_dir} needs: {why}"
 
     def collection(self) -> Any:
         """The chunk collection of the answering generation."""
@@ -526,12 +572,13 @@ class Index:
         total = int(self._require().meta.get("chunks", 0))
         if total == 0:
             return []
-        res = self.collection().query(
-            query_embeddings=[vector],
-            n_results=max(1, min(n, total)),
-            where={"paper_id": {"$in": paper_ids}} if paper_ids is not None else None,
-            include=["documents", "metadatas", "distances"],
-        )
+        with self._server_errors():
+            res = self.collection().query(
+                query_embeddings=[vector],
+                n_results=max(1, min(n, total)),
+                where={"paper_id": {"$in": paper_ids}} if paper_ids is not None else None,
+                include=["documents", "metadatas", "distances"],
+            )
         return [
             (cid, str(meta["paper_id"]), doc or "", 1.0 - float(dist))
             for cid, doc, meta, dist in zip(
@@ -541,7 +588,8 @@ class Index:
 
     def paper_vector(self, paper_id: str) -> list[float] | None:
         """The stored title + abstract vector of a paper (normalised), or None for an unknown paper."""
-        got = self.papers_collection().get(ids=[paper_id], include=["embeddings"])
+        with self._server_errors():
+            got = self.papers_collection().get(ids=[paper_id], include=["embeddings"])
         embeddings = got.get("embeddings")
         if embeddings is None or len(embeddings) == 0:
             return None
@@ -554,12 +602,13 @@ class Index:
         total = int(self._require().meta.get("papers", 0))
         if total == 0 or n < 1:
             return []
-        res = self.papers_collection().query(
-            query_embeddings=[vector],
-            n_results=min(n, total),
-            where={"paper_id": {"$in": paper_ids}} if paper_ids is not None else None,
-            include=["distances"],
-        )
+        with self._server_errors():
+            res = self.papers_collection().query(
+                query_embeddings=[vector],
+                n_results=min(n, total),
+                where={"paper_id": {"$in": paper_ids}} if paper_ids is not None else None,
+                include=["distances"],
+            )
         return [(pid, 1.0 - float(d)) for pid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def sentence_vectors(self, paper_ids: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
@@ -573,6 +622,11 @@ class Index:
     # -- ingest --------------------------------------------------------------------------------
     def ingest(self, corpus_dir: Path, *, progress: bool = True, rebuild: bool = False) -> IngestReport:
         with DataDirLock(self.data_dir, self.settings.ingest.lock_timeout_s):
+            if self.settings.chroma.mode == "server":
+                from rag.chroma_client import ensure_database
+
+                ensure_database(self.settings.chroma)  # the one writer creates them; replicas only read
+            self.client()  # an unreachable or refusing Chroma server fails now, not after the embedding
             return Ingest(self, Path(corpus_dir), progress=progress, rebuild=rebuild).run()
 
     def _adopt(self, gen: Generation) -> None:

@@ -68,12 +68,39 @@ class EmbeddingSettings(BaseModel):
 
 
 class ChromaSettings(BaseModel):
+    """Where the vectors live. Env: RAG_CHROMA__<FIELD>, e.g. RAG_CHROMA__MODE=server, RAG_CHROMA__AUTH_TOKEN."""
+
     mode: Literal["embedded", "server"] = Field(
         "embedded", description="'embedded': PersistentClient under the data dir; 'server': a `chroma run` server."
     )
     host: str = Field("127.0.0.1", description="Chroma server host (mode 'server').")
-    port: int = Field(8000, description="Chroma server port (mode 'server').")
+    port: int = Field(8000, ge=1, le=65535, description="Chroma server port (mode 'server').")
+    ssl: bool = Field(False, description="Talk HTTPS to the server (e.g. a TLS-terminating proxy in front of it).")
+    ssl_verify: bool | Path = Field(
+        True, description="Check the server's TLS certificate: true, false, or the path of a CA bundle (PEM)."
+    )
+    auth_token: str | None = Field(
+        None,
+        description="Token sent on every request, as Chroma's token auth expects it (see auth_header). Chroma 1.x's "
+        "own `chroma run` checks no token: put a proxy (Envoy, nginx) that checks it in front (docs/notes/deploy.md).",
+    )
+    auth_header: Literal["Authorization", "X-Chroma-Token"] = Field(
+        "Authorization",
+        description="How the token travels: 'Authorization' (`Bearer TOKEN`) or 'X-Chroma-Token' (`TOKEN`).",
+    )
+    tenant: str = Field("default_tenant", description="Chroma tenant (`rag ingest` creates it if missing).")
+    database: str = Field("default_database", description="Chroma database in the tenant (`rag ingest` creates it).")
+    connect_timeout_s: float = Field(
+        5.0, gt=0, description="Seconds to wait for the server to accept a connection before a clear error."
+    )
+    request_timeout_s: float = Field(
+        60.0, gt=0, description="Seconds one request to the server may take (a large add at ingest included)."
+    )
     collection_prefix: str = Field("papers", description="Collection name prefix; the index identity is appended.")
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
 
 
 class IngestSettings(BaseModel):
@@ -305,6 +332,7 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json", exclude={"data_dir", "corpus_dir"})
         data["llm"].pop("api_key", None)
         data["embedding"].pop("api_key", None)
+        data["chroma"].pop("auth_token", None)
         return hashlib.sha1(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 
