@@ -124,6 +124,27 @@ class RetrievalSettings(BaseModel):
         "vector (the paper-level topic that lay questions are about). Chosen on eval/dev.jsonl with "
         "bench/fusion_weights.py: dev hit@5 0.939 at 0 -> 0.959 at 0.75 (lay 0.792 -> 0.833).",
     )
+    paper_weight_lay: float = Field(
+        2.0,
+        ge=0,
+        description="Weighted fusion: added to `paper_weight` in proportion to how little keyword search is trusted "
+        "for a topical question naming no paper, author or period (1 - BM25 confidence): lay paraphrases lean on "
+        "the whole-abstract vector. Chosen on eval/dev.jsonl (bench/fusion_weights.py): MRR@10 0.875 at 0 -> 0.885 "
+        "at 2 (nDCG 0.893 -> 0.900, hit@5 unchanged at 0.959; 1.5-3 is a plateau).",
+    )
+    sentence_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weighted fusion: weight of a paper's best abstract-sentence cosine (the sentence vectors stored "
+        "at ingest), next to its best chunk and its whole abstract.",
+    )
+    prf_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Pseudo-relevance feedback on the paper channel (Rocchio): the question vector plus this times "
+        "the mean vector of its `prf_depth` closest papers. 0 = off.",
+    )
+    prf_depth: int = Field(3, ge=0, description="Papers averaged by pseudo-relevance feedback.")
     exact_max_chunks: int = Field(
         300_000,
         ge=0,
