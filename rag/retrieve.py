@@ -315,14 +315,17 @@ class Retriever:
                 paper_sims.update(self.index.query_papers(vector, len(unscored), unscored))
             top_bm25 = bm25_ranked[0][1] if bm25_ranked else 1.0
             # A topical question naming nothing, whose rare words keyword search does not trust: a lay paraphrase,
-            # about the whole abstract's topic rather than one chunk's, so the paper vector counts for more.
-            lay = analysis.intent == "topical" and not named
-            paper_weight = r.paper_weight + (r.paper_weight_lay * (1.0 - confidence) if lay else 0.0)
+            # about the whole abstract's topic rather than one chunk's, so weight moves from the chunk channel to
+            # the paper vector (the total stays, so metadata and keyword matches keep their pull).
+            lay = analysis.intent == "topical" and not any(v >= 0.5 for v in named.values())  # a partial title
+            shift = r.lay_paper_share * (1.0 - confidence) if lay else 0.0  # guess does not name a paper
+            dense_weight = r.dense_weight * (1.0 - shift)
+            paper_weight = r.paper_weight + r.dense_weight * (1.0 + r.second_chunk_weight) * shift
             for pid in pool:
-                if chunks := dense_hits.get(pid):
+                if (chunks := dense_hits.get(pid)) and dense_weight > 0:
                     # A paper matching in two chunks is more on topic than one matching in a single sentence.
                     second = chunks[1][2] if len(chunks) > 1 else 0.0
-                    add(pid, "dense", r.dense_weight * (chunks[0][2] + r.second_chunk_weight * second))
+                    add(pid, "dense", dense_weight * (chunks[0][2] + r.second_chunk_weight * second))
                 if pid in paper_sims:  # the whole abstract's meaning: what lay questions are about
                     add(pid, "paper", paper_weight * paper_sims[pid])
                 if pid in sentence_sims:  # one abstract sentence saying what the question asks
