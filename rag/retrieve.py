@@ -197,23 +197,22 @@ class Retriever:
             by_paper.setdefault(pid, []).append((cid, text, sim))
         return by_paper
 
-    def _paper_channel(self, cache: VectorCache, vector: list[float], allowed: set[str] | None) -> dict[str, float]:
-        """paper id -> cosine of its title + abstract vector to the question, after pseudo-relevance feedback
-        (Rocchio) when `prf_weight` > 0: the question moved towards the mean vector of its `prf_depth` closest
-        papers, so a lay question borrows the vocabulary of the abstracts it already half-matches."""
+    def _feedback(self, cache: VectorCache, vector: list[float], allowed: set[str] | None) -> dict[str, float]:
+        """paper id -> cosine of its title + abstract vector to the question after pseudo-relevance feedback
+        (Rocchio): the question moved towards the mean vector of its `prf_depth` closest papers, so a lay question
+        borrows the vocabulary of the abstracts it already half-matches."""
         r = self.settings.retrieval
         ids = list(cache.paper_index)
         if not ids:
             return {}
         q = np.asarray(vector, dtype=np.float32)
         sims = cache.paper_matrix @ q
-        if r.prf_weight > 0 and r.prf_depth > 0:
-            ranked = sims if allowed is None else np.where([pid in allowed for pid in ids], sims, -np.inf)
-            m = min(r.prf_depth, int(np.isfinite(ranked).sum()))
-            if m > 0:
-                top = np.argpartition(-ranked, m - 1)[:m]
-                moved = q + r.prf_weight * cache.paper_matrix[top].mean(axis=0)
-                sims = cache.paper_matrix @ (moved / max(float(np.linalg.norm(moved)), 1e-12))
+        ranked = sims if allowed is None else np.where([pid in allowed for pid in ids], sims, -np.inf)
+        m = min(r.prf_depth, int(np.isfinite(ranked).sum()))
+        if m > 0:
+            top = np.argpartition(-ranked, m - 1)[:m]
+            moved = q + r.prf_weight * cache.paper_matrix[top].mean(axis=0)
+            sims = cache.paper_matrix @ (moved / max(float(np.linalg.norm(moved)), 1e-12))
         return dict(zip(ids, sims.tolist(), strict=True))
 
     def metadata(self, analysis: QueryAnalysis, periods_as_filter: bool) -> dict[str, float]:
@@ -268,17 +267,18 @@ class Retriever:
         if cache is not None and vector is not None:
             allowed_set = set(allowed_ids) if allowed_ids is not None else None
             dense_hits = cache.chunks_by_paper(vector, allowed_set)
-            if r.mode == "hybrid" and r.paper_weight > 0:
-                paper_sims = self._paper_channel(cache, vector, allowed_set)
-            elif r.mode == "paper":
+            if (r.mode == "hybrid" and r.paper_weight > 0) or r.mode == "paper":
                 paper_sims = cache.paper_sims(vector)
-            if r.mode == "hybrid" and r.sentence_weight > 0 and (store := self.sentences) is not None:
-                best = store.best(np.asarray(vector, dtype=np.float32))
-                sentence_sims = dict(zip(store.index, best.tolist(), strict=True))
         elif vector is not None:
             dense_hits = self.dense(vector, r.candidates, allowed_ids)
             if (r.mode == "hybrid" and r.paper_weight > 0) or r.mode == "paper":
                 paper_sims = dict(self.index.query_papers(vector, r.candidates, allowed_ids))
+        if cache is not None and vector is not None and r.mode == "hybrid":  # the optional channels, off by default
+            if r.paper_weight > 0 and r.prf_weight > 0 and r.prf_depth > 0:
+                paper_sims = self._feedback(cache, vector, set(allowed_ids) if allowed_ids is not None else None)
+            if r.sentence_weight > 0 and (store := self.sentences) is not None:
+                best = store.best(np.asarray(vector, dtype=np.float32))
+                sentence_sims = dict(zip(store.index, best.tolist(), strict=True))
         timings["dense"] = _ms(t0)
         t0 = time.perf_counter()
         bm25_ranked: list[tuple[str, float]] = []
