@@ -122,7 +122,8 @@ class Answerer:
         # The margin is on the best chunk's cosine, the ranking on every channel: a paper the fused ranking puts
         # first (its whole abstract is on topic, one chunk less so) is cited too, when it clears the threshold.
         top = {h.paper_id for h in hits[: a.cite_top] if (h.dense_score or 0.0) >= a.refusal_threshold}
-        return [h for h in hits if h in kept or h.paper_id in top]
+        top |= {h.paper_id for h in kept}
+        return [h for h in hits if h.paper_id in top]
 
 
 def _exact(h: Hit, settings: Settings) -> bool:
