@@ -116,7 +116,14 @@ class Answerer:
             return []
         # Keep papers close to the best one; a far tail only dilutes the answer and its citations.
         floor = max(a.refusal_threshold, best - (a.relevance_margin_many if many else a.relevance_margin))
-        return [h for h in hits if exact(h) or (h.dense_score or 0.0) >= floor]
+        kept = [h for h in hits if exact(h) or (h.dense_score or 0.0) >= floor]
+        if not kept:
+            return []
+        # The margin is on the best chunk's cosine, the ranking on every channel: a paper the fused ranking puts
+        # first (its whole abstract is on topic, one chunk less so) is cited too, when it clears the threshold.
+        top = {h.paper_id for h in hits[: a.cite_top] if (h.dense_score or 0.0) >= a.refusal_threshold}
+        top |= {h.paper_id for h in kept}
+        return [h for h in hits if h.paper_id in top]
 
 
 def _exact(h: Hit, settings: Settings) -> bool:

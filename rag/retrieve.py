@@ -83,6 +83,24 @@ def paper_search_text(p: Paper) -> str:
     return searchable(" \n".join(parts))
 
 
+class SentenceScores:
+    """Best-sentence cosine per paper over every stored abstract sentence: one matrix product and one
+    segmented max (the rows are stored paper by paper), so no per-paper Python loop."""
+
+    def __init__(self, stored: dict[str, tuple[list[str], np.ndarray]]):
+        items = [(pid, vecs) for pid, (_, vecs) in stored.items() if len(vecs)]
+        self.index = {pid: i for i, (pid, _) in enumerate(items)}
+        self.matrix = np.concatenate([v for _, v in items]).astype(np.float32) if items else np.zeros((0, 1))
+        lengths = np.array([len(v) for _, v in items], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if items else np.zeros(0, dtype=np.int64)
+
+    def best(self, vector: np.ndarray) -> np.ndarray:
+        """The best sentence cosine of each paper, in `index` order."""
+        if not self.index:
+            return np.zeros(0, dtype=np.float32)
+        return np.maximum.reduceat(self.matrix @ vector, self.starts)
+
+
 class Retriever:
     def __init__(self, settings: Settings, index: Index, llm: Any = None):
         self.settings = settings
@@ -105,6 +123,8 @@ class Retriever:
         self._titles = [(t, p.paper_id) for t, p in self.catalog.folded_titles if not p.title_derived]
         self._vectors: VectorCache | None = None
         self._vectors_checked = False
+        self._sentences: SentenceScores | None = None
+        self._sentences_checked = False
 
     @property
     def vectors(self) -> VectorCache | None:
@@ -120,6 +140,19 @@ class Retriever:
                     collections = self.index.collection(), self.index.papers_collection()
                     self._vectors = VectorCache.from_collections(*collections, top=top)
         return self._vectors
+
+    @property
+    def sentences(self) -> SentenceScores | None:
+        """Every stored abstract sentence vector in memory (indexes built before sentence vectors have none)."""
+        if not self._sentences_checked:
+            self._sentences_checked = True
+            get = getattr(self.index, "sentence_vectors", None)
+            try:
+                stored = get([p.paper_id for p in self.catalog.papers]) if get else {}
+            except (OSError, ValueError, KeyError):
+                stored = {}
+            self._sentences = SentenceScores(stored) if stored else None
+        return self._sentences
 
     def _tokenize(self, texts: list[str]) -> list[list[str]]:
         out: list[list[str]] = bm25s.tokenize(
@@ -170,6 +203,24 @@ class Retriever:
             by_paper.setdefault(pid, []).append((cid, text, sim))
         return by_paper
 
+    def _feedback(self, cache: VectorCache, vector: list[float], allowed: set[str] | None) -> dict[str, float]:
+        """paper id -> cosine of its title + abstract vector to the question after pseudo-relevance feedback
+        (Rocchio): the question moved towards the mean vector of its `prf_depth` closest papers, so a lay question
+        borrows the vocabulary of the abstracts it already half-matches."""
+        r = self.settings.retrieval
+        ids = list(cache.paper_index)
+        if not ids:
+            return {}
+        q = np.asarray(vector, dtype=np.float32)
+        sims = cache.paper_matrix @ q
+        ranked = sims if allowed is None else np.where([pid in allowed for pid in ids], sims, -np.inf)
+        m = min(r.prf_depth, int(np.isfinite(ranked).sum()))
+        if m > 0:
+            top = np.argpartition(-ranked, m - 1)[:m]
+            moved = q + r.prf_weight * cache.paper_matrix[top].mean(axis=0)
+            sims = cache.paper_matrix @ (moved / max(float(np.linalg.norm(moved)), 1e-12))
+        return dict(zip(ids, sims.tolist(), strict=True))
+
     def metadata(self, analysis: QueryAnalysis, periods_as_filter: bool) -> dict[str, float]:
         """Papers the question names exactly (its entities), or that were named earlier in the chat."""
         found: dict[str, float] = {}
@@ -214,6 +265,7 @@ class Retriever:
         t0 = time.perf_counter()
         dense_hits: dict[str, list[tuple[str, str, float]]] = {}
         paper_sims: dict[str, float] = {}
+        sentence_sims: dict[str, float] = {}
         vector = self.index.embedder.embed_query(standalone) if r.mode != "bm25" else None
         timings["embed"] = _ms(t0)
         t0 = time.perf_counter()
@@ -227,6 +279,12 @@ class Retriever:
             dense_hits = self.dense(vector, r.candidates, allowed_ids)
             if (r.mode == "hybrid" and r.paper_weight > 0) or r.mode == "paper":
                 paper_sims = dict(self.index.query_papers(vector, r.candidates, allowed_ids))
+        if cache is not None and vector is not None and r.mode == "hybrid":  # the optional channels, off by default
+            if r.paper_weight > 0 and r.prf_weight > 0 and r.prf_depth > 0:
+                paper_sims = self._feedback(cache, vector, set(allowed_ids) if allowed_ids is not None else None)
+            if r.sentence_weight > 0 and (store := self.sentences) is not None:
+                best = store.best(np.asarray(vector, dtype=np.float32))
+                sentence_sims = dict(zip(store.index, best.tolist(), strict=True))
         timings["dense"] = _ms(t0)
         t0 = time.perf_counter()
         bm25_ranked: list[tuple[str, float]] = []
@@ -247,9 +305,11 @@ class Retriever:
         if r.mode == "hybrid" and r.fusion == "weighted":
             # Every candidate gets its exact cosine, so scores are comparable.
             by_paper = sorted(paper_sims, key=lambda pid: -paper_sims[pid])[: r.candidates]
+            by_sentence = sorted(sentence_sims, key=lambda pid: -sentence_sims[pid])[: r.candidates]
             pool = list(
-                dict.fromkeys([*list(dense_hits)[: r.candidates], *by_paper, *(pid for pid, _ in bm25_ranked), *named])
-            )
+                dict.fromkeys([*list(dense_hits)[: r.candidates], *by_paper, *by_sentence,
+                               *(pid for pid, _ in bm25_ranked), *named])
+            )  # fmt: skip
             if allowed_ids is not None:
                 allowed_pool = set(allowed_ids)
                 pool = [pid for pid in pool if pid in allowed_pool]
@@ -260,13 +320,22 @@ class Retriever:
             if unscored and vector is not None and r.paper_weight > 0 and cache is None:
                 paper_sims.update(self.index.query_papers(vector, len(unscored), unscored))
             top_bm25 = bm25_ranked[0][1] if bm25_ranked else 1.0
+            # A topical question naming nothing, whose rare words keyword search does not trust: a lay paraphrase,
+            # about the whole abstract's topic rather than one chunk's, so weight moves from the chunk channel to
+            # the paper vector (the total stays, so metadata and keyword matches keep their pull).
+            lay = analysis.intent == "topical" and not any(v >= 0.5 for v in named.values())  # a partial title
+            shift = r.lay_paper_share * (1.0 - confidence) if lay else 0.0  # guess does not name a paper
+            dense_weight = r.dense_weight * (1.0 - shift)
+            paper_weight = r.paper_weight + r.dense_weight * (1.0 + r.second_chunk_weight) * shift
             for pid in pool:
-                if chunks := dense_hits.get(pid):
+                if (chunks := dense_hits.get(pid)) and dense_weight > 0:
                     # A paper matching in two chunks is more on topic than one matching in a single sentence.
                     second = chunks[1][2] if len(chunks) > 1 else 0.0
-                    add(pid, "dense", r.dense_weight * (chunks[0][2] + r.second_chunk_weight * second))
+                    add(pid, "dense", dense_weight * (chunks[0][2] + r.second_chunk_weight * second))
                 if pid in paper_sims:  # the whole abstract's meaning: what lay questions are about
-                    add(pid, "paper", r.paper_weight * paper_sims[pid])
+                    add(pid, "paper", paper_weight * paper_sims[pid])
+                if pid in sentence_sims:  # one abstract sentence saying what the question asks
+                    add(pid, "sentence", r.sentence_weight * sentence_sims[pid])
             for pid, value in bm25_ranked:
                 add(pid, "bm25", r.bm25_weight * confidence * value / top_bm25)
             for pid, strength in named.items():

@@ -151,6 +151,29 @@ class RetrievalSettings(BaseModel):
         "vector (the paper-level topic that lay questions are about). Chosen on eval/dev.jsonl with "
         "bench/fusion_weights.py: dev hit@5 0.939 at 0 -> 0.959 at 0.75 (lay 0.792 -> 0.833).",
     )
+    lay_paper_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Weighted fusion, topical questions naming no paper, author or period: this share of the chunk "
+        "channel's weight moves to the paper vector, scaled by how little keyword search is trusted (1 - BM25 "
+        "confidence): lay paraphrases are about the whole abstract's topic, not one chunk's. Chosen on eval/dev.jsonl "
+        "(bench/fusion_weights.py): hit@5 0.959 / MRR@10 0.875 / nDCG@10 0.893 at 0 -> 0.969 / 0.893 / 0.906 at 1 "
+        "(lay hit@5 0.833 -> 0.875; rising monotonically over 0, 0.5, 0.75, 0.9, 1; no other kind moves).",
+    )
+    sentence_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weighted fusion: weight of a paper's best abstract-sentence cosine (the sentence vectors stored "
+        "at ingest), next to its best chunk and its whole abstract.",
+    )
+    prf_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Pseudo-relevance feedback on the paper channel (Rocchio): the question vector plus this times "
+        "the mean vector of its `prf_depth` closest papers. 0 = off.",
+    )
+    prf_depth: int = Field(3, ge=0, description="Papers averaged by pseudo-relevance feedback.")
     exact_max_chunks: int = Field(
         300_000,
         ge=0,
@@ -219,6 +242,15 @@ class AnswerSettings(BaseModel):
         0.25,
         ge=0,
         description="The same margin for questions asking for several papers ('which papers ...').",
+    )
+    cite_top: int = Field(
+        1,
+        ge=0,
+        description="The first this many papers of the fused ranking are kept in an answer whenever it is not "
+        "refused and their cosine clears `refusal_threshold`, whatever the relevance margin says. Chosen on "
+        "eval/dev.jsonl (bench/fusion_weights.py --ask) before `lay_paper_share`: gold cited 0.898 at 0 -> 0.908 at 1 "
+        "(citation precision 0.674 -> 0.679), 2 cites no more gold papers and drops precision to 0.551; with "
+        "lay paraphrases ranked by the paper vector it changes nothing on dev (0.898 either way).",
     )
     max_sentences: int = Field(6, ge=1, description="Sentences in an extractive answer.")
     max_chars: int = Field(1600, ge=200, description="Length budget of an extractive answer.")

@@ -188,3 +188,23 @@ def test_the_analysis_travels_on_the_search_result(built_engine: Engine) -> None
     assert found.analysis is not None and found.analysis.intent == "paper_fact" and found.analysis.facts == ["authors"]
     assert found.analysis.paper == found.hits[0].paper_id
     assert '"analysis"' in found.model_dump_json()
+
+
+def test_the_first_ranked_paper_is_cited_even_when_one_chunk_of_another_is_closer(built_engine: Engine) -> None:
+    from rag.answer import Answerer
+    from rag.models import Hit
+
+    def hit(rank: int, pid: str, dense: float) -> Hit:
+        return Hit(rank=rank, paper_id=pid, title=pid, arxiv_id=None, authors=[], abstract="", score=1.0 / rank,
+                   dense_score=dense, scores={"dense": dense, "paper": 0.5})  # fmt: skip
+
+    hits = [hit(1, "whole-abstract-match", 0.47), hit(2, "one-close-chunk", 0.57), hit(3, "far", 0.40)]
+    settings = built_engine.settings.model_copy(deep=True)
+    assert settings.answer.cite_top == 1
+    kept = [h.paper_id for h in Answerer(settings, built_engine.catalog).relevant_hits(hits)]
+    assert kept == ["whole-abstract-match", "one-close-chunk"]  # ranked first: kept despite the 0.05 margin
+    settings.answer.cite_top = 0
+    assert [h.paper_id for h in Answerer(settings, built_engine.catalog).relevant_hits(hits)] == ["one-close-chunk"]
+    below = [hit(1, "under-threshold", 0.2), hit(2, "one-close-chunk", 0.57)]
+    settings.answer.cite_top = 1  # the threshold still holds for the first paper
+    assert [h.paper_id for h in Answerer(settings, built_engine.catalog).relevant_hits(below)] == ["one-close-chunk"]

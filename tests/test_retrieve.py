@@ -65,3 +65,49 @@ def test_baseline_modes_run_alone(built_engine: Engine, mode: str) -> None:
     hits = engine.search("classifier-free guidance predictor corrector", k=3).hits
     assert hits[0].title == "Classifier-Free Guidance is a Predictor-Corrector"
     assert all(set(h.scores) == {mode} for h in hits)
+
+
+def test_best_sentence_per_paper_is_a_segmented_max() -> None:
+    import numpy as np
+
+    from rag.retrieve import SentenceScores
+
+    rng = np.random.default_rng(0)
+    stored = {pid: ([f"s{i}" for i in range(n)], rng.standard_normal((n, 4)).astype(np.float32))
+              for pid, n in [("a", 3), ("b", 1), ("empty", 0), ("c", 5)]}  # fmt: skip
+    scores = SentenceScores(stored)
+    q = rng.standard_normal(4).astype(np.float32)
+    best = scores.best(q)
+    assert list(scores.index) == ["a", "b", "c"]  # a paper without sentences has no row
+    for pid, i in scores.index.items():
+        assert best[i] == pytest.approx(float((stored[pid][1] @ q).max()), rel=1e-5)
+    assert SentenceScores({}).best(q).size == 0
+
+
+def _engine_with(built_engine: Engine, **retrieval: float) -> Engine:
+    settings = built_engine.settings.model_copy(deep=True)
+    for name, value in retrieval.items():
+        setattr(settings.retrieval, name, value)
+    return Engine(settings, embedder=built_engine.embedder)
+
+
+def test_a_lay_question_leans_on_the_paper_vector_a_named_one_does_not(built_engine: Engine) -> None:
+    off = _engine_with(built_engine, lay_paper_share=0.0)
+    lay_q = "is there work on making big models cheaper to run on a phone?"
+    assert built_engine.settings.retrieval.lay_paper_share == 1.0
+    on_hit, off_hit = built_engine.search(lay_q, k=1).hits[0], off.search(lay_q, k=1).hits[0]
+    assert "dense" not in on_hit.scores and "dense" in off_hit.scores  # keyword search untrusted: chunks out
+    assert on_hit.scores["paper"] > off_hit.scores["paper"] * 2  # ... their weight moved to the paper vector
+    named = "What did Omid Saremi co-author?"  # names an author: not a lay paraphrase, weights unchanged
+    assert built_engine.search(named, k=2).hits[0].scores == off.search(named, k=2).hits[0].scores
+
+
+def test_sentence_channel_and_feedback_join_the_fusion_when_switched_on(built_engine: Engine) -> None:
+    q = "classifier-free guidance predictor corrector"
+    engine = _engine_with(built_engine, sentence_weight=0.5, prf_weight=0.5)
+    hits = engine.search(q, k=5).hits
+    assert hits[0].title == "Classifier-Free Guidance is a Predictor-Corrector"
+    assert all("sentence" in h.scores for h in hits)
+    assert "sentence" not in built_engine.search(q, k=5).hits[0].scores  # off by default
+    plain = built_engine.search(q, k=5).hits[0].scores["paper"]
+    assert engine.search(q, k=5).hits[0].scores["paper"] != plain  # feedback moved the query vector
