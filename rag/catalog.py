@@ -475,11 +475,10 @@ class Catalog:
         return bool(self.store.meta["truncated"])
 
     def categories(self) -> list[str]:
-        return [r[0] for r in self.store.rows("SELECT DISTINCT category FROM papers WHERE category IS NOT NULL "
-                                              "ORDER BY category")]  # fmt: skip
+        return list(self.store.meta["categories"])
 
     def sources(self) -> list[str]:
-        return [r[0] for r in self.store.rows("SELECT DISTINCT source FROM paper_sources ORDER BY source")]
+        return list(self.store.meta["sources"])
 
     def provenance_files(self) -> list[str]:
         """Every file that gave a copy of some paper."""
@@ -611,7 +610,8 @@ class Catalog:
         out = []
         for code in self.categories():
             if re.search(rf"\b{re.escape(code)}\b[^.?!]{{0,30}}\bcategor|\bcategor\w*\s+{re.escape(code)}\b", text):
-                rows = self.store.rows("SELECT paper_id FROM papers WHERE category = ? ORDER BY ord", (code,))
+                sql = "SELECT paper_id FROM papers WHERE category_lc = ? AND category = ? ORDER BY ord"
+                rows = self.store.rows(sql, (code.lower(), code))
                 out.append((code, [r[0] for r in rows]))
         return out
 

@@ -143,7 +143,13 @@ class _Writer:
 
     def add(self, papers: list[Paper]) -> None:
         c = self.conn
-        rows, sources, files, comments, notes, titles, keys = [], set(), set(), [], [], [], []
+        rows: list[tuple[Any, ...]] = []
+        sources: set[tuple[str, int]] = set()
+        files: set[str] = set()
+        comments: list[tuple[str, int, int]] = []
+        notes: list[tuple[int, str]] = []
+        titles: list[tuple[str, int]] = []
+        keys: list[tuple[str, int]] = []
         vocab: set[str] = set()
         tokens: dict[str, list[str]] = {}
         names: dict[tuple[str, str], None] = {}
@@ -223,8 +229,13 @@ class _Writer:
     def finish(self) -> None:
         c = self.conn
         c.executescript(INDEXES)
+        categories = [r[0] for r in c.execute("SELECT DISTINCT category FROM papers WHERE category IS NOT NULL "
+                                              "ORDER BY category")]  # fmt: skip
+        sources = [r[0] for r in c.execute("SELECT DISTINCT source FROM paper_sources ORDER BY source")]
         meta = {
             "schema": SCHEMA_VERSION,
+            "categories": categories,  # a few values each: kept here so that no question scans for them
+            "sources": sources,
             "papers": self.ord,
             "titled": self.meta["titled"],
             "dated": self.meta["dated"],
