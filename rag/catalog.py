@@ -553,13 +553,14 @@ class Catalog:
                 found[i] = NameMatch(kind, name, [], exact=True)
         surnames = sorted({w for w in words if len(w) > 3})
         for i, kind, name in self.store.rows_in(
-            "SELECT id, kind, name FROM names WHERE surname IN ({}) AND kind = 'author'", surnames
+            "SELECT id, kind, name FROM names WHERE surname IN ({}) AND +kind = 'author'", surnames
         ):
             if i not in found and len(fold(name)) >= 4:
                 found[i] = NameMatch(kind, name, [], exact=False)
         self._fill_papers(found)
         return sorted(found.values(), key=lambda m: (not m.exact, kind_order(m.kind)))
 
+    # `+kind`: never look names up by their kind (half the table); the name columns' indexes decide.
     def short_names_in(self, text: str) -> list[NameMatch]:
         """Names the text gives in a short form: an author's "first last" of a longer name ("Jacob Springer" for
         "Jacob Mitchell Springer"), an affiliation's first word ("apple" for "apple-ml"); the caller decides
@@ -568,11 +569,11 @@ class Catalog:
         found: dict[int, NameMatch] = {}
         pairs = sorted(ngrams(words, [2]))
         for i, kind, name, short in self.store.rows_in(
-            "SELECT id, kind, name, short FROM names WHERE short IN ({}) AND kind = 'author'", pairs
+            "SELECT id, kind, name, short FROM names WHERE short IN ({}) AND +kind = 'author'", pairs
         ):
             found[i] = NameMatch(kind, name, [], exact=False, said=short)
         for i, kind, name, head in self.store.rows_in(
-            "SELECT id, kind, name, head FROM names WHERE head IN ({}) AND kind = 'affiliation'", sorted(set(words))
+            "SELECT id, kind, name, head FROM names WHERE head IN ({}) AND +kind = 'affiliation'", sorted(set(words))
         ):
             found[i] = NameMatch(kind, name, [], exact=False, said=head)
         self._fill_papers(found)

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 import json
 import os
 import re
 import sqlite3
 import threading
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -34,9 +36,9 @@ from typing import Any
 from urllib.parse import quote
 
 from rag.models import Paper
-from rag.text import fold
+from rag.text import _LATEX_CMD, _LATEX_FONT, _LATEX_GREEK, _SPACE, _TAGS, GREEK
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # raise it with any change to the tables or meta: `rag ingest` then rewrites the catalog
 BATCH = 2000  # papers per write transaction: the writer holds one batch, never the corpus
 IN_CHUNK = 500  # values per `IN (...)` list
 TOKEN_IDS_KEPT = 4  # a coined name used by more papers than this names no paper; its ids need not be kept
@@ -88,6 +90,10 @@ INSERT INTO title_df SELECT word, count(*) FROM title_words GROUP BY word;
 """
 
 
+class CatalogSchemaError(ValueError):
+    """A catalog file of another schema version."""
+
+
 def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
@@ -117,9 +123,34 @@ def name_tokens(p: Paper) -> set[str]:
     return {w.lower() for w in words if NAME_TOKEN.fullmatch(w) or CAPITALISED.fullmatch(w)}
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+_GREEK_CHAR = re.compile("[" + "".join(GREEK) + "]")
+
+
+def _searchable(text: str) -> str:
+    """`rag.text.searchable` with its per-character Greek pass done by a regex (the same result, tested)."""
+    text = html.unescape(_TAGS.sub(" ", text))
+    text = _LATEX_GREEK.sub(lambda m: m.group(1), text)
+    text = _LATEX_FONT.sub("", text)
+    text = _LATEX_CMD.sub(lambda m: m.group(1), text)
+    text = text.replace("$", "").replace("{", "").replace("}", "").replace("^", "").replace("_", " ")
+    text = _GREEK_CHAR.sub(lambda m: f"{m.group(0)}({GREEK[m.group(0)]})", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def fast_fold(text: str) -> str:
+    """`rag.text.fold`, several times faster on long text: the same steps, with regexes instead of a Python loop
+    over every character (`[\\W_]` is exactly "not str.isalnum()"; combining marks are only looked for in text
+    that has non-ASCII characters)."""
+    text = unicodedata.normalize("NFKD", _searchable(text)).lower()
+    if not text.isascii():
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _NOT_ALNUM.sub(" ", text).strip()
+
+
 def haystack(p: Paper) -> str:
     """What the browse word search looks in."""
-    return fold(" ".join([p.title, p.abstract, *p.authors, p.arxiv_id or "", p.paper_id]))
+    return fast_fold(" ".join([p.title, p.abstract, *p.authors, p.arxiv_id or "", p.paper_id]))
 
 
 def paper_digest(papers: Iterable[Paper]) -> str:
@@ -157,7 +188,7 @@ class _Writer:
         for p in papers:
             o = self.ord
             self.ord += 1
-            tf = fold(p.title)
+            tf = fast_fold(p.title)
             rows.append((o, p.paper_id, p.arxiv_id, p.title, tf, int(p.title_derived), p.date, p.year, p.category,
                          p.category.lower() if p.category else None, int(p.authors_truncated), haystack(p),
                          p.model_dump_json()))  # fmt: skip
@@ -167,7 +198,7 @@ class _Writer:
             sources.update((s, o) for s in p.sources)
             files.update(s.file for s in p.provenance)
             for text in p.comments:
-                if len(text) > 6 and (fc := fold(text)):
+                if len(text) > 6 and (fc := fast_fold(text)):
                     comments.append((fc, len(fc.split()), o))
                     self.meta["comment_lengths"].add(len(fc.split()))
             if p.venue_notes:
@@ -201,7 +232,7 @@ class _Writer:
     def _names(self, names: list[tuple[str, str]], links: list[tuple[str, str, int]]) -> None:
         rows = []
         for kind, name in names:
-            words = fold(name).split()
+            words = fast_fold(name).split()
             folded = " ".join(words)
             surname = words[-1] if kind == "author" and words and len(words[-1]) > 3 else None
             short = f"{words[0]} {words[-1]}" if kind == "author" and len(words) > 2 else None
@@ -299,7 +330,8 @@ class CatalogStore:
         meta = dict(self.conn().execute("SELECT key, value FROM meta").fetchall())
         self.meta: dict[str, Any] = {k: json.loads(v) for k, v in meta.items()}
         if self.meta.get("schema") != SCHEMA_VERSION:
-            raise ValueError(f"catalog schema {self.meta.get('schema')} is not {SCHEMA_VERSION}: run `rag ingest`")
+            raise CatalogSchemaError(f"the catalog was written by another version of paperchat (schema "
+                                     f"{self.meta.get('schema')}, not {SCHEMA_VERSION}): run `rag ingest`")  # fmt: skip
 
     @classmethod
     def open(cls, path: Path) -> CatalogStore:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.catalog import Catalog, build_catalog
-from rag.catalog_store import paper_digest, write_catalog
+from rag.catalog_store import SCHEMA_VERSION, CatalogSchemaError, paper_digest, write_catalog
 from rag.errors import UserError
 from rag.keywords import FOLDER as KEYWORDS
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text, search_digest
@@ -522,7 +522,10 @@ class Index:
         return self._open(self._require().meta["collections"]["papers"])
 
     def load_catalog(self) -> Catalog:
-        return Catalog.load(self._require().catalog_path)
+        try:
+            return Catalog.load(self._require().catalog_path)
+        except CatalogSchemaError as exc:
+            raise IndexStateError(f"{exc} ({self.data_dir})") from exc
 
     def load_keywords(self, catalog: Catalog, tokenize: Tokenizer) -> KeywordIndex:
         """The generation's BM25 index, memory-mapped; a generation of an older version has none saved, and gets
@@ -641,7 +644,7 @@ class Ingest:
         removed = set(old_hashes) - set(hashes)
         report.papers_updated = len(todo)
         report.papers_removed = len(removed) if prev_usable else 0
-        digest = paper_digest(papers)
+        digest = f"{SCHEMA_VERSION}:{paper_digest(papers)}"  # a new catalog schema rewrites the catalog
         if prev_usable and not todo and not removed and prev_usable.meta.get("catalog_digest") == digest:
             report.unchanged, report.generation = True, prev_usable.name
             idx._adopt(prev_usable)
