@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rapidfuzz import fuzz
 
-from rag.catalog_store import ARXIV_IN_TEXT, TITLE_POSTINGS_MAX, CatalogStore, ngrams, write_catalog
+from rag.catalog_store import ARXIV_IN_TEXT, TITLE_CANDIDATES, TITLE_POSTINGS_MAX, CatalogStore, ngrams, write_catalog
 from rag.corpus import SourceCount, discover, read
 from rag.models import Paper, Record
 from rag.parse import CorpusError, Problem
@@ -632,8 +632,9 @@ class Catalog:
                                                   "ORDER BY rowid", (phrase,))]  # fmt: skip
         except sqlite3.OperationalError:  # nothing the full-text index can search for
             return []
-        pattern = mention_pattern(venue)
-        return [p.paper_id for p in self.at(ords) if any(pattern.search(c) for c in p.venue_notes)]
+        pattern = mention_pattern(venue)  # the notes are joined by newlines, which a venue name never matches
+        rows = self.store.rows_in("SELECT ord, paper_id, notes FROM papers WHERE ord IN ({})", ords)
+        return [pid for _, pid, notes in sorted(rows) if pattern.search(notes)]
 
     def venues_in(self, text: str) -> list[tuple[str, list[str]]]:
         """(venue as written, papers whose page comment mentions it) for each venue the text names
@@ -657,19 +658,22 @@ class Catalog:
         """How many (real) titles use each word."""
         return dict(self.store.rows_in("SELECT word, df FROM title_df WHERE word IN ({})", sorted(set(words))))
 
-    def titles_sharing(self, words: set[str], df: dict[str, int]) -> list[tuple[str, str, list[str]]]:
-        """(paper id, title, folded title words) of the real titles that may share two or more of `words`, in
-        catalog order. Titles are found through the question's rarer words (each in at most TITLE_POSTINGS_MAX
-        titles); a word more titles use counts only towards titles found that way. `df`: `title_df(words)`."""
-        rare = sorted(w for w in words if 0 < df.get(w, 0) <= TITLE_POSTINGS_MAX)
+    def titles_sharing(self, df: dict[str, int], weight: dict[str, float]) -> list[tuple[str, str, list[str]]]:
+        """(paper id, title, folded title words) of the real titles sharing two or more of the question's title
+        words, in catalog order: the TITLE_CANDIDATES of them with the most shared `weight` (the words' idf).
+        Titles are found through the rarer words (each in at most TITLE_POSTINGS_MAX titles); a word more titles
+        use counts only towards titles found that way. `df`: `title_df(words)`."""
+        rare = sorted(w for w in weight if 0 < df.get(w, 0) <= TITLE_POSTINGS_MAX)
         if not rare:
             return []
-        need = 1 if any(df.get(w, 0) > TITLE_POSTINGS_MAX for w in words) else 2
+        need = 1 if any(df.get(w, 0) > TITLE_POSTINGS_MAX for w in weight) else 2
+        values = ",".join("(?,?)" for _ in rare)
         rows = self.store.rows(
-            "SELECT p.paper_id, p.title, p.title_folded FROM papers p JOIN (SELECT ord FROM title_words WHERE word "
-            f"IN ({','.join('?' * len(rare))}) GROUP BY ord HAVING count(*) >= {need}) t ON t.ord = p.ord "
+            f"WITH q(word, w) AS (VALUES {values}) SELECT p.paper_id, p.title, p.title_folded FROM papers p JOIN "
+            "(SELECT tw.ord AS ord, sum(q.w) AS mass FROM q JOIN title_words tw ON tw.word = q.word GROUP BY tw.ord "
+            f"HAVING count(*) >= {need} ORDER BY mass DESC, tw.ord LIMIT {TITLE_CANDIDATES}) t ON t.ord = p.ord "
             "ORDER BY p.ord",
-            rare,
+            [x for w in rare for x in (w, weight[w])],
         )
         return [(pid, title, folded.split()) for pid, title, folded in rows]
 

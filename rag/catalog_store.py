@@ -38,11 +38,12 @@ from urllib.parse import quote
 from rag.models import Paper
 from rag.text import _LATEX_CMD, _LATEX_FONT, _LATEX_GREEK, _SPACE, _TAGS, GREEK
 
-SCHEMA_VERSION = 2  # raise it with any change to the tables or meta: `rag ingest` then rewrites the catalog
+SCHEMA_VERSION = 3  # raise it with any change to the tables or meta: `rag ingest` then rewrites the catalog
 BATCH = 2000  # papers per write transaction: the writer holds one batch, never the corpus
 IN_CHUNK = 500  # values per `IN (...)` list
 TOKEN_IDS_KEPT = 4  # a coined name used by more papers than this names no paper; its ids need not be kept
 TITLE_POSTINGS_MAX = 5000  # a title word in more titles than this only counts for titles rarer words found
+TITLE_CANDIDATES = 100  # titles sharing the most with a question that are scored word by word (at 527 papers: all)
 
 # Coined names ('TarFlow', 'L2M', 'SliM-LLM') and capitalised words: what may name one paper.
 NAME_TOKEN = re.compile(
@@ -59,7 +60,7 @@ CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE papers(
     ord INTEGER PRIMARY KEY, paper_id TEXT NOT NULL, arxiv_id TEXT, title TEXT, title_folded TEXT,
     title_derived INTEGER, date TEXT, year INTEGER, category TEXT, category_lc TEXT, truncated INTEGER,
-    haystack TEXT, json TEXT NOT NULL);
+    haystack TEXT, notes TEXT, json TEXT NOT NULL);
 CREATE TABLE paper_sources(source TEXT, ord INTEGER, PRIMARY KEY(source, ord)) WITHOUT ROWID;
 CREATE TABLE provenance_files(file TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE names(
@@ -191,7 +192,7 @@ class _Writer:
             tf = fast_fold(p.title)
             rows.append((o, p.paper_id, p.arxiv_id, p.title, tf, int(p.title_derived), p.date, p.year, p.category,
                          p.category.lower() if p.category else None, int(p.authors_truncated), haystack(p),
-                         p.model_dump_json()))  # fmt: skip
+                         "\n".join(p.venue_notes), p.model_dump_json()))  # fmt: skip
             self.meta["titled"] += not p.title_derived
             self.meta["dated"] += bool(p.date)
             self.meta["truncated"] += p.authors_truncated
@@ -214,7 +215,7 @@ class _Writer:
                 titles += [(w, o) for w in set(tf.split()) if len(w) > 2]
             if len(tf) >= (40 if p.title_derived else 12):  # a shorter title is no evidence of a quote
                 keys.append((title_key(tf), o))
-        c.executemany("INSERT INTO papers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        c.executemany("INSERT INTO papers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         c.executemany("INSERT OR IGNORE INTO paper_sources VALUES (?,?)", sorted(sources))
         c.executemany("INSERT OR IGNORE INTO provenance_files VALUES (?)", [(f,) for f in sorted(files)])
         c.executemany("INSERT INTO comments VALUES (?,?,?)", comments)

@@ -191,13 +191,15 @@ class Understander:
         """The real titles sharing two or more content words with the question: (paper id, title, folded title
         words, its content words), and the idf over titles of each of those words."""
         asked = {w for w in q_words if w not in ASKING_WORDS and len(w) > 2}
-        candidates = self.catalog.titles_sharing(asked, self.catalog.title_df(asked))
+        n = max(1, self.catalog.titled_count())
+        asked_df = self.catalog.title_df(asked)
+        weight = {t: math.log(1 + n / c) for t, c in asked_df.items()}
+        candidates = self.catalog.titles_sharing(asked_df, weight)
         rows = []
         for pid, title, words in candidates:
             toks = {w for w in words if w not in ASKING_WORDS and len(w) > 2}
             rows.append((pid, title, words, toks))
         df = self.catalog.title_df({t for *_, toks in rows for t in toks})
-        n = max(1, self.catalog.titled_count())
         return rows, {t: math.log(1 + n / c) for t, c in df.items()}
 
     def normalise(self, question: str) -> str:
