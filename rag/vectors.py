@@ -94,14 +94,14 @@ class VectorCache:
     @classmethod
     def from_collections(cls, chunks: Any, papers: Any, *, top: int = 100) -> VectorCache:
         """From the Chroma collections (a generation written before `write_dense` existed)."""
-        got = chunks.get(include=["embeddings", "metadatas", "documents"])
+        got = _get_all(chunks, ["embeddings", "metadatas", "documents"])
         owners = [str(m["paper_id"]) for m in got["metadatas"]]
         paper_ids = sorted(set(owners))
         pos = {pid: i for i, pid in enumerate(paper_ids)}
         owner = np.array([pos[o] for o in owners], dtype=np.int64)
         by_paper = np.argsort(owner, kind="stable")  # rows grouped by paper: one slice per paper
         matrix = _unit(got["embeddings"])[by_paper] if len(by_paper) else _unit(None)
-        pv = papers.get(include=["embeddings"])
+        pv = _get_all(papers, ["embeddings"])
         return cls([got["ids"][i] for i in by_paper], [got["documents"][i] or "" for i in by_paper], owner[by_paper],
                    matrix, paper_ids, list(pv["ids"]), _unit(pv["embeddings"]), top=top)  # fmt: skip
 
@@ -177,6 +177,20 @@ class VectorCache:
             return None if i is None or (keep is not None and not keep[i]) else float(sims[i])
 
         return Ranked(((self.paper_order[i], float(sims[i])) for i in _best(sims, keep, self.top)), lookup)
+
+
+def _get_all(collection: Any, include: list[str], page: int = 5000) -> dict[str, Any]:
+    """Every record of a Chroma collection, read in pages: one read of a large collection with its documents
+    fails inside Chroma ("too many SQL variables", measured at ~40k records)."""
+    out: dict[str, list[Any]] = {"ids": [], **{k: [] for k in include}}
+    while True:
+        got = collection.get(include=include, limit=page, offset=len(out["ids"]))
+        ids = list(got["ids"])
+        out["ids"] += ids
+        for k in include:
+            out[k] += list(got[k]) if got.get(k) is not None else []
+        if len(ids) < page:
+            return out
 
 
 def _best(scores: np.ndarray, keep: np.ndarray | None, n: int) -> list[int]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from rag.catalog import Catalog
 from rag.engine import Engine
 from rag.errors import UserError
 from rag.models import Message
@@ -33,8 +34,10 @@ def llm_engine(built_engine: Engine, url: str) -> Engine:
 
 def test_prompt_injection_in_an_abstract_is_quoted_as_data(built_engine: Engine, fake_openai: FakeOpenAI) -> None:
     engine = llm_engine(built_engine, fake_openai.url)
-    paper = next(p for p in engine.catalog.papers if "length generalization" in p.title.lower())
-    paper.abstract = INJECTION + paper.abstract  # this engine's catalog only: the built index is untouched
+    papers = engine.catalog.papers
+    paper = next(p for p in papers if "length generalization" in p.title.lower())
+    paper.abstract = INJECTION + paper.abstract
+    engine.retriever.catalog = Catalog.from_papers(papers)  # this engine's catalog only: the built index is untouched
     fake_openai.script(f"PWNED [7]. {paper.title} studies length generalization [1].")
 
     answer = engine.ask(paper.title, filters=Filters(paper_ids=[paper.paper_id]))

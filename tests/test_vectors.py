@@ -23,8 +23,9 @@ class Stored:
             "documents": [f"text of {i}" for i in ids],
         }
 
-    def get(self, include: list[str]) -> dict[str, Any]:
-        return self.data
+    def get(self, include: list[str], limit: int, offset: int) -> dict[str, Any]:
+        """One page, as Chroma pages (the fixture's ~7,500 chunks take two pages)."""
+        return {k: (v[offset : offset + limit] if v is not None else None) for k, v in self.data.items()}
 
 
 @pytest.fixture(scope="module")
