@@ -106,6 +106,11 @@ def table(results: dict[str, Any]) -> str:
                      TARGETS["ingest"], "`python bench/ingest.py`"))  # fmt: skip
     else:
         rows.append(("cold ingest vs embed-only", "— (bench/ingest.py not present)", TARGETS["ingest"], "—"))
+    for n, g in sorted(results.get("growth", {}).get("sizes", {}).items(), key=lambda kv: int(kv[0])):
+        if "search_ms" in g:
+            rows.append((f"growth: {int(n):,} papers ({g['vectors']} vectors) search / ask p95, first answer",
+                         f"{g['search_ms']['p95']} / {g['ask_ms']['p95']} ms, {g.get('first_answer_s', '—')} s",
+                         "see bench/results/growth.md", f"`python bench/growth.py --sizes {n}`"))  # fmt: skip
     if load.get("p95_s") is not None:
         rows.append((f"{load['clients']} clients × {load['requests_each']} `POST /api/ask`",
                      f"p50 {load['p50_s']} s, p95 {load['p95_s']} s, max {load['max_s']} s, "
@@ -149,8 +154,12 @@ def main() -> None:
     if (BENCH / "ingest.py").is_file():
         steps.append(("ingest", [py, str(BENCH / "ingest.py"), "--sizes", "32,64", "--out", str(parts / "ingest.json")],
                       parts / "ingest.json", 900))  # fmt: skip
+    # Growth at the small sizes only (issue 14); 100k and 1M: `python bench/growth.py --sizes 100000,1000000`.
+    steps.append(("growth", [py, str(BENCH / "growth.py"), "--sizes", "1000,10000", "--oneshot-runs", "1",
+                             "--out", str(args.out)], args.out / "growth.json", 600))  # fmt: skip
     for name, cmd, out, timeout in steps:
-        out.unlink(missing_ok=True)
+        if name != "growth":  # growth.json keeps the large sizes' figures of earlier runs
+            out.unlink(missing_ok=True)
         run = step(name, cmd, timeout)
         results["steps"][name] = {k: v for k, v in run.items() if k != "stdout"}
         results[name] = read_json(out)
