@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import re
@@ -359,6 +360,31 @@ def verdicts(sizes: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
     return out
 
 
+EXTRAPOLATED = [  # (label, picker) of the figures extrapolated to 10M papers
+    ("search p95 (ms)", lambda r: r.get("search_ms", {}).get("p95")),
+    ("ask p95 (ms)", lambda r: r.get("ask_ms", {}).get("p95")),
+    ("start to first answer (s)", lambda r: r.get("first_answer_s")),
+    ("ingest wall (s)", lambda r: r.get("ingest_wall_s")),
+    ("peak RSS ingest (MB)", lambda r: r.get("ingest_peak_rss_mb")),
+    ("peak RSS serving (MB)", lambda r: r.get("serve_peak_rss_mb")),
+    ("disk (MB)", lambda r: r.get("disk_mb")),
+]
+
+
+def extrapolate(sizes: dict[str, dict[str, Any]], target: int = 10_000_000) -> list[tuple[str, str]]:
+    """Each figure at `target` papers by a power law through its two largest measured sizes (slope = how it
+    grows: 1.0 is linear). A rough forecast, not a measurement."""
+    out = []
+    for label, pick in EXTRAPOLATED:
+        pts = sorted((int(n), v) for n, r in sizes.items() if (v := pick(r)) and int(n) < target)
+        if len(pts) < 2:
+            continue
+        (n1, v1), (n2, v2) = pts[-2], pts[-1]
+        slope = math.log(v2 / v1) / math.log(n2 / n1)
+        out.append((label, f"{v2 * (target / n2) ** slope:,.0f} (slope {slope:.2f} from {human(n1)}→{human(n2)})"))
+    return out
+
+
 def table(results: dict[str, Any]) -> str:
     sizes = dict(sorted(results["sizes"].items(), key=lambda kv: int(kv[0])))
 
@@ -389,6 +415,9 @@ def table(results: dict[str, Any]) -> str:
     head = "| papers | " + " | ".join(human(int(n)) for n in sizes) + " |\n|---" + "|---" * len(sizes) + "|"
     body = "\n".join(f"| {label} | " + " | ".join(f(r) for r in sizes.values()) + " |" for label, f in rows)
     targets = "\n".join(f"- {label}: **{v}**" for label, v in verdicts(sizes))
+    if forecast := extrapolate(sizes):
+        targets += "\n\nExtrapolated to 10M papers (power law through the two largest sizes; a forecast):\n"
+        targets += "\n".join(f"- {label}: {v}" for label, v in forecast)
     notes = "\n".join(f"- {human(int(n))}: measured {r.get('date')} at {r.get('commit')}" for n, r in sizes.items())
     derived = any(r.get("vectors") == "derived" for r in sizes.values())
     return (f"{head}\n{body}\n\nTargets:\n{targets}\n\n" + (f"Note: {DERIVED_NOTE}.\n\n" if derived else "")
@@ -413,11 +442,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
     series(lat, "search p95", lambda r: r.get("search_ms", {}).get("p95"), "o--")
     series(lat, "ask p95", lambda r: r.get("ask_ms", {}).get("p95"), "s--")
     series(lat, "start to first answer", lambda r: r["first_answer_s"] * 1000 if "first_answer_s" in r else None, "^-")
+    lat.scatter([1e5, 1e6], [50, 150], marker="_", s=400, color="C1", label="target: search p95")
+    lat.scatter([1e6], [10_000], marker="_", s=400, color="C3", label="target: first answer")
     lat.set(xscale="log", yscale="log", xlabel="papers", ylabel="ms", title="latency")
     series(mem, "ingest peak RSS", lambda r: r.get("ingest_peak_rss_mb"), "o-")
     series(mem, "serving peak RSS", lambda r: r.get("serve_peak_rss_mb"), "s-")
     series(mem, "`rag ask` peak RSS", lambda r: r.get("first_answer_rss_mb"), "^-")
     series(mem, "disk", lambda r: r.get("disk_mb"), "x--")
+    mem.scatter([1e6], [6144], marker="_", s=400, color="k", label="target: peak memory")
     mem.set(xscale="log", yscale="log", xlabel="papers", ylabel="MB", title="memory and disk")
     for ax in (lat, mem):
         ax.grid(True, which="both", alpha=0.3)
