@@ -9,7 +9,6 @@ The one place these rules live: `GET /api/papers` and the UI's Browse tab both g
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
@@ -110,10 +109,6 @@ class Similar(BaseModel):
     papers: list[Neighbour]
 
 
-def _haystack(p: Paper) -> str:
-    return fold(" ".join([p.title, p.abstract, *p.authors, p.arxiv_id or "", p.paper_id]))
-
-
 class Browser:
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -122,19 +117,13 @@ class Browser:
         return self.engine.catalog.get(paper_id)
 
     def page(self, query: CatalogQuery) -> CatalogPage:
-        f = query.filters()
-        words = query.words()
-        found = [p for p in self.engine.catalog.papers if f.allows(p) and all(w in _haystack(p) for w in words)]
-        papers = found[query.offset : query.offset + query.limit]
-        return CatalogPage(total=len(found), offset=query.offset, limit=query.limit, papers=papers)
+        total, papers = self.engine.catalog.page(query.filters(), query.words(), query.offset, query.limit)
+        return CatalogPage(total=total, offset=query.offset, limit=query.limit, papers=papers)
 
     def facets(self) -> Facets:
-        papers = self.engine.catalog.papers
-        cats = Counter(p.category.upper() for p in papers if p.category)
-        pages = Counter(page for p in papers for page in p.sources)
-        years = Counter(p.year for p in papers if p.year is not None)
+        cats, pages, years = self.engine.catalog.facet_counts()
         return Facets(
-            total=len(papers),
+            total=len(self.engine.catalog),
             categories=[Facet(value=c, meaning=category_meaning(c), count=n) for c, n in sorted(cats.items())],
             sources=[Facet(value=s, meaning=SOURCE_MEANINGS.get(s), count=n) for s, n in sorted(pages.items())],
             years=[Facet(value=str(y), count=n) for y, n in sorted(years.items())],

@@ -11,17 +11,18 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 from array import array
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rapidfuzz import fuzz
 
+from rag.catalog_store import ARXIV_IN_TEXT, TITLE_POSTINGS_MAX, CatalogStore, ngrams, write_catalog
 from rag.corpus import SourceCount, discover, read
 from rag.models import Paper, Record
 from rag.parse import CorpusError, Problem
@@ -345,7 +346,7 @@ def mention_pattern(name: str) -> re.Pattern[str]:
 class Period:
     label: str  # as the text wrote it: "October 2025"
     prefix: str  # of the ISO dates in it: "2025-10"
-    papers: list[Paper]
+    paper_ids: list[str]
 
 
 # What a question that lists papers of a period says besides the period ("which papers in the corpus came
@@ -368,48 +369,228 @@ def topic_words(text: str, periods: list[Period]) -> list[str]:
 class NameMatch:
     kind: str  # "author" | "affiliation"
     name: str
-    papers: list[Paper]
+    paper_ids: list[str]
     exact: bool
+    said: str = ""  # the words of the text that name it (a short form: "jacob springer", "apple")
 
 
 def kind_order(kind: str) -> int:
     return 0 if kind == "author" else 1
 
 
+
 class Catalog:
-    """The papers, by id, with lookups the retriever and answerer need. Saved as JSON."""
+    """The papers, with the lookups understanding, retrieval and browsing need, each one an index probe in the
+    catalog database (rag/catalog_store.py): nothing here loops over the papers per question.
 
-    def __init__(self, papers: list[Paper]):
-        self.papers = papers
-        self.by_id = {p.paper_id: p for p in papers}
+    `Catalog.open(path)` reads a generation's catalog.sqlite read-only; `Catalog.from_papers(papers)` (or
+    `Catalog(papers)`) builds the same database in memory for tests and small callers."""
 
+    def __init__(self, papers: Iterable[Paper] | None = None, *, store: CatalogStore | None = None):
+        self.store = store if store is not None else CatalogStore.memory(papers or [])
+        self._n = int(self.store.meta["papers"])
+
+    @classmethod
+    def from_papers(cls, papers: Iterable[Paper]) -> Catalog:
+        return cls(store=CatalogStore.memory(papers))
+
+    @classmethod
+    def open(cls, path: Path) -> Catalog:
+        return cls(store=CatalogStore.open(path))
+
+    @classmethod
+    def load(cls, path: Path) -> Catalog:
+        """A catalog file: the SQLite database, or the JSON list of papers older versions wrote."""
+        with open(path, "rb") as f:
+            head = f.read(16)
+        if head.startswith(b"SQLite format 3"):
+            return cls.open(path)
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls.from_papers(Paper.model_validate(d) for d in data)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_catalog(path, self.iter_papers())
+
+    # -- papers ---------------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.papers)
+        return self._n
 
-    @cached_property
-    def name_index(self) -> dict[tuple[str, str], list[Paper]]:
-        """(kind, display name) -> papers, for authors and affiliations."""
-        names: dict[tuple[str, str], list[Paper]] = defaultdict(list)
-        for p in self.papers:
-            for a in p.authors:
-                names[("author", a)].append(p)
-            for org in p.affiliations:
-                names[("affiliation", org)].append(p)
-        return names
+    def __contains__(self, paper_id: object) -> bool:
+        return bool(self.store.rows("SELECT 1 FROM papers WHERE paper_id = ? LIMIT 1", (paper_id,)))
 
+    def get(self, paper_id: str) -> Paper | None:
+        row = self.store.rows("SELECT json FROM papers WHERE paper_id = ? ORDER BY ord LIMIT 1", (paper_id,))
+        return Paper.model_validate_json(row[0][0]) if row else None
+
+    def get_many(self, paper_ids: Iterable[str]) -> list[Paper]:
+        """The known papers among these ids, in the order asked (each once)."""
+        wanted = list(dict.fromkeys(paper_ids))
+        got = {pid: js for pid, js in self.store.rows_in("SELECT paper_id, json FROM papers WHERE paper_id IN ({})",
+                                                          wanted)}  # fmt: skip
+        return [Paper.model_validate_json(got[pid]) for pid in wanted if pid in got]
+
+    def at(self, ords: Iterable[int]) -> list[Paper]:
+        """Papers by catalog position (the BM25 document numbers), in the order asked."""
+        wanted = [int(o) for o in ords]
+        got = dict(self.store.rows_in("SELECT ord, json FROM papers WHERE ord IN ({})", wanted))
+        return [Paper.model_validate_json(got[o]) for o in wanted if o in got]
+
+    def ids_at(self, ords: Iterable[int]) -> list[str]:
+        wanted = [int(o) for o in ords]
+        got = dict(self.store.rows_in("SELECT ord, paper_id FROM papers WHERE ord IN ({})", wanted))
+        return [got[o] for o in wanted if o in got]
+
+    def by_arxiv_id(self, arxiv_id: str) -> list[Paper]:
+        rows = self.store.rows("SELECT json FROM papers WHERE arxiv_id = ? ORDER BY ord", (arxiv_id,))
+        return [Paper.model_validate_json(r[0]) for r in rows]
+
+    def iter_papers(self, batch: int = 1000) -> Iterator[Paper]:
+        """Every paper in catalog order, read a batch at a time (never the whole list in memory)."""
+        last = -1
+        while True:
+            rows = self.store.rows("SELECT ord, json FROM papers WHERE ord > ? ORDER BY ord LIMIT ?", (last, batch))
+            if not rows:
+                return
+            for _, js in rows:
+                yield Paper.model_validate_json(js)
+            last = rows[-1][0]
+
+    @property
+    def papers(self) -> list[Paper]:
+        """Every paper, in a list: for tests and small callers only; per-question code uses the lookups."""
+        return list(self.iter_papers())
+
+    @property
+    def by_id(self) -> _ById:
+        """`catalog.by_id[pid]`: a mapping view over `get`."""
+        return _ById(self)
+
+    # -- counts and facets ----------------------------------------------------------------------------
+    def dated_count(self) -> int:
+        return int(self.store.meta["dated"])
+
+    def any_truncated(self) -> bool:
+        """Does any page list only the first authors of some paper ('et al.')?"""
+        return bool(self.store.meta["truncated"])
+
+    def categories(self) -> list[str]:
+        return list(self.store.meta["categories"])
+
+    def sources(self) -> list[str]:
+        return list(self.store.meta["sources"])
+
+    def provenance_files(self) -> list[str]:
+        """Every file that gave a copy of some paper."""
+        return [r[0] for r in self.store.rows("SELECT file FROM provenance_files ORDER BY file")]
+
+    def facet_counts(self) -> tuple[dict[str, int], dict[str, int], dict[int, int]]:
+        """(papers per category in capitals, per source page format, per year)."""
+        cats: Counter[str] = Counter()
+        for cat, n in self.store.rows("SELECT category, count(*) FROM papers WHERE category IS NOT NULL GROUP BY 1"):
+            cats[cat.upper()] += n
+        pages = dict(self.store.rows("SELECT source, count(*) FROM paper_sources GROUP BY source"))
+        years = dict(self.store.rows("SELECT year, count(*) FROM papers WHERE year IS NOT NULL GROUP BY year"))
+        return dict(cats), pages, years
+
+    # -- filters --------------------------------------------------------------------------------------
+    def _where(self, f: Any) -> tuple[str, list[Any]]:
+        """SQL conditions for a `rag.retrieve.Filters` (same meaning as `Filters.allows`)."""
+        conds: list[str] = []
+        args: list[Any] = []
+        if f.paper_ids:
+            conds.append(f"paper_id IN ({','.join('?' * len(f.paper_ids))})")
+            args += list(f.paper_ids)
+        if f.dates:  # a date prefix: the dates from "2025-10" up to (not including) "2025-10" + the last character
+            conds.append("(" + " OR ".join("(date >= ? AND date < ?)" for _ in f.dates) + ")")
+            args += [x for d in f.dates for x in (d, d + "\U0010ffff")]
+        if f.authors:
+            conds.append(
+                "ord IN (SELECT np.ord FROM names n JOIN name_papers np ON np.name_id = n.id WHERE n.kind = 'author' "
+                "AND (" + " OR ".join("instr(n.name_lc, ?) > 0" for _ in f.authors) + "))"
+            )
+            args += [a.lower() for a in f.authors]
+        if f.year_from:
+            conds.append("year >= ?")
+            args.append(f.year_from)
+        if f.year_to:
+            conds.append("year <= ?")
+            args.append(f.year_to)
+        if f.category:
+            conds.append("category_lc = ?")
+            args.append(f.category.lower())
+        if f.source:
+            conds.append("ord IN (SELECT ord FROM paper_sources WHERE source = ?)")
+            args.append(f.source)
+        return (" AND ".join(conds) or "1"), args
+
+    def matching(self, f: Any) -> tuple[list[int], list[str]]:
+        """(catalog positions, paper ids) of the papers a `Filters` allows, in catalog order."""
+        where, args = self._where(f)
+        rows = self.store.rows(f"SELECT ord, paper_id FROM papers WHERE {where} ORDER BY ord", args)
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def page(self, f: Any, words: list[str], offset: int, limit: int) -> tuple[int, list[Paper]]:
+        """(how many papers match, one page of them): filters, and words that must all occur in the folded
+        title, abstract, authors or ids. The word test reads each filtered paper's text (no word index)."""
+        where, args = self._where(f)
+        for w in words:
+            where += " AND instr(haystack, ?) > 0"
+            args.append(w)
+        total = int(self.store.rows(f"SELECT count(*) FROM papers WHERE {where}", args)[0][0])
+        rows = self.store.rows(f"SELECT json FROM papers WHERE {where} ORDER BY ord LIMIT ? OFFSET ?",
+                               [*args, limit, offset])  # fmt: skip
+        return total, [Paper.model_validate_json(r[0]) for r in rows]
+
+    # -- what a question names --------------------------------------------------------------------------
     def names_in(self, text: str) -> list[NameMatch]:
         """Authors and affiliations the text names: full names, or a distinctive surname alone."""
-        q = f" {fold(text)} "
-        found = []
-        for (kind, name), papers in self.name_index.items():
-            folded = fold(name)
-            if len(folded) < 4:
-                continue
-            if f" {folded} " in q:
-                found.append(NameMatch(kind, name, papers, exact=True))
-            elif kind == "author" and len(last := folded.split()[-1]) > 3 and f" {last} " in q:
-                found.append(NameMatch(kind, name, papers, exact=False))
-        return sorted(found, key=lambda m: (not m.exact, kind_order(m.kind)))
+        words = fold(text).split()
+        grams = ngrams(words, self.store.meta["name_lengths"])
+        found: dict[int, NameMatch] = {}
+        for i, kind, name in self.store.rows_in("SELECT id, kind, name FROM names WHERE folded IN ({})", sorted(grams)):
+            if len(fold(name)) >= 4:
+                found[i] = NameMatch(kind, name, [], exact=True)
+        surnames = sorted({w for w in words if len(w) > 3})
+        for i, kind, name in self.store.rows_in(
+            "SELECT id, kind, name FROM names WHERE surname IN ({}) AND +kind = 'author'", surnames
+        ):
+            if i not in found and len(fold(name)) >= 4:
+                found[i] = NameMatch(kind, name, [], exact=False)
+        self._fill_papers(found)
+        return sorted(found.values(), key=lambda m: (not m.exact, kind_order(m.kind)))
+
+    # `+kind`: never look names up by their kind (half the table); the name columns' indexes decide.
+    def short_names_in(self, text: str) -> list[NameMatch]:
+        """Names the text gives in a short form: an author's "first last" of a longer name ("Jacob Springer" for
+        "Jacob Mitchell Springer"), an affiliation's first word ("apple" for "apple-ml"); the caller decides
+        whether the text uses the word as that name."""
+        words = fold(text).split()
+        found: dict[int, NameMatch] = {}
+        pairs = sorted(ngrams(words, [2]))
+        for i, kind, name, short in self.store.rows_in(
+            "SELECT id, kind, name, short FROM names WHERE short IN ({}) AND +kind = 'author'", pairs
+        ):
+            found[i] = NameMatch(kind, name, [], exact=False, said=short)
+        for i, kind, name, head in self.store.rows_in(
+            "SELECT id, kind, name, head FROM names WHERE head IN ({}) AND +kind = 'affiliation'", sorted(set(words))
+        ):
+            found[i] = NameMatch(kind, name, [], exact=False, said=head)
+        self._fill_papers(found)
+        return list(found.values())
+
+    def _fill_papers(self, found: dict[int, NameMatch]) -> None:
+        """Each name's papers in catalog order; `found` ends in name order (first seen in the catalog first)."""
+        ids: dict[int, list[str]] = {}
+        for name_id, pid in self.store.rows_in(
+            "SELECT np.name_id, p.paper_id FROM name_papers np JOIN papers p ON p.ord = np.ord "
+            "WHERE np.name_id IN ({}) ORDER BY np.name_id, np.ord",
+            sorted(found),
+        ):
+            ids.setdefault(name_id, []).append(pid)
+        for i in sorted(found):
+            found[i].paper_ids = ids.get(i, [])
+            found[i] = found.pop(i)  # re-insert in id order
 
     def periods_in(self, text: str) -> list[Period]:
         """Each year or month the text names as a time ("in 2020", "from October 2025", "2024 papers"),
@@ -420,47 +601,115 @@ class Catalog:
                 continue
             month = MONTH_NUMBERS.get((m.group(1) or "")[:3].lower())
             prefix = f"{m.group(2)}-{month:02d}" if month else m.group(2)
-            out.append(Period(m.group(0), prefix, [p for p in self.papers if p.date and p.date.startswith(prefix)]))
+            rows = self.store.rows("SELECT paper_id FROM papers WHERE date >= ? AND date < ? ORDER BY ord",
+                                   (prefix, prefix + "\U0010ffff"))  # fmt: skip
+            out.append(Period(m.group(0), prefix, [r[0] for r in rows]))
         return out
 
-    def categories_in(self, text: str) -> list[tuple[str, list[Paper]]]:
+    def categories_in(self, text: str) -> list[tuple[str, list[str]]]:
         """Papers of a category code the text names in capitals ("the CL category")."""
-        codes = {p.category for p in self.papers if p.category}
-        return [
-            (code, [p for p in self.papers if p.category == code])
-            for code in sorted(codes)
-            if re.search(rf"\b{re.escape(code)}\b[^.?!]{{0,30}}\bcategor|\bcategor\w*\s+{re.escape(code)}\b", text)
-        ]
+        out = []
+        for code in self.categories():
+            if re.search(rf"\b{re.escape(code)}\b[^.?!]{{0,30}}\bcategor|\bcategor\w*\s+{re.escape(code)}\b", text):
+                sql = "SELECT paper_id FROM papers WHERE category_lc = ? AND category = ? ORDER BY ord"
+                rows = self.store.rows(sql, (code.lower(), code))
+                out.append((code, [r[0] for r in rows]))
+        return out
 
     def comments_in(self, text: str) -> list[Paper]:
         """Papers whose page comment ("Technical report", "35 pages, 11 figures") the text quotes."""
-        q = f" {fold(text)} "
-        return [p for p in self.papers if any(len(c) > 6 and f" {fold(c)} " in q for c in p.comments)]
+        grams = ngrams(fold(text).split(), self.store.meta["comment_lengths"])
+        rows = self.store.rows_in("SELECT ord FROM comments WHERE folded IN ({})", sorted(grams))
+        ords = sorted({r[0] for r in rows})
+        return self.at(ords)
 
-    def venues_in(self, text: str) -> list[tuple[str, list[Paper]]]:
+    def mentioning(self, venue: str) -> list[str]:
+        """Papers whose journal reference or arXiv comment names the venue ("AISTATS 2025") as whole words:
+        the full-text index finds the candidates, the same pattern as ever decides."""
+        phrase = '"' + venue.replace('"', '""') + '"'
+        try:
+            ords = [r[0] for r in self.store.rows("SELECT rowid FROM venue_notes WHERE venue_notes MATCH ? "
+                                                  "ORDER BY rowid", (phrase,))]  # fmt: skip
+        except sqlite3.OperationalError:  # nothing the full-text index can search for
+            return []
+        pattern = mention_pattern(venue)
+        return [p.paper_id for p in self.at(ords) if any(pattern.search(c) for c in p.venue_notes)]
+
+    def venues_in(self, text: str) -> list[tuple[str, list[str]]]:
         """(venue as written, papers whose page comment mentions it) for each venue the text names
         ("accepted to AISTATS 2025"). Venues are known only from comments; a venue none mentions has no papers."""
-        out = []
-        for m in VENUE_NAMED.finditer(text):
-            pattern = mention_pattern(m.group(1))
-            out.append((m.group(1), [p for p in self.papers if any(pattern.search(c) for c in p.venue_notes)]))
-        return out
+        return [(m.group(1), self.mentioning(m.group(1))) for m in VENUE_NAMED.finditer(text)]
 
-    @cached_property
-    def folded_titles(self) -> list[tuple[str, Paper]]:
-        """(folded title, paper) for matching titles quoted in questions and chat history."""
-        return [(fold(p.title).rstrip("…").strip(), p) for p in self.papers]
+    def token_papers(self, token: str) -> tuple[int, list[str]]:
+        """(how many papers use this coined name or capitalised word in their title or abstract, the first few
+        of them sorted); `token` lowercased."""
+        row = self.store.rows("SELECT n, ids FROM name_tokens WHERE token = ?", (token,))
+        return (int(row[0][0]), sorted(row[0][1].split())) if row else (0, [])
+
+    def uses_word(self, word: str) -> bool:
+        """Does any title or abstract use this lowercase word?"""
+        return bool(self.store.rows("SELECT 1 FROM vocabulary WHERE word = ?", (word,)))
+
+    def titled_count(self) -> int:
+        return int(self.store.meta["titled"])
+
+    def title_df(self, words: Iterable[str]) -> dict[str, int]:
+        """How many (real) titles use each word."""
+        return dict(self.store.rows_in("SELECT word, df FROM title_df WHERE word IN ({})", sorted(set(words))))
+
+    def titles_sharing(self, words: set[str], df: dict[str, int]) -> list[tuple[str, str, list[str]]]:
+        """(paper id, title, folded title words) of the real titles that may share two or more of `words`, in
+        catalog order. Titles are found through the question's rarer words (each in at most TITLE_POSTINGS_MAX
+        titles); a word more titles use counts only towards titles found that way. `df`: `title_df(words)`."""
+        rare = sorted(w for w in words if 0 < df.get(w, 0) <= TITLE_POSTINGS_MAX)
+        if not rare:
+            return []
+        need = 1 if any(df.get(w, 0) > TITLE_POSTINGS_MAX for w in words) else 2
+        rows = self.store.rows(
+            "SELECT p.paper_id, p.title, p.title_folded FROM papers p JOIN (SELECT ord FROM title_words WHERE word "
+            f"IN ({','.join('?' * len(rare))}) GROUP BY ord HAVING count(*) >= {need}) t ON t.ord = p.ord "
+            "ORDER BY p.ord",
+            rare,
+        )
+        return [(pid, title, folded.split()) for pid, title, folded in rows]
+
+    def papers_named(self, text: str) -> list[str]:
+        """Paper ids whose title or arXiv id appears in `text`, in order of appearance."""
+        folded = fold(text)
+        found: dict[str, int] = {}
+        keys = sorted(ngrams(folded.split(), [1, 2, 3]))
+        rows = self.store.rows_in(
+            "SELECT p.paper_id, p.title_folded, p.title_derived, p.arxiv_id FROM title_keys k "
+            "JOIN papers p ON p.ord = k.ord WHERE k.key IN ({})",
+            keys,
+        )
+        for m in ARXIV_IN_TEXT.finditer(text):
+            rows += [(p.paper_id, fold(p.title), p.title_derived, p.arxiv_id) for p in self.by_arxiv_id(m.group(1))]
+        for pid, title, derived, arxiv_id in rows:
+            # Derived titles are the abstract's first words: only a long quote of them identifies a paper.
+            title = title.rstrip("…").strip()
+            pos = folded.find(title) if len(title) >= (40 if derived else 12) else -1
+            if pos < 0 and arxiv_id:
+                pos = text.find(arxiv_id)
+            if pos >= 0:
+                found[pid] = pos
+        return [pid for pid, _ in sorted(found.items(), key=lambda kv: (kv[1], kv[0]))]
+
+
+class _ById:
+    """A read-only mapping view: paper id -> Paper, one lookup per access."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+
+    def __getitem__(self, paper_id: str) -> Paper:
+        p = self.catalog.get(paper_id)
+        if p is None:
+            raise KeyError(paper_id)
+        return p
+
+    def __contains__(self, paper_id: object) -> bool:
+        return paper_id in self.catalog
 
     def get(self, paper_id: str) -> Paper | None:
-        return self.by_id.get(paper_id)
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([p.model_dump(mode="json") for p in self.papers], ensure_ascii=False, indent=1))
-        tmp.replace(path)  # atomic: a crash never leaves half a catalog
-
-    @classmethod
-    def load(cls, path: Path) -> Catalog:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls([Paper.model_validate(d) for d in data])
+        return self.catalog.get(paper_id)

@@ -151,7 +151,7 @@ class CatalogAnswers:
         when = " or ".join(p.name for p in periods)
         papers = self._papers([pid for p in periods for pid in p.paper_ids])
         if not papers:
-            dated = sum(1 for p in self.catalog.papers if p.date)
+            dated = self.catalog.dated_count()
             text = f"No paper in the corpus is dated {when}; only {dated} of its {len(self.catalog)} carry a date."
             return refused(found, text, mode, found.hits[:1], missing=[f"papers dated {when}"])
         return self._listing(
@@ -160,10 +160,10 @@ class CatalogAnswers:
         )  # fmt: skip
 
     def _papers(self, ids: list[str]) -> list[Paper]:
-        return [self.catalog.by_id[pid] for pid in dict.fromkeys(ids) if pid in self.catalog.by_id]
+        return self.catalog.get_many(ids)
 
     def _truncation(self, name: Entity) -> str | None:
-        truncated = name.kind == "author" and any(p.authors_truncated for p in self.catalog.papers)
+        truncated = name.kind == "author" and self.catalog.any_truncated()
         return TRUNCATED_NOTE if truncated else None
 
     @staticmethod

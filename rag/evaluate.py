@@ -411,7 +411,9 @@ def generate_questions(engine: Any, n: int, seed: int) -> list[dict[str, Any]]:
     from rag.llm import LLMError
     from rag.prompts import GENERATE_SYSTEM
 
-    papers = random.Random(seed).sample(engine.catalog.papers, min(n, len(engine.catalog.papers)))
+    # Positions, then those papers: the same sample as drawing from the list, without loading every paper.
+    total = len(engine.catalog)
+    papers = engine.catalog.at(random.Random(seed).sample(range(total), min(n, total)))
     drafts = []
     for i, p in enumerate(papers, 1):
         draft: dict[str, Any] | None = None

@@ -6,7 +6,8 @@ What one ingest stores, as one *generation* (data_dir/generations/<name>/):
 - paper vectors (Chroma collection `<prefix>_<key>_<gen>_p`): one title + abstract vector per paper;
 - sentence vectors (sentences.npy + sentences.json): every abstract sentence an extractive answer may quote,
   so answering never embeds corpus text;
-- catalog.json and index.json (identity, collections, per-paper content hashes, counts).
+- catalog.sqlite (rag/catalog_store.py: the papers and their lookups), bm25/ (the keyword index, rag/keywords.py)
+  and index.json (identity, collections, per-paper content hashes, counts).
 
 `current.json` names the generation that answers; it is switched with one atomic `os.replace` once the new
 generation is complete. Nothing an answering generation uses is written in place, so a SIGKILL at any point
@@ -29,6 +30,7 @@ import re
 import secrets
 import shutil
 import signal
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,7 +40,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.catalog import Catalog, build_catalog
+from rag.catalog_store import SCHEMA_VERSION, CatalogSchemaError, paper_digest, write_catalog
 from rag.errors import UserError
+from rag.keywords import FOLDER as KEYWORDS
+from rag.keywords import KeywordIndex, Tokenizer, paper_search_text, search_digest
 from rag.models import Paper
 from rag.settings import Settings
 from rag.text import searchable, sentences
@@ -53,6 +58,7 @@ SENTENCE_MIN_CHARS, SENTENCE_MAX_CHARS = 30, 600
 # Chunks keep at least this many tokens of abstract: longer metadata (40 authors) is trimmed to fit.
 MIN_CHUNK_CONTENT_TOKENS = 50
 POINTER = "current.json"
+CATALOG = "catalog.sqlite"
 GENERATIONS = "generations"
 LOCK = "ingest.lock"
 
@@ -182,7 +188,13 @@ class Generation:
 
     @property
     def catalog_path(self) -> Path:
-        return self.dir / "catalog.json"
+        """catalog.sqlite (rag/catalog_store.py); a generation of an older version holds catalog.json instead."""
+        legacy = self.dir / "catalog.json"
+        return legacy if legacy.is_file() and not (self.dir / CATALOG).is_file() else self.dir / CATALOG
+
+    @property
+    def keywords_dir(self) -> Path:
+        return self.dir / KEYWORDS
 
     @property
     def hashes(self) -> dict[str, str]:
@@ -510,7 +522,18 @@ class Index:
         return self._open(self._require().meta["collections"]["papers"])
 
     def load_catalog(self) -> Catalog:
-        return Catalog.load(self._require().catalog_path)
+        try:
+            return Catalog.load(self._require().catalog_path)
+        except CatalogSchemaError as exc:
+            raise IndexStateError(f"{exc} ({self.data_dir})") from exc
+
+    def load_keywords(self, catalog: Catalog, tokenize: Tokenizer) -> KeywordIndex:
+        """The generation's BM25 index, memory-mapped; a generation of an older version has none saved, and gets
+        one built in memory from its catalog (the next `rag ingest` saves one)."""
+        folder = self._require().keywords_dir
+        if KeywordIndex.digest_of(folder) is not None:
+            return KeywordIndex.open(folder)
+        return KeywordIndex.build([paper_search_text(p) for p in catalog.iter_papers()], tokenize)
 
     # -- query ---------------------------------------------------------------------------------
     def query(
@@ -621,8 +644,8 @@ class Ingest:
         removed = set(old_hashes) - set(hashes)
         report.papers_updated = len(todo)
         report.papers_removed = len(removed) if prev_usable else 0
-        catalog_bytes = _catalog_bytes(papers)
-        if prev_usable and not todo and not removed and _same_file(prev_usable.catalog_path, catalog_bytes):
+        digest = f"{SCHEMA_VERSION}:{paper_digest(papers)}"  # a new catalog schema rewrites the catalog
+        if prev_usable and not todo and not removed and prev_usable.meta.get("catalog_digest") == digest:
             report.unchanged, report.generation = True, prev_usable.name
             idx._adopt(prev_usable)
             report.seconds = time.perf_counter() - self._t
@@ -640,15 +663,11 @@ class Ingest:
         checkpoint("before_chroma")
         meta = self._store(gen, prev_usable, papers, keep, todo, chunks, sents, vectors, hashes)
         checkpoint("after_chroma")
-        with open(gen.catalog_path, "wb") as f:
-            half = len(catalog_bytes) // 2
-            f.write(catalog_bytes[:half])
-            f.flush()
-            checkpoint("during_catalog")  # a half-written catalog must never be read
-            f.write(catalog_bytes[half:])
-            f.flush()
-            os.fsync(f.fileno())
+        # In batches into a temp file renamed when complete: a half-written catalog is never read.
+        write_catalog(gen.dir / CATALOG, papers, after_batch=lambda _: checkpoint("during_catalog"))
         checkpoint("after_catalog")
+        meta["catalog_digest"] = digest
+        meta["bm25_digest"] = self._keywords(gen, prev, papers)
         gen.meta = meta
         _write_atomic(gen.dir / "index.json", json.dumps(meta, indent=1).encode())
         gens.switch(gen)
@@ -659,6 +678,16 @@ class Ingest:
         self._stage("store", t0)
         report.seconds = time.perf_counter() - self._t
         return report
+
+    def _keywords(self, gen: Generation, prev: Generation | None, papers: list[Paper]) -> str:
+        """The BM25 index of the new generation: the previous one's files when no paper's search text changed
+        (bm25s cannot add or remove documents, so any change rebuilds it, here at ingest, never at query time)."""
+        digest = search_digest(papers)
+        if prev is not None and KeywordIndex.digest_of(prev.keywords_dir) == digest:
+            KeywordIndex.reuse(prev.keywords_dir, gen.keywords_dir)
+        else:
+            KeywordIndex.build([paper_search_text(p) for p in papers], Tokenizer()).save(gen.keywords_dir, digest)
+        return digest
 
     # -- parse: one bad record never stops the ingest -------------------------------------------------
     def _admit(self, papers: list[Paper]) -> list[Paper]:
@@ -687,13 +716,13 @@ class Ingest:
         """A source that still exists but now yields no paper was most likely misread (a wrong format):
         applying that catalog would silently remove all its papers, so the previous index is kept."""
         try:
-            old = Catalog.load(prev.catalog_path).papers
-        except (OSError, ValueError):
+            old = Catalog.load(prev.catalog_path)
+        except (OSError, ValueError, sqlite3.Error):
             return
-        if not old:
+        if not len(old):
             return
         now = {s.file for p in papers for s in p.provenance}
-        gone = sorted({s.file for p in old for s in p.provenance} - now)
+        gone = sorted(set(old.provenance_files()) - now)
         lost = [f for f in gone if (self.corpus_dir / f).is_file() or Path(f).is_file()]
         if not papers or lost:
             what = ", ".join(lost) if lost else str(self.corpus_dir)
@@ -899,14 +928,3 @@ class Ingest:
         for f in ("catalog.json", "index.json"):
             with contextlib.suppress(OSError):
                 (d / f).unlink()
-
-
-def _catalog_bytes(papers: list[Paper]) -> bytes:
-    return json.dumps([p.model_dump(mode="json") for p in papers], ensure_ascii=False, indent=1).encode()
-
-
-def _same_file(path: Path, data: bytes) -> bool:
-    try:
-        return path.read_bytes() == data
-    except OSError:
-        return False

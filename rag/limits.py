@@ -112,16 +112,15 @@ class Limits:
                 )
         if f.year_from is not None and f.year_to is not None and f.year_from > f.year_to:
             raise UserError(f"the year range is empty: year_from {f.year_from} is after year_to {f.year_to}")
-        papers = catalog.papers
         if f.category:
-            known = sorted({p.category for p in papers if p.category})
+            known = catalog.categories()
             if f.category.lower() not in {c.lower() for c in known}:
                 raise UserError(f"unknown category {clip(f.category, 40)!r}; the corpus has {', '.join(known)}")
         if f.source:
-            sources = sorted({s for p in papers for s in p.sources})
+            sources = catalog.sources()
             if f.source not in sources:
                 raise UserError(f"unknown source {clip(f.source, 40)!r}; the corpus has {', '.join(sources)}")
-        unknown = [pid for pid in f.paper_ids if catalog.get(pid) is None]
+        unknown = [pid for pid in f.paper_ids if pid not in catalog]
         if unknown:
             raise UserError(f"unknown paper id {clip(unknown[0], 40)!r} in filters.paper_ids")
         return f

@@ -13,22 +13,18 @@ documents, the whole score vector for the confidence measure and a filter mask.
 
 from __future__ import annotations
 
-import math
 import re
 import time
-from collections import Counter
 from typing import Any
 
-import bm25s
 import numpy as np
-import Stemmer
 from pydantic import BaseModel, Field
 
 from rag.catalog import Catalog
 from rag.index import Index
+from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
 from rag.models import CONFIDENT, EntityKind, Evidence, Hit, Paper, QueryAnalysis, SearchResult
 from rag.settings import Settings
-from rag.text import searchable
 from rag.vectors import VectorCache
 
 ARXIV_IN_TEXT = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
@@ -76,33 +72,16 @@ class Filters(BaseModel):
 QUESTION_WORDS = ("paper", "papers", "arxiv", "id", "identifier")
 
 
-def paper_search_text(p: Paper) -> str:
-    """Everything keyword search should see for a paper."""
-    parts = [p.title, p.title, ", ".join(p.authors), ", ".join(p.affiliations), p.arxiv_id or "",
-             str(p.year or ""), p.category or "", " ".join(p.comments), p.abstract]  # fmt: skip
-    return searchable(" \n".join(parts))
-
-
 class Retriever:
     def __init__(self, settings: Settings, index: Index, llm: Any = None):
         self.settings = settings
         self.index = index
         self.llm = llm
         self.catalog: Catalog = index.load_catalog()
-        self._stemmer = Stemmer.Stemmer("english")
-        papers = self.catalog.papers
-        docs = self._tokenize([paper_search_text(p) for p in papers])
-        self._bm25 = bm25s.BM25()
-        if docs:  # bm25s cannot index nothing; an empty catalog simply has no keyword matches
-            self._bm25.index(docs, show_progress=False)
-        self._doc_terms = [set(d) for d in docs]
+        # Built at ingest and memory-mapped here: no work proportional to the corpus at start-up.
+        self._tokenize = Tokenizer()
+        self.keywords: KeywordIndex = index.load_keywords(self.catalog, self._tokenize)
         self._question_terms = {t for w in QUESTION_WORDS for t in self._tokenize([w])[0]}
-        df = Counter(t for terms in self._doc_terms for t in terms)
-        n = len(papers)
-        self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        self._max_idf = math.log(1 + (n + 0.5) / 0.5)
-        self._by_arxiv = {p.arxiv_id: p.paper_id for p in papers if p.arxiv_id}
-        self._titles = [(t, p.paper_id) for t, p in self.catalog.folded_titles if not p.title_derived]
         self._vectors: VectorCache | None = None
         self._vectors_checked = False
 
@@ -115,34 +94,27 @@ class Retriever:
                 self._vectors = VectorCache(self.index.collection(), self.index.papers_collection())
         return self._vectors
 
-    def _tokenize(self, texts: list[str]) -> list[list[str]]:
-        out: list[list[str]] = bm25s.tokenize(
-            texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
-        )
-        return out
-
     # -- channels ------------------------------------------------------------------------------
     def bm25(self, query: str, allowed: np.ndarray | None) -> tuple[list[tuple[str, float]], float]:
         """Ranked (paper id, score) and the confidence of keyword search for this query (0..1)."""
         terms = [t for t in self._tokenize([query])[0] if t not in self._question_terms]
-        known = [t for t in terms if t in self._idf]
-        if not known or not self.catalog.papers:
+        kw = self.keywords
+        columns = kw.term_ids(terms)
+        known = [t for t in terms if t in columns]
+        if not known or not kw.n_docs:
             return [], 0.0
-        n = len(self.catalog.papers)
-        docs, scores = self._bm25.retrieve(
-            [known],
-            k=min(self.settings.retrieval.candidates, n),
-            show_progress=False,
-            weight_mask=allowed,
-        )
-        ranked = [
-            (self.catalog.papers[int(d)].paper_id, float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0
-        ]
-        if not ranked:
+        docs, scores = kw.top([columns[t] for t in known], min(self.settings.retrieval.candidates, kw.n_docs), allowed)
+        kept = [(int(d), float(s)) for d, s in zip(docs, scores, strict=True) if s > 0]
+        if not kept:
             return [], 0.0
-        top_terms = self._doc_terms[int(docs[0][0])]
-        total = sum(self._idf.get(t, self._max_idf) for t in set(terms))
-        coverage = sum(self._idf[t] for t in set(known) if t in top_terms) / total if total else 0.0
+        ids = self.catalog.ids_at(d for d, _ in kept)
+        ranked = [(pid, s) for pid, (_, s) in zip(ids, kept, strict=True)]
+        # The top paper's terms, tokenized as at ingest: one paper's text, not a table of every paper's terms.
+        (top,) = self.catalog.at([kept[0][0]])
+        top_terms = set(self._tokenize([paper_search_text(top)])[0])
+        idf = {t: kw.idf(c) for t, c in columns.items()}
+        total = sum(idf.get(t, kw.max_idf) for t in set(terms))
+        coverage = sum(idf[t] for t in set(known) if t in top_terms) / total if total else 0.0
         # Measured on the golden set: lay paraphrases cover <= 0.3 of their idf mass in the top paper
         # (BM25's top hits are noise then), exact-term questions >= 0.5. Ramp the trust between.
         r = self.settings.retrieval
@@ -153,7 +125,8 @@ class Retriever:
         """The subject words no paper contains (after stemming, as keyword search sees them)."""
         words = [w for w in dict.fromkeys(topic.split()) if len(w) > 2 and not any(c.isdigit() for c in w)]
         stems = self._tokenize(words)
-        return [w for w, st in zip(words, stems, strict=True) if st and not any(t in self._idf for t in st)]
+        used = self.keywords.term_ids(t for st in stems for t in st)
+        return [w for w, st in zip(words, stems, strict=True) if st and not any(t in used for t in st)]
 
     def dense(
         self, vector: list[float], n: int, allowed_ids: list[str] | None
@@ -191,13 +164,12 @@ class Retriever:
         # The plain baselines of the benchmark search the question as asked: no rewrite, no metadata channel.
         standalone = analysis.query if r.mode == "hybrid" else analysis.question
         filters, periods_as_filter = scope(analysis, filters) if r.mode == "hybrid" else (filters, False)
-        papers = self.catalog.papers
         allowed_ids: list[str] | None = None
         mask: np.ndarray | None = None
-        if filters is not None and filters.active():
-            keep = [filters.allows(p) for p in papers]
-            allowed_ids = [p.paper_id for p, ok in zip(papers, keep, strict=True) if ok]
-            mask = np.array(keep, dtype=np.float32)
+        if filters is not None and filters.active():  # the allowed papers come from the catalog's indexes
+            ords, allowed_ids = self.catalog.matching(filters)
+            mask = np.zeros(len(self.catalog), dtype=np.float32)
+            mask[ords] = 1.0
 
         scores: dict[str, dict[str, float]] = {}
         rrf = r.rrf_k

@@ -13,22 +13,12 @@ from typing import Any
 from rag.catalog import Catalog
 from rag.models import Message
 from rag.prompts import CONDENSE_SYSTEM, CONDENSE_USER
-from rag.text import fold
 from rag.tokens import count_tokens
 
 
 def papers_named(text: str, catalog: Catalog) -> list[str]:
-    """Paper ids whose title or arXiv id appears in `text`, in order of appearance."""
-    folded = fold(text)
-    found: list[tuple[int, str]] = []
-    for title, p in catalog.folded_titles:
-        # Derived titles are the abstract's first words: only a long quote of them identifies a paper.
-        pos = folded.find(title) if len(title) >= (40 if p.title_derived else 12) else -1
-        if pos < 0 and p.arxiv_id:
-            pos = text.find(p.arxiv_id)
-        if pos >= 0:
-            found.append((pos, p.paper_id))
-    return [pid for _, pid in sorted(found)]
+    """Paper ids whose title or arXiv id appears in `text`, in order of appearance (an indexed lookup)."""
+    return catalog.papers_named(text)
 
 
 def bounded_history(history: list[Message], budget_tokens: int) -> list[Message]:

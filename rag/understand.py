@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, Literal
 
 from rapidfuzz.distance import OSA
 
 from rag.catalog import Catalog
+from rag.catalog_store import CAPITALISED, NAME_TOKEN
 from rag.models import CONFIDENT, Entity, EntityKind, Fact, Intent, Message, QueryAnalysis
 from rag.rewrite import condense, papers_named
 from rag.text import fold
@@ -187,33 +186,18 @@ class Understander:
         self.max_question_chars = max_question_chars
         self.history_tokens = history_tokens
 
-    # -- corpus statistics for names ------------------------------------------------------------------
-    @cached_property
-    def _token_papers(self) -> dict[str, list[str]]:
-        """Name-like tokens ('TarFlow', 'SliM-LLM', 'Flexora') -> the papers whose title or abstract uses them."""
-        out: dict[str, set[str]] = {}
-        for p in self.catalog.papers:
-            # A cheap pass for words with a capital, then the exact test on those few (NAME_TOKEN is slow on prose).
-            words = set(HAS_CAPITAL.findall(f"{p.title} {p.abstract}"))
-            for tok in {w for w in words if NAME_TOKEN.fullmatch(w) or CAPITALISED.fullmatch(w)}:
-                out.setdefault(tok.lower(), set()).add(p.paper_id)
-        return {t: sorted(ids) for t, ids in out.items()}
-
-    @cached_property
-    def _vocabulary(self) -> set[str]:
-        """Every word the corpus uses (lowercased; a plain regex, as fold() is too slow for every abstract)."""
-        return {w for p in self.catalog.papers for w in re.findall(r"[a-z0-9]+", f"{p.title} {p.abstract}".lower())}
-
-    @cached_property
-    def _title_tokens(self) -> tuple[list[tuple[str, list[str], set[str]]], dict[str, float]]:
-        """(paper id, folded title words, its content words) and the idf of each content word over titles."""
+    # -- corpus statistics: each one an indexed lookup in the catalog, built at ingest ------------------
+    def _title_tokens(self, q_words: set[str]) -> tuple[list[tuple[str, str, list[str], set[str]]], dict[str, float]]:
+        """The real titles sharing two or more content words with the question: (paper id, title, folded title
+        words, its content words), and the idf over titles of each of those words."""
+        asked = {w for w in q_words if w not in ASKING_WORDS and len(w) > 2}
+        candidates = self.catalog.titles_sharing(asked, self.catalog.title_df(asked))
         rows = []
-        for p in self.catalog.papers:
-            if not p.title_derived:
-                words = fold(p.title).split()
-                rows.append((p.paper_id, words, {w for w in words if w not in ASKING_WORDS and len(w) > 2}))
-        df = Counter(t for _, _, toks in rows for t in toks)
-        n = max(1, len(rows))
+        for pid, title, words in candidates:
+            toks = {w for w in words if w not in ASKING_WORDS and len(w) > 2}
+            rows.append((pid, title, words, toks))
+        df = self.catalog.title_df({t for *_, toks in rows for t in toks})
+        n = max(1, self.catalog.titled_count())
         return rows, {t: math.log(1 + n / c) for t, c in df.items()}
 
     def normalise(self, question: str) -> str:
@@ -222,10 +206,11 @@ class Understander:
         def fix(m: re.Match[str]) -> str:
             w = m.group(0)
             low = w.lower()
-            if len(low) < 4 or low in CUE_WORDS or low in ASKING_WORDS or low in self._vocabulary:
+            if len(low) < 4 or low in CUE_WORDS or low in ASKING_WORDS:
                 return w
             close = [c for c in CUE_WORDS if OSA.distance(low, c) <= 1]
-            return close[0] if len(close) == 1 else w
+            # The corpus vocabulary is asked only for a word that could be a misspelt cue.
+            return close[0] if len(close) == 1 and not self.catalog.uses_word(low) else w
 
         return re.sub(r"[A-Za-z]+", fix, question)
 
@@ -234,15 +219,18 @@ class Understander:
         """Papers the text identifies: arXiv id, quoted title, a name only one paper uses, most of a title."""
         found: dict[str, Entity] = {}
 
+        titles: dict[str, str] = {}
+
         def add(pid: str, conf: float, words: str) -> None:
             if pid not in found or found[pid].confidence < conf:
-                p = self.catalog.by_id[pid]
-                found[pid] = Entity(kind="paper", name=p.title, value=pid, confidence=conf, paper_ids=[pid], text=words)
+                if pid not in titles:
+                    titles[pid] = self.catalog.by_id[pid].title
+                found[pid] = Entity(kind="paper", name=titles[pid], value=pid, confidence=conf, paper_ids=[pid],
+                                    text=words)  # fmt: skip
 
         for m in ARXIV_ID.finditer(text):
-            for p in self.catalog.papers:
-                if p.arxiv_id == m.group(1):
-                    add(p.paper_id, 1.0, m.group(1))
+            for p in self.catalog.by_arxiv_id(m.group(1)):
+                add(p.paper_id, 1.0, m.group(1))
         for pid in papers_named(text, self.catalog):
             add(pid, 1.0, self.catalog.by_id[pid].title)
         q_fold = f" {fold(text)} "
@@ -251,20 +239,21 @@ class Understander:
         first_word = text.split()[0] if text.split() else ""
         names = set(NAME_TOKEN.findall(text)) | {w for w in CAPITALISED.findall(text) if w != first_word}
         for tok in {t for t in names if not VENUE_ACRONYM.fullmatch(t)}:  # "NeurIPS" names a venue, not a paper
-            ids = self._token_papers.get(tok.lower(), [])
-            if len(ids) == 1 and not tok.isdigit():
+            n, ids = self.catalog.token_papers(tok.lower())
+            if n == 1 and not tok.isdigit():
                 add(ids[0], 0.9, tok)
-            elif 1 < len(ids) <= 3:
+            elif 1 < n <= 3:
                 for pid in ids:
                     add(pid, 0.4, tok)
-        rows, idf = self._title_tokens
         q_words = set(q_fold.split())
+        rows, idf = self._title_tokens(q_words)
         scored = []  # (idf mass of the title words the question uses, share of the title's mass, paper, words)
-        for pid, words, toks in rows:
+        for pid, title, words, toks in rows:
             if len(toks) >= 2 and len(shared := toks & q_words) >= 2:
                 mass = sum(idf[t] for t in shared)
                 scored.append((mass, mass / sum(idf[t] for t in toks), pid, shared))
-                if _window_in(words, q_fold) or _head_in(self.catalog.by_id[pid].title, q_fold):
+                if _window_in(words, q_fold) or _head_in(title, q_fold):
+                    titles.setdefault(pid, title)
                     add(pid, 0.9, " ".join(words))
         scored.sort(key=lambda r: -r[0])
         # Most of ONE title, with at least three of its words or one few titles use, well ahead of the next title
@@ -291,26 +280,24 @@ class Understander:
             else:
                 conf = 0.8 if _reads_as_person(text, words[-1]) else 0.4
             out.append(Entity(kind=m.kind, name=m.name, value=m.name, confidence=conf,  # type: ignore[arg-type]
-                              paper_ids=[p.paper_id for p in m.papers], text=said))  # fmt: skip
+                              paper_ids=m.paper_ids, text=said))  # fmt: skip
         known = {e.name for e in out if e.confidence >= CONFIDENT}
-        for (kind, name), papers in self.catalog.name_index.items():
-            words = fold(name).split()
-            # "Jacob Springer" for "Jacob Mitchell Springer"; "Apple" for the affiliation "apple-ml".
-            short = f"{words[0]} {words[-1]}" if kind == "author" and len(words) > 2 else None
-            if kind == "affiliation" and len(words) > 1 and len(words[0]) >= 4 and _reads_as_org(text, words[0]):
-                short = words[0]
-            if name in known or not short or f" {short} " not in q or _part_of_longer_name(text, short):
+        # "Jacob Springer" for "Jacob Mitchell Springer"; "Apple" for the affiliation "apple-ml".
+        for m in self.catalog.short_names_in(text):
+            short = m.said
+            if m.kind == "affiliation" and not _reads_as_org(text, short):
                 continue
-            out.append(Entity(kind=kind, name=name, value=name, confidence=0.9,  # type: ignore[arg-type]
-                              paper_ids=[p.paper_id for p in papers], text=short))  # fmt: skip
+            if m.name in known or f" {short} " not in q or _part_of_longer_name(text, short):
+                continue
+            out.append(Entity(kind=m.kind, name=m.name, value=m.name, confidence=0.9,  # type: ignore[arg-type]
+                              paper_ids=m.paper_ids, text=short))  # fmt: skip
         return out
 
     def entities(self, text: str) -> list[Entity]:
         out = self.papers_in(text) + self.names_in(text)
-        for name, papers in self.catalog.venues_in(text) + _venue_acronyms(text, self.catalog):
+        for name, ids in self.catalog.venues_in(text) + _venue_acronyms(text, self.catalog):
             if not any(e.kind == "venue" and e.name.lower() == name.lower() for e in out):
-                out.append(Entity(kind="venue", name=name, value=name, confidence=1.0,
-                                  paper_ids=[p.paper_id for p in papers], text=name))  # fmt: skip
+                out.append(Entity(kind="venue", name=name, value=name, confidence=1.0, paper_ids=ids, text=name))
         venues = " ".join(e.name for e in out if e.kind == "venue")
         periods = self.catalog.periods_in(text)
         if not periods and not topic_of(text, []):  # nothing but a period: "2020", "October 2025?"
@@ -318,10 +305,9 @@ class Understander:
         for period in periods:
             if period.label not in venues:  # "AISTATS 2025" names a venue, not a year
                 out.append(Entity(kind="period", name=period.label, value=period.prefix, confidence=1.0,
-                                  paper_ids=[p.paper_id for p in period.papers], text=period.label))  # fmt: skip
-        for code, papers in self.catalog.categories_in(text):
-            out.append(Entity(kind="category", name=code, value=code, confidence=1.0,
-                              paper_ids=[p.paper_id for p in papers], text=code))  # fmt: skip
+                                  paper_ids=period.paper_ids, text=period.label))  # fmt: skip
+        for code, ids in self.catalog.categories_in(text):
+            out.append(Entity(kind="category", name=code, value=code, confidence=1.0, paper_ids=ids, text=code))
         return out
 
     # -- the analysis ---------------------------------------------------------------------------------
@@ -421,8 +407,6 @@ TOPICAL = Route("topical", None, None, re.compile(""))
 PLURAL = _cue(r"\b(papers|works|studies|articles|publications|preprints)\b")
 ELLIPSIS = _cue(r"^\s*(and|but|also|so|then|what about|how about|same)\b|\b(of|from|among) (those|these|them)\b"
                 r"|\bthe (first|second|third|fourth|fifth|last|other)( one)?\b|^\s*\w+( \w+)?\s*\??\s*$")
-CAPITALISED = re.compile(r"\b[A-Z][a-z]{3,}\b")
-HAS_CAPITAL = re.compile(r"\b[A-Za-z0-9-]*[A-Z][A-Za-z0-9-]*\b")
 CAPITALISED_PHRASE = re.compile(  # a named method: "Direct Nash Optimization", "DPO", "TarFlow"
     r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b|\b[A-Z]{2,}[A-Za-z0-9-]*\b|\b[A-Z][a-z]+[A-Z][A-Za-z0-9]*\b"
 )
@@ -490,10 +474,6 @@ def _pinned(history: list[Message], catalog: Catalog) -> list[str]:
     return []
 
 
-NAME_TOKEN = re.compile(  # a coined name: inner capitals, digits or a hyphenated capital ("TarFlow", "L2M", "SliM-LLM")
-    r"\b(?=[A-Za-z0-9-]*[A-Za-z])(?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*-[A-Z0-9][A-Za-z0-9]*|[A-Z][a-z]+[A-Z][A-Za-z0-9]*"
-    r"|[A-Z]{2,}[a-z]*[A-Za-z0-9]*|[A-Za-z]+[0-9][A-Za-z0-9]*)\b"
-)
 VENUE_ACRONYM = re.compile(
     r"\b(NeurIPS|NIPS|ICML|ICLR|AISTATS|CVPR|ICCV|ECCV|ACL|EMNLP|NAACL|AAAI|IJCAI|COLT|UAI|KDD|TMLR|JMLR|COLM|"
     r"Interspeech|ICASSP|SIGIR|WWW|CHI)(\s+'?\d{2,4})?\b"
@@ -502,15 +482,9 @@ VENUE_ACRONYM = re.compile(
 )
 
 
-def _venue_acronyms(text: str, catalog: Catalog) -> list[tuple[str, list[Any]]]:
+def _venue_acronyms(text: str, catalog: Catalog) -> list[tuple[str, list[str]]]:
     """Known venue acronyms ('papers at ICML 2024'), with the papers whose arXiv comments mention them."""
-    from rag.catalog import mention_pattern
-
-    out = []
-    for m in VENUE_ACRONYM.finditer(text):
-        pattern = mention_pattern(m.group(0))
-        out.append((m.group(0), [p for p in catalog.papers if any(pattern.search(c) for c in p.venue_notes)]))
-    return out
+    return [(m.group(0), catalog.mentioning(m.group(0))) for m in VENUE_ACRONYM.finditer(text)]
 
 
 def _reads_as_org(text: str, word: str) -> bool:

@@ -1,0 +1,164 @@
+"""The BM25 keyword index of one generation, built at ingest and memory-mapped by every process that answers.
+
+Documents are the papers in catalog order (document i = the paper at catalog position `ord` i), each the text
+`paper_search_text` gives. Saved in the generation's `bm25/` folder: bm25s's own files (the score matrix as three
+.npy arrays, memory-mapped on load) plus `terms.sqlite` (term -> column), so a process that answers loads neither
+the vocabulary nor the matrix into memory: a query looks its few terms up and reads their columns.
+
+bm25s has no incremental add: a changed corpus rebuilds the index at ingest (never at query time); a generation
+whose papers' search texts did not change reuses the previous files (hard links).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from rag.models import Paper
+from rag.text import searchable
+
+FOLDER = "bm25"
+TERMS = "terms.sqlite"
+INFO = "info.json"
+
+
+def paper_search_text(p: Paper) -> str:
+    """Everything keyword search should see for a paper."""
+    parts = [p.title, p.title, ", ".join(p.authors), ", ".join(p.affiliations), p.arxiv_id or "",
+             str(p.year or ""), p.category or "", " ".join(p.comments), p.abstract]  # fmt: skip
+    return searchable(" \n".join(parts))
+
+
+def search_digest(papers: Iterable[Paper]) -> str:
+    """Identity of the keyword index's input: every paper's search text, in catalog order."""
+    h = hashlib.sha256()
+    for p in papers:
+        h.update(paper_search_text(p).encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
+
+
+class Tokenizer:
+    """bm25s tokenization with English stopwords and the Snowball stemmer: one for indexing and querying."""
+
+    def __init__(self) -> None:
+        self._stemmer = Stemmer.Stemmer("english")
+        self._lock = threading.Lock()  # PyStemmer objects are not thread-safe
+
+    def __call__(self, texts: list[str]) -> list[list[str]]:
+        with self._lock:
+            out: list[list[str]] = bm25s.tokenize(
+                texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+            )
+        return out
+
+
+class KeywordIndex:
+    """BM25 scores over the papers, and the document frequencies keyword trust is measured with."""
+
+    def __init__(self, bm25: bm25s.BM25 | None, n_docs: int, terms: dict[str, int] | str):
+        self._bm25 = bm25
+        self.n_docs = n_docs
+        self._terms = terms  # term -> column: a dict (built in memory) or the URI of terms.sqlite
+        self._local = threading.local()
+        self.max_idf = math.log(1 + (n_docs + 0.5) / 0.5)
+
+    # -- build and store --------------------------------------------------------------------------
+    @classmethod
+    def build(cls, texts: list[str], tokenize: Tokenizer) -> KeywordIndex:
+        docs = tokenize(texts)
+        if not docs:  # bm25s cannot index nothing; an empty catalog simply has no keyword matches
+            return cls(None, 0, {})
+        bm25 = bm25s.BM25()
+        bm25.index(docs, show_progress=False)
+        return cls(bm25, len(docs), dict(bm25.vocab_dict))
+
+    def save(self, folder: Path, digest: str) -> None:
+        """Write the index into `folder` (created; must not exist yet)."""
+        folder.mkdir(parents=True)
+        assert isinstance(self._terms, dict)
+        if self._bm25 is not None:
+            self._bm25.save(str(folder))
+        db = sqlite3.connect(folder / TERMS)
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("CREATE TABLE terms(term TEXT PRIMARY KEY, id INTEGER) WITHOUT ROWID")
+        db.executemany("INSERT INTO terms VALUES (?,?)", sorted(self._terms.items()))
+        db.commit()
+        db.close()
+        (folder / INFO).write_text(json.dumps({"docs": self.n_docs, "digest": digest}))
+        for f in folder.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+
+    @staticmethod
+    def digest_of(folder: Path) -> str | None:
+        try:
+            return str(json.loads((folder / INFO).read_text())["digest"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def reuse(old: Path, new: Path) -> None:
+        """The previous generation's files for an unchanged corpus: hard links (copies across filesystems)."""
+        new.mkdir(parents=True)
+        for f in old.iterdir():
+            try:
+                os.link(f, new / f.name)
+            except OSError:
+                shutil.copy2(f, new / f.name)
+
+    @classmethod
+    def open(cls, folder: Path) -> KeywordIndex:
+        """Memory-map a saved index: no O(N) work, whatever the corpus size."""
+        n_docs = int(json.loads((folder / INFO).read_text())["docs"])
+        bm25 = bm25s.BM25.load(str(folder), mmap=True, load_vocab=False) if n_docs else None
+        return cls(bm25, n_docs, f"file:{quote(str((folder / TERMS).resolve()))}?mode=ro&immutable=1")
+
+    # -- query ----------------------------------------------------------------------------------
+    def term_ids(self, terms: Iterable[str]) -> dict[str, int]:
+        """Column of each term the corpus uses (terms it does not use are left out)."""
+        wanted = sorted(set(terms))
+        if isinstance(self._terms, dict):
+            return {t: self._terms[t] for t in wanted if t in self._terms}
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._terms, uri=True, check_same_thread=False)
+            self._local.conn = conn
+        if not wanted:
+            return {}
+        rows = conn.execute(f"SELECT term, id FROM terms WHERE term IN ({','.join('?' * len(wanted))})", wanted)
+        return dict(rows.fetchall())
+
+    def idf(self, term_id: int) -> float:
+        """BM25 (Lucene) idf from the term's document frequency: its column's length in the score matrix."""
+        assert self._bm25 is not None
+        indptr = self._bm25.scores["indptr"]
+        df = int(indptr[term_id + 1] - indptr[term_id])
+        return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+    def top(self, ids: list[int], k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(document numbers, scores) of the k best documents for these term columns, best first."""
+        assert self._bm25 is not None
+        bm25: Any = self._bm25
+        scores, docs = bm25._get_top_k_results([int(i) for i in ids], k=k, backend="auto", sorted=True,
+                                               weight_mask=mask)  # fmt: skip
+        return docs, scores
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            if (conn := getattr(self._local, "conn", None)) is not None:
+                conn.close()

@@ -1,0 +1,374 @@
+"""The SQLite catalog (rag/catalog_store.py) and the saved BM25 index (rag/keywords.py). No model needed.
+
+Every indexed lookup is checked against a plain scan over the papers (how the catalog answered before it had
+indexes) on the real corpus; a 20k-paper synthetic catalog checks that a question's lookups are index probes
+(no statement scans a table); a read-only file and concurrent threads are read; BM25 saved and loaded scores alike.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import sqlite3
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.catalog import (
+    MONTH_NUMBERS,
+    PERIOD,
+    PERIOD_AFTER,
+    PERIOD_BEFORE,
+    VENUE_NAMED,
+    Catalog,
+    _merge_copies,
+    build_catalog,
+    mention_pattern,
+)
+from rag.catalog_store import CAPITALISED, HAS_CAPITAL, NAME_TOKEN
+from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
+from rag.models import Paper, Record
+from rag.parse.arxiv_snapshot import parse as parse_snapshot
+from rag.retrieve import Filters
+from rag.text import fold
+from rag.understand import Understander
+from tests.conftest import CORPUS, ROOT
+from tests.understand_cases import CASES
+from tests.understand_heldout import HELDOUT_CASES
+
+QUESTIONS = [c.question for c in CASES + HELDOUT_CASES] + [
+    "what did Saremi write?", "papers by Jacob Springer", "Which Princeton papers are about RL?",
+    "papers accepted to AISTATS 2025", "anything at NeurIPS 2024 or ICML?", "which papers came out in October 2025?",
+    "papers in the CL category", "is 2502.12786 on arXiv?", "the 35 pages, 11 figures paper", "Technical report",
+    "Cinematic-L1 Video Stabilization with a Log-Homography Model: who wrote it?",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def papers() -> list[Paper]:
+    return build_catalog(CORPUS)[0]
+
+
+@pytest.fixture(scope="module")
+def catalog(papers: list[Paper], tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    """The real corpus's catalog as `rag ingest` writes it, opened read-only."""
+    path = tmp_path_factory.mktemp("cat") / "catalog.sqlite"
+    Catalog.from_papers(papers).save(path)
+    return Catalog.open(path)
+
+
+# -- the scans the indexes replace (the catalog's code before it had them) -------------------------------
+def scan_names(papers: list[Paper], text: str) -> list[tuple[str, str, bool, list[str]]]:
+    index: dict[tuple[str, str], list[str]] = {}
+    for p in papers:
+        for a in p.authors:
+            index.setdefault(("author", a), []).append(p.paper_id)
+        for org in p.affiliations:
+            index.setdefault(("affiliation", org), []).append(p.paper_id)
+    q = f" {fold(text)} "
+    found = []
+    for (kind, name), ids in index.items():
+        folded = fold(name)
+        if len(folded) < 4:
+            continue
+        if f" {folded} " in q:
+            found.append((kind, name, True, ids))
+        elif kind == "author" and len(last := folded.split()[-1]) > 3 and f" {last} " in q:
+            found.append((kind, name, False, ids))
+    return sorted(found, key=lambda m: (not m[2], m[0] != "author"))
+
+
+def scan_periods(papers: list[Paper], text: str) -> list[tuple[str, list[str]]]:
+    out = []
+    for m in PERIOD.finditer(text):
+        if not (PERIOD_BEFORE.search(text[: m.start()]) or PERIOD_AFTER.match(text[m.end() :])):
+            continue
+        month = MONTH_NUMBERS.get((m.group(1) or "")[:3].lower())
+        prefix = f"{m.group(2)}-{month:02d}" if month else m.group(2)
+        out.append((prefix, [p.paper_id for p in papers if p.date and p.date.startswith(prefix)]))
+    return out
+
+
+def scan_venues(papers: list[Paper], name: str) -> list[str]:
+    pattern = mention_pattern(name)
+    return [p.paper_id for p in papers if any(pattern.search(c) for c in p.venue_notes)]
+
+
+def scan_titles_named(papers: list[Paper], text: str) -> list[str]:
+    folded = fold(text)
+    found = []
+    for p in papers:
+        title = _folded_title(p.title).rstrip("…").strip()
+        pos = folded.find(title) if len(title) >= (40 if p.title_derived else 12) else -1
+        if pos < 0 and p.arxiv_id:
+            pos = text.find(p.arxiv_id)
+        if pos >= 0:
+            found.append((pos, p.paper_id))
+    return [pid for _, pid in sorted(found)]
+
+
+_TITLES: dict[str, str] = {}
+
+
+def _folded_title(title: str) -> str:
+    if title not in _TITLES:
+        _TITLES[title] = fold(title)
+    return _TITLES[title]
+
+
+def scan_tokens(papers: list[Paper]) -> dict[str, list[str]]:
+    out: dict[str, set[str]] = {}
+    for p in papers:
+        words = set(HAS_CAPITAL.findall(f"{p.title} {p.abstract}"))
+        for tok in {w for w in words if NAME_TOKEN.fullmatch(w) or CAPITALISED.fullmatch(w)}:
+            out.setdefault(tok.lower(), set()).add(p.paper_id)
+    return {t: sorted(ids) for t, ids in out.items()}
+
+
+# -- lookups agree with the scans ---------------------------------------------------------------------------
+def test_papers_round_trip_in_catalog_order(papers: list[Paper], catalog: Catalog) -> None:
+    assert len(catalog) == len(papers) == 527
+    assert [p.model_dump() for p in catalog.iter_papers(batch=50)] == [p.model_dump() for p in papers]
+    some = [papers[400].paper_id, "nope", papers[3].paper_id, papers[400].paper_id]
+    assert [p.paper_id for p in catalog.get_many(some)] == [papers[400].paper_id, papers[3].paper_id]
+    assert catalog.get("nope") is None and "nope" not in catalog and papers[9].paper_id in catalog
+    with_id = next(p for p in papers if p.arxiv_id)
+    assert [p.paper_id for p in catalog.by_arxiv_id(with_id.arxiv_id or "")] == [with_id.paper_id]
+    assert catalog.by_id[papers[5].paper_id] == papers[5]
+
+
+def test_names_by_full_name_surname_and_short_form(papers: list[Paper], catalog: Catalog) -> None:
+    checked = 0
+    for q in QUESTIONS:
+        got = [(m.kind, m.name, m.exact, m.paper_ids) for m in catalog.names_in(q)]
+        assert got == scan_names(papers, q), q
+        checked += bool(got)
+    assert checked > 30  # the questions do name people and places
+    saremi = catalog.names_in("what did Saremi write?")
+    assert [(m.name, m.exact) for m in saremi] == [("Omid Saremi", False)] and len(saremi[0].paper_ids) >= 2
+    (springer,) = [m for m in catalog.short_names_in("papers by Jacob Springer") if m.kind == "author"]
+    assert springer.said == "jacob springer" and fold(springer.name) != "jacob springer"
+    assert springer.paper_ids == [p.paper_id for p in papers if springer.name in p.authors]
+    orgs = {m.name: m.paper_ids for m in catalog.short_names_in("from Apple") if m.kind == "affiliation"}
+    assert orgs and all(fold(n).split()[0] == "apple" for n in orgs)
+    princeton = catalog.names_in("Which Princeton papers are about RL?")
+    assert [m.kind for m in princeton] == ["affiliation"]
+    assert princeton[0].paper_ids == [p.paper_id for p in papers if princeton[0].name in p.affiliations]
+
+
+def test_periods_categories_comments_venues(papers: list[Paper], catalog: Catalog) -> None:
+    for q in QUESTIONS:
+        assert [(p.prefix, p.paper_ids) for p in catalog.periods_in(q)] == scan_periods(papers, q), q
+        for name, ids in catalog.venues_in(q):
+            assert ids == scan_venues(papers, name), q
+        q_fold = f" {fold(q)} "
+        quoted = [p.paper_id for p in papers if any(len(c) > 6 and f" {fold(c)} " in q_fold for c in p.comments)]
+        assert [p.paper_id for p in catalog.comments_in(q)] == quoted, q
+    (october,) = catalog.periods_in("which papers came out in October 2025?")
+    assert october.prefix == "2025-10" and october.paper_ids
+    assert [(n, len(ids)) for n, ids in catalog.venues_in("papers accepted to AISTATS 2025")][0][1] > 0
+    for venue in ("NeurIPS", "ICML 2024", "AISTATS 2025", "ICLR"):
+        assert catalog.mentioning(venue) == scan_venues(papers, venue)
+    (cl,) = catalog.categories_in("papers in the CL category")
+    assert cl == ("CL", [p.paper_id for p in papers if p.category == "CL"]) and cl[1]
+    assert catalog.categories() == sorted({p.category for p in papers if p.category})
+    assert catalog.comments_in("the 35 pages, 11 figures paper")
+
+
+def test_titles_ids_tokens_and_vocabulary(papers: list[Paper], catalog: Catalog) -> None:
+    for q in QUESTIONS:
+        assert catalog.papers_named(q) == scan_titles_named(papers, q), q
+    long_answer = " ".join(f"[{i}] {p.title} — arXiv:{p.arxiv_id or ''}" for i, p in enumerate(papers[100:130]))
+    assert catalog.papers_named(long_answer) == scan_titles_named(papers, long_answer)
+    assert len(catalog.papers_named(long_answer)) >= 28
+    tokens = scan_tokens(papers)
+    for tok, ids in tokens.items():
+        n, kept = catalog.token_papers(tok)
+        assert n == len(ids) and (kept == ids if n <= 3 else len(kept) >= 4), tok
+    assert catalog.token_papers("tarflow")[0] == 1 and catalog.token_papers("nosuchname") == (0, [])
+    vocab = {w for p in papers for w in re.findall(r"[a-z0-9]+", f"{p.title} {p.abstract}".lower())}
+    assert all(catalog.uses_word(w) for w in list(vocab)[:300]) and not catalog.uses_word("whcih")
+    titled = [p for p in papers if not p.title_derived]
+    df = Counter(w for p in titled for w in set(fold(p.title).split()) if len(w) > 2)
+    assert catalog.titled_count() == len(titled) and catalog.title_df(df) == dict(df)
+
+
+def test_filters_match_filters_allows(papers: list[Paper], catalog: Catalog) -> None:
+    cases = [
+        Filters(authors=["saremi"]), Filters(year_from=2024), Filters(year_from=2023, year_to=2024),
+        Filters(category="lg"), Filters(source="profile"), Filters(dates=["2025-10", "2023"]),
+        Filters(paper_ids=[papers[7].paper_id, papers[2].paper_id, "nope"]),
+        Filters(authors=["Zhou", "bradley"], year_to=2024, category="LG"),
+    ]  # fmt: skip
+    for f in cases:
+        ords, ids = catalog.matching(f)
+        assert ids == [p.paper_id for p in papers if f.allows(p)] and ids, f
+        assert ords == [i for i, p in enumerate(papers) if f.allows(p)]
+    total, page = catalog.page(Filters(category="LG"), ["diffusion"], 2, 3)
+    allowed = [p for p in papers if p.category == "LG" and "diffusion" in fold(p.title + " " + p.abstract)]
+    assert total == len(allowed) and [p.paper_id for p in page] == [p.paper_id for p in allowed[2:5]]
+    cats, pages, years = catalog.facet_counts()
+    assert cats == dict(Counter(p.category.upper() for p in papers if p.category))
+    assert pages == dict(Counter(s for p in papers for s in p.sources))
+    assert years == dict(Counter(p.year for p in papers if p.year is not None))
+
+
+def test_understanding_is_the_same_from_memory_and_from_the_file(papers: list[Paper], catalog: Catalog) -> None:
+    in_memory, on_disk = Understander(Catalog.from_papers(papers)), Understander(catalog)
+    for q in QUESTIONS[::3]:
+        assert in_memory.analyse(q).model_dump() == on_disk.analyse(q).model_dump(), q
+
+
+# -- read-only, concurrent ---------------------------------------------------------------------------------
+def test_read_only_file_is_opened_and_left_untouched(papers: list[Paper], tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "catalog.sqlite"
+    Catalog.from_papers(papers[:60]).save(path)
+    before = path.read_bytes()
+    path.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        cat = Catalog.open(path)
+        assert len(cat) == 60 and cat.get(papers[10].paper_id) == papers[10]
+        assert cat.names_in(f"papers by {papers[0].authors[0]}") if papers[0].authors else True
+        with pytest.raises(sqlite3.OperationalError):  # opened read-only: even a write attempt cannot change it
+            cat.store.conn().execute("DELETE FROM papers")
+        assert sorted(p.name for p in folder.iterdir()) == ["catalog.sqlite"]  # no journal, no lock files
+        assert path.read_bytes() == before
+    finally:
+        folder.chmod(0o755)
+
+
+def test_concurrent_threads_each_get_their_own_connection(papers: list[Paper], catalog: Catalog) -> None:
+    questions = QUESTIONS[:40]
+    expected = {q: ([m.name for m in catalog.names_in(q)], catalog.papers_named(q)) for q in questions}
+    memory = Catalog.from_papers(papers[:200])
+    mem_expected = {q: [m.name for m in memory.names_in(q)] for q in questions}
+    errors: list[BaseException] = []
+    connections = set()
+
+    def work(seed: int) -> None:
+        try:
+            for i in range(60):
+                q = questions[(seed * 7 + i) % len(questions)]
+                assert ([m.name for m in catalog.names_in(q)], catalog.papers_named(q)) == expected[q]
+                assert [m.name for m in memory.names_in(q)] == mem_expected[q]
+            connections.add(id(catalog.store.conn()))
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(connections) == 8
+
+
+# -- a bigger catalog: lookups are index probes -----------------------------------------------------------------
+BIG_TABLES = ("papers", "names", "name_papers", "comments", "name_tokens", "vocabulary", "title_words", "title_keys",
+              "title_df", "paper_sources")  # fmt: skip
+
+
+def synthetic_papers(n: int) -> list[Paper]:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from make_arxiv_snapshot import records
+
+    lines = ((i, json.dumps(r)) for i, r in enumerate(records(n, seed=3), 1))
+    recs = [r for r in parse_snapshot(lines, "snap.jsonl") if isinstance(r, Record)]
+    out, seen = [], set()
+    for r in recs:
+        p = _merge_copies([r])
+        if p.paper_id not in seen:
+            seen.add(p.paper_id)
+            out.append(p)
+    return out
+
+
+@pytest.fixture(scope="module")
+def big() -> Catalog:
+    return Catalog.from_papers(synthetic_papers(20_000))
+
+
+def test_a_question_on_20k_papers_touches_indexes_only(big: Catalog) -> None:
+    assert len(big) > 19_000
+    understander = Understander(big)
+    statements: list[str] = []
+    conn = big.store.conn()
+    conn.set_trace_callback(statements.append)
+    try:
+        for q in QUESTIONS[:60] + ["What did Omid Saremi co-author?", "papers accepted to ICML 2024"]:
+            understander.analyse(q)
+    finally:
+        conn.set_trace_callback(None)
+    assert len(statements) > 200
+    plans = set()
+    for sql in set(statements):
+        if sql.lstrip().upper().startswith("SELECT"):
+            for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"):
+                plans.add(row[3])
+    scans = [p for p in plans if re.match(rf"SCAN ({'|'.join(BIG_TABLES)})\b", p) or "(kind=?)" in p]
+    assert not scans, scans
+    assert {"SEARCH names USING INDEX names_folded (folded=?)", "SEARCH title_words USING PRIMARY KEY (word=?)",
+            "SEARCH name_tokens USING PRIMARY KEY (token=?)"} <= plans
+    # A lookup reads the rows it returns and little else: count the virtual machine's steps for a question
+    # naming nothing, on 20k papers and on 200.
+    small = Catalog.from_papers(itertools.islice(big.iter_papers(), 200))
+    steps = []
+    for cat in (small, big):
+        count = [0]
+        c = cat.store.conn()
+        c.set_progress_handler(lambda: count.__setitem__(0, count[0] + 1) or 0, 100)
+        Understander(cat).analyse("what does the zorblax quuxification paper of Wxyz Qwerty say?")
+        c.set_progress_handler(None, 0)
+        steps.append(count[0])
+    assert steps[1] <= 3 * max(steps[0], 10), steps
+
+
+def test_filters_on_20k_papers_use_indexes(big: Catalog) -> None:
+    statements: list[str] = []
+    conn = big.store.conn()
+    conn.set_trace_callback(statements.append)
+    ords, ids = big.matching(Filters(year_from=2019, year_to=2019, category="cs.lg"))
+    conn.set_trace_callback(None)
+    assert ids and all(p.year == 2019 and p.category == "cs.LG" for p in big.get_many(ids[:50]))
+    (plan,) = {row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statements[0]}")} - {"USE TEMP B-TREE FOR ORDER BY"}
+    assert "USING INDEX" in plan
+
+
+# -- BM25 saved and loaded ---------------------------------------------------------------------------------------
+def test_bm25_round_trip_scores_and_idf(papers: list[Paper], tmp_path: Path) -> None:
+    tokenize = Tokenizer()
+    texts = [paper_search_text(p) for p in papers]
+    built = KeywordIndex.build(texts, tokenize)
+    built.save(tmp_path / "bm25", "digest-1")
+    loaded = KeywordIndex.open(tmp_path / "bm25")
+    assert KeywordIndex.digest_of(tmp_path / "bm25") == "digest-1" and loaded.n_docs == len(papers)
+    mask = np.array([i % 3 != 0 for i in range(len(papers))], dtype=np.float32)
+    for q in ["length generalization transformers", "Omid Saremi", "TarFlow normalizing flows", "2502.12786",
+              "quantization of large language models on phones", "zzzunknownword diffusion"]:  # fmt: skip
+        terms = tokenize([q])[0]
+        a, b = built.term_ids(terms), loaded.term_ids(terms)
+        assert a == b and a
+        for m in (None, mask):
+            da, sa = built.top([a[t] for t in terms if t in a], 20, m)
+            db, sb = loaded.top([b[t] for t in terms if t in b], 20, m)
+            assert da.tolist() == db.tolist() and sa.tolist() == sb.tolist()
+    # idf from the saved matrix = idf from counting each term's documents
+    docs = tokenize(texts)
+    df = Counter(t for d in docs for t in set(d))
+    n = len(papers)
+    columns = loaded.term_ids(df)
+    assert len(columns) == len(df)
+    for t, c in df.items():
+        assert math.isclose(loaded.idf(columns[t]), math.log(1 + (n - c + 0.5) / (c + 0.5)), rel_tol=1e-9), t
+    KeywordIndex.reuse(tmp_path / "bm25", tmp_path / "again")
+    again = KeywordIndex.open(tmp_path / "again")
+    assert again.term_ids(["transform"]) == loaded.term_ids(["transform"])
