@@ -180,8 +180,8 @@ def last_json(stdout: str) -> dict[str, Any]:
 def fail_reason(run: dict[str, Any]) -> str:
     if run["stopped"]:
         return str(run["stopped"])
-    tail = (run["stderr"].strip() or run["stdout"].strip()).splitlines()[-3:]
-    return f"exit {run['code']}: " + " | ".join(tail)
+    lines = (run["stderr"].strip() or run["stdout"].strip()).splitlines()
+    return f"exit {run['code']}: " + (lines[-1].strip()[:300] if lines else "no output")
 
 
 # -- workers (run in their own process, so each peak RSS is that process's alone) ----------------------------
