@@ -3,8 +3,10 @@
     .venv/bin/python bench/make_arxiv_snapshot.py 100000 /tmp/snap100k.jsonl [--seed 0]
 
 Each synthetic abstract is 4-9 sentences drawn from different real abstracts of corpus/, each title is words of
-real titles, authors are real author names, so BM25 and embeddings see realistic text; ids, dates, categories,
-comments, journal-refs and DOIs follow the snapshot's shapes. Importable: `records(n, seed)` yields the dicts.
+real titles, authors are real author names (2% of name slots) or real first and last names recombined with a
+middle initial (~10k names, so an author's papers stay a few hundred at 1M), so BM25 and embeddings see
+realistic text; ids, dates, categories, comments, journal-refs and DOIs follow the snapshot's shapes.
+Importable: `records(n, seed)` yields the dicts.
 """
 
 from __future__ import annotations
@@ -37,9 +39,17 @@ def pools(corpus: Path) -> tuple[list[str], list[str], list[str]]:
     return sents, title_words, authors
 
 
+def people(authors: list[str]) -> list[str]:
+    """Real first and last names recombined with a middle initial: a realistic spread of authors at 1M papers."""
+    firsts = sorted({a.split()[0] for a in authors if " " in a})
+    lasts = sorted({a.rsplit(" ", 1)[1] for a in authors if " " in a})
+    return [f"{f} {chr(65 + k)}. {last}" for f in firsts for k in range(26) for last in lasts]
+
+
 def records(n: int, seed: int = 0, corpus: Path = ROOT / "corpus") -> Iterator[dict[str, object]]:
     rng = random.Random(seed)
     sents, title_words, authors = pools(corpus)
+    others = people(authors)
     start = date(2015, 1, 1)
     per_month: dict[str, int] = {}
     for _ in range(n):
@@ -47,7 +57,8 @@ def records(n: int, seed: int = 0, corpus: Path = ROOT / "corpus") -> Iterator[d
         ym = f"{day.year % 100:02d}{day.month:02d}"
         per_month[ym] = per_month.get(ym, 0) + 1
         arxiv_id = f"{ym}.{per_month[ym]:05d}"
-        names = rng.sample(authors, rng.randint(1, 6))
+        names = list(dict.fromkeys(rng.choice(authors if rng.random() < 0.02 else others)
+                                   for _ in range(rng.randint(1, 6))))  # fmt: skip
         cats = rng.sample(CATEGORIES, rng.randint(1, 3))
         year = day.year
         venue = rng.choice(VENUES).format(y=year) if rng.random() < 0.3 else None

@@ -107,6 +107,11 @@ def table(results: dict[str, Any]) -> str:
                      TARGETS["ingest"], how))  # fmt: skip
     else:
         rows.append(("cold ingest vs embed-only", "— (bench/ingest.py not present)", TARGETS["ingest"], "—"))
+    for n, g in sorted(results.get("growth", {}).get("sizes", {}).items(), key=lambda kv: int(kv[0])):
+        if "search_ms" in g:
+            rows.append((f"growth: {int(n):,} papers ({g['vectors']} vectors) search / ask p95, first answer",
+                         f"{g['search_ms']['p95']} / {g['ask_ms']['p95']} ms, {g.get('first_answer_s', '—')} s",
+                         "see bench/results/growth.md", f"`python bench/growth.py --sizes {n}`"))  # fmt: skip
     if load.get("p95_s") is not None:
         rows.append((f"{load['clients']} clients × {load['requests_each']} `POST /api/ask`",
                      f"p50 {load['p50_s']} s, p95 {load['p95_s']} s, max {load['max_s']} s, "
@@ -128,6 +133,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=BENCH / "results")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--oneshot-runs", type=int, default=3)
+    ap.add_argument("--growth-sizes", default="1000", help="corpus sizes of bench/growth.py (e.g. 1000,10000)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     parts = Path(tempfile.mkdtemp(prefix="rag-bench-"))  # each step's JSON, merged into latest.json
@@ -151,8 +157,13 @@ def main() -> None:
         steps.append(("ingest", [py, str(BENCH / "ingest.py"), "--sizes", "32,64", "--sweep-texts", "600",
                                   "--papers", "150", "--out", str(parts / "ingest.json")],
                       parts / "ingest.json", 900))  # fmt: skip
+    # Growth at a small size (issue 14): 1k takes ~1 min, 10k another 2-4 min here, so 10k is opt-in; 100k and 1M:
+    # `python bench/growth.py --sizes 100000,1000000`. growth.json keeps the other sizes' last figures.
+    steps.append(("growth", [py, str(BENCH / "growth.py"), "--sizes", args.growth_sizes, "--oneshot-runs", "1",
+                             "--out", str(args.out)], args.out / "growth.json", 600))  # fmt: skip
     for name, cmd, out, timeout in steps:
-        out.unlink(missing_ok=True)
+        if name != "growth":  # growth.json keeps the large sizes' figures of earlier runs
+            out.unlink(missing_ok=True)
         run = step(name, cmd, timeout)
         results["steps"][name] = {k: v for k, v in run.items() if k != "stdout"}
         results[name] = read_json(out)
