@@ -39,12 +39,13 @@ lint: install-test
 	$(VENV)/bin/mypy rag ui
 
 # The `integration` marker is assigned in tests/conftest.py by fixture use (embedder, built_engine, run_cli).
+# One pytest worker per core (pytest-xdist): the tiers wait on subprocesses and servers as much as they compute.
 test-fast: install-test
-	$(VENV)/bin/pytest -q -m "not integration"
+	$(VENV)/bin/pytest -q -n auto -m "not integration"
 
 # The checkout's index first: the integration tier's index starts as a copy of it (tests/conftest.py built_engine).
 test-integration: install-test index
-	$(VENV)/bin/pytest -q -m integration
+	$(VENV)/bin/pytest -q -n auto -m integration
 
 test: lint test-fast test-integration
 	$(MAKE) eval-gate
