@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import html
 import json
 import os
 import re
 import sqlite3
 import threading
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -36,7 +34,7 @@ from typing import Any
 from urllib.parse import quote
 
 from rag.models import Paper
-from rag.text import _LATEX_CMD, _LATEX_FONT, _LATEX_GREEK, _SPACE, _TAGS, GREEK
+from rag.text import fold
 
 SCHEMA_VERSION = 3  # raise it with any change to the tables or meta: `rag ingest` then rewrites the catalog
 BATCH = 2000  # papers per write transaction: the writer holds one batch, never the corpus
@@ -124,34 +122,9 @@ def name_tokens(p: Paper) -> set[str]:
     return {w.lower() for w in words if NAME_TOKEN.fullmatch(w) or CAPITALISED.fullmatch(w)}
 
 
-_NOT_ALNUM = re.compile(r"[\W_]+")
-_GREEK_CHAR = re.compile("[" + "".join(GREEK) + "]")
-
-
-def _searchable(text: str) -> str:
-    """`rag.text.searchable` with its per-character Greek pass done by a regex (the same result, tested)."""
-    text = html.unescape(_TAGS.sub(" ", text))
-    text = _LATEX_GREEK.sub(lambda m: m.group(1), text)
-    text = _LATEX_FONT.sub("", text)
-    text = _LATEX_CMD.sub(lambda m: m.group(1), text)
-    text = text.replace("$", "").replace("{", "").replace("}", "").replace("^", "").replace("_", " ")
-    text = _GREEK_CHAR.sub(lambda m: f"{m.group(0)}({GREEK[m.group(0)]})", text)
-    return _SPACE.sub(" ", text).strip()
-
-
-def fast_fold(text: str) -> str:
-    """`rag.text.fold`, several times faster on long text: the same steps, with regexes instead of a Python loop
-    over every character (`[\\W_]` is exactly "not str.isalnum()"; combining marks are only looked for in text
-    that has non-ASCII characters)."""
-    text = unicodedata.normalize("NFKD", _searchable(text)).lower()
-    if not text.isascii():
-        text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return _NOT_ALNUM.sub(" ", text).strip()
-
-
 def haystack(p: Paper) -> str:
     """What the browse word search looks in."""
-    return fast_fold(" ".join([p.title, p.abstract, *p.authors, p.arxiv_id or "", p.paper_id]))
+    return fold(" ".join([p.title, p.abstract, *p.authors, p.arxiv_id or "", p.paper_id]))
 
 
 def paper_digest(papers: Iterable[Paper]) -> str:
@@ -189,7 +162,7 @@ class _Writer:
         for p in papers:
             o = self.ord
             self.ord += 1
-            tf = fast_fold(p.title)
+            tf = fold(p.title)
             rows.append((o, p.paper_id, p.arxiv_id, p.title, tf, int(p.title_derived), p.date, p.year, p.category,
                          p.category.lower() if p.category else None, int(p.authors_truncated), haystack(p),
                          "\n".join(p.venue_notes), p.model_dump_json()))  # fmt: skip
@@ -199,7 +172,7 @@ class _Writer:
             sources.update((s, o) for s in p.sources)
             files.update(s.file for s in p.provenance)
             for text in p.comments:
-                if len(text) > 6 and (fc := fast_fold(text)):
+                if len(text) > 6 and (fc := fold(text)):
                     comments.append((fc, len(fc.split()), o))
                     self.meta["comment_lengths"].add(len(fc.split()))
             if p.venue_notes:
@@ -233,7 +206,7 @@ class _Writer:
     def _names(self, names: list[tuple[str, str]], links: list[tuple[str, str, int]]) -> None:
         rows = []
         for kind, name in names:
-            words = fast_fold(name).split()
+            words = fold(name).split()
             folded = " ".join(words)
             surname = words[-1] if kind == "author" and words and len(words[-1]) > 3 else None
             short = f"{words[0]} {words[-1]}" if kind == "author" and len(words) > 2 else None
@@ -254,9 +227,7 @@ class _Writer:
                     f"SELECT id, name FROM names WHERE kind = ? AND name IN ({_marks(len(part))})", [kind, *part]
                 ):
                     ids[(kind, name)] = i
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO name_papers VALUES (?,?)", [(ids[(k, n)], o) for k, n, o in links]
-        )
+        self.conn.executemany("INSERT OR IGNORE INTO name_papers VALUES (?,?)", [(ids[(k, n)], o) for k, n, o in links])
 
     def finish(self) -> None:
         c = self.conn
@@ -280,9 +251,7 @@ class _Writer:
         c.commit()
 
 
-def write_catalog(
-    path: Path, papers: Iterable[Paper], after_batch: Callable[[int], None] | None = None
-) -> int:
+def write_catalog(path: Path, papers: Iterable[Paper], after_batch: Callable[[int], None] | None = None) -> int:
     """Write the catalog database to `path` atomically (a temp file, fsync'd, then renamed): a crash never
     leaves a half-written catalog under that name. `after_batch(papers written)` runs after each batch."""
     tmp = path.with_name(path.name + ".tmp")

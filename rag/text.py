@@ -25,6 +25,8 @@ _LATEX_FONT = re.compile(
 _LATEX_CMD = re.compile(r"\\([A-Za-z]+)")
 _TAGS = re.compile(r"<[^>\n]{0,200}>")
 _SPACE = re.compile(r"\s+")
+_NOT_ALNUM = re.compile(r"[\W_]+")
+_GREEK_CHAR = re.compile("[" + "".join(GREEK) + "]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'$\\])")
 # Abbreviations that end in a period but do not end a sentence.
 _NO_BREAK = re.compile(r"(?:\b(?:e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|Sec|resp|approx|Dr|Mr|Ms|No)\.|\(e\.g\.)$")
@@ -44,16 +46,17 @@ def searchable(text: str) -> str:
     text = _LATEX_FONT.sub("", text)
     text = _LATEX_CMD.sub(lambda m: m.group(1), text)
     text = text.replace("$", "").replace("{", "").replace("}", "").replace("^", "").replace("_", " ")
-    text = "".join(f"{ch}({GREEK[ch]})" if ch in GREEK else ch for ch in text)
+    text = _GREEK_CHAR.sub(lambda m: f"{m.group(0)}({GREEK[m.group(0)]})", text)
     return _SPACE.sub(" ", text).strip()
 
 
 def fold(text: str) -> str:
     """Aggressive normal form for comparing two versions of one text."""
-    text = searchable(text)
-    text = unicodedata.normalize("NFKD", text).lower()
-    text = "".join(ch if ch.isalnum() else " " for ch in text if not unicodedata.combining(ch))
-    return _SPACE.sub(" ", text).strip()
+    text = unicodedata.normalize("NFKD", searchable(text)).lower()
+    if not text.isascii():  # combining marks exist only outside ASCII
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    # Regexes, not a Python loop per character (several times faster at ingest): `[\W_]` is exactly "not isalnum".
+    return _NOT_ALNUM.sub(" ", text).strip()
 
 
 def sentences(text: str) -> list[str]:
