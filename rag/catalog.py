@@ -342,6 +342,17 @@ def mention_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"\b{re.escape(name)}\b", re.I)
 
 
+def period_prefixes(text: str) -> list[tuple[str, str]]:
+    """(label as written, ISO date prefix) of each year or month the text names as a time."""
+    out = []
+    for m in PERIOD.finditer(text):
+        if not (PERIOD_BEFORE.search(text[: m.start()]) or PERIOD_AFTER.match(text[m.end() :])):
+            continue
+        month = MONTH_NUMBERS.get((m.group(1) or "")[:3].lower())
+        out.append((m.group(0), f"{m.group(2)}-{month:02d}" if month else m.group(2)))
+    return out
+
+
 @dataclass
 class Period:
     label: str  # as the text wrote it: "October 2025"
@@ -604,14 +615,10 @@ class Catalog:
         """Each year or month the text names as a time ("in 2020", "from October 2025", "2024 papers"),
         with the papers dated in it (none, if none is); a year inside a name ("AISTATS 2025") is not one."""
         out = []
-        for m in PERIOD.finditer(text):
-            if not (PERIOD_BEFORE.search(text[: m.start()]) or PERIOD_AFTER.match(text[m.end() :])):
-                continue
-            month = MONTH_NUMBERS.get((m.group(1) or "")[:3].lower())
-            prefix = f"{m.group(2)}-{month:02d}" if month else m.group(2)
+        for label, prefix in period_prefixes(text):
             rows = self.store.rows("SELECT paper_id FROM papers WHERE date >= ? AND date < ? ORDER BY ord",
                                    (prefix, prefix + "\U0010ffff"))  # fmt: skip
-            out.append(Period(m.group(0), prefix, [r[0] for r in rows]))
+            out.append(Period(label, prefix, [r[0] for r in rows]))
         return out
 
     def categories_in(self, text: str) -> list[tuple[str, list[str]]]:

@@ -21,14 +21,11 @@ import numpy as np
 import pytest
 
 from rag.catalog import (
-    MONTH_NUMBERS,
-    PERIOD,
-    PERIOD_AFTER,
-    PERIOD_BEFORE,
     Catalog,
     _merge_copies,
     build_catalog,
     mention_pattern,
+    period_prefixes,
 )
 from rag.catalog_store import CAPITALISED, HAS_CAPITAL, NAME_TOKEN
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
@@ -84,14 +81,8 @@ def scan_names(papers: list[Paper], text: str) -> list[tuple[str, str, bool, lis
 
 
 def scan_periods(papers: list[Paper], text: str) -> list[tuple[str, list[str]]]:
-    out = []
-    for m in PERIOD.finditer(text):
-        if not (PERIOD_BEFORE.search(text[: m.start()]) or PERIOD_AFTER.match(text[m.end() :])):
-            continue
-        month = MONTH_NUMBERS.get((m.group(1) or "")[:3].lower())
-        prefix = f"{m.group(2)}-{month:02d}" if month else m.group(2)
-        out.append((prefix, [p.paper_id for p in papers if p.date and p.date.startswith(prefix)]))
-    return out
+    return [(prefix, [p.paper_id for p in papers if p.date and p.date.startswith(prefix)])
+            for _, prefix in period_prefixes(text)]  # fmt: skip
 
 
 def scan_venues(papers: list[Paper], name: str) -> list[str]:
