@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag.arrays import save_array
 from rag.catalog import Catalog, build_catalog
 from rag.catalog_store import SCHEMA_VERSION, CatalogSchemaError, paper_digest, write_catalog
 from rag.errors import UserError
@@ -360,10 +361,7 @@ class SentenceStore:
             texts += sents
             blocks.append(np.asarray(vecs, dtype=np.float32).reshape(len(sents), dim))
         rows = np.concatenate(blocks) if blocks else np.zeros((0, dim), dtype=np.float32)
-        with open(folder / "sentences.npy", "wb") as f:
-            np.save(f, rows)
-            f.flush()
-            os.fsync(f.fileno())
+        save_array(folder / "sentences.npy", rows)
         _write_atomic(
             folder / "sentences.json",
             json.dumps({"dim": dim, "ranges": ranges, "texts": texts}, ensure_ascii=False).encode(),
