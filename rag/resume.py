@@ -46,15 +46,20 @@ class VectorJournal:
         for i, k in enumerate(keys):
             where.setdefault(k, []).append(i)
         unique = list(where)
-        db = self._conn()
-        for start in range(0, len(unique), LOOKUP_BATCH):
-            part = unique[start : start + LOOKUP_BATCH]
-            marks = ",".join("?" * len(part))
-            with closing(db.execute(f"SELECT k, vec FROM v WHERE k IN ({marks})", part)) as rows:
-                for k, blob in rows:
-                    vec = np.frombuffer(blob, dtype=np.float32)
-                    for i in where[k]:
-                        yield i, vec
+        found: list[tuple[int, np.ndarray]] = []
+        try:
+            db = self._conn()
+            for start in range(0, len(unique), LOOKUP_BATCH):
+                part = unique[start : start + LOOKUP_BATCH]
+                marks = ",".join("?" * len(part))
+                with closing(db.execute(f"SELECT k, vec FROM v WHERE k IN ({marks})", part)) as rows:
+                    for k, blob in rows:
+                        vec = np.frombuffer(blob, dtype=np.float32)
+                        found += [(i, vec) for i in where[k]]
+        except sqlite3.DatabaseError:  # a damaged journal (a disk fault, a stray file): start over, lose nothing
+            self.discard()
+            return
+        yield from found
 
     def add(self, keys: list[bytes], vectors: np.ndarray) -> None:
         db = self._conn()

@@ -1,0 +1,20 @@
+"""The ingest's vector journal (rag/resume.py): what a killed ingest leaves, and a damaged journal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rag.resume import VectorJournal, text_key
+
+
+def test_a_damaged_resume_journal_is_dropped_not_fatal(tmp_path: Path) -> None:
+    journal = VectorJournal(tmp_path / "resume", "k")
+    journal.add([text_key("a")], np.ones((1, 4), dtype=np.float32))
+    assert [i for i, _ in journal.held([text_key("b"), text_key("a")])] == [1]
+    journal.discard()
+    journal.path.parent.mkdir(parents=True, exist_ok=True)
+    journal.path.write_bytes(b"not a database at all" * 100)
+    assert list(VectorJournal(tmp_path / "resume", "k").held([text_key("a")])) == []
+    assert not journal.path.exists()
