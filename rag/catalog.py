@@ -666,6 +666,11 @@ class Catalog:
         """Does any title or abstract use this lowercase word?"""
         return bool(self.store.rows("SELECT 1 FROM vocabulary WHERE word = ?", (word,)))
 
+    def word_df(self, word: str) -> int:
+        """How many papers use this lowercase word in their title or abstract."""
+        row = self.store.rows("SELECT df FROM vocabulary WHERE word = ?", (word,))
+        return int(row[0][0]) if row else 0
+
     def titled_count(self) -> int:
         return int(self.store.meta["titled"])
 

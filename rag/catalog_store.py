@@ -13,7 +13,8 @@ Tables (what a question's words are looked up in):
   (affiliations) by first word;
 - comments: arXiv/page comments by folded text; venue_notes: FTS5 over journal references and comments;
 - name_tokens: coined names ('TarFlow', 'SliM-LLM') -> how many papers use them and the first few of those papers;
-- vocabulary: every word of titles and abstracts (the misspelling check leaves corpus words alone);
+- vocabulary: every word of titles and abstracts, with how many papers use it (the misspelling check leaves
+  corpus words alone; a capitalised common word is not a paper's name);
 - title_words / title_df: title words -> papers, and their document frequency over titles;
 - title_keys: the first three words of each title, to find titles quoted in a question or an answer.
 """
@@ -28,6 +29,7 @@ import re
 import sqlite3
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ from urllib.parse import quote
 from rag.models import Paper
 from rag.text import fold
 
-SCHEMA_VERSION = 3  # raise it with any change to the tables or meta: `rag ingest` then rewrites the catalog
+SCHEMA_VERSION = 4  # raise it with any change to the tables or meta: `rag ingest` then rewrites the catalog
 BATCH = 2000  # papers per write transaction: the writer holds one batch, never the corpus
 IN_CHUNK = 500  # values per `IN (...)` list
 TOKEN_IDS_KEPT = 4  # a coined name used by more papers than this names no paper; its ids need not be kept
@@ -68,7 +70,7 @@ CREATE TABLE name_papers(name_id INTEGER, ord INTEGER, PRIMARY KEY(name_id, ord)
 CREATE TABLE comments(folded TEXT, nwords INTEGER, ord INTEGER);
 CREATE VIRTUAL TABLE venue_notes USING fts5(notes, content='');
 CREATE TABLE name_tokens(token TEXT PRIMARY KEY, n INTEGER, ids TEXT) WITHOUT ROWID;
-CREATE TABLE vocabulary(word TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE vocabulary(word TEXT PRIMARY KEY, df INTEGER) WITHOUT ROWID;
 CREATE TABLE title_words(word TEXT, ord INTEGER, PRIMARY KEY(word, ord)) WITHOUT ROWID;
 CREATE TABLE title_keys(key TEXT, ord INTEGER, PRIMARY KEY(key, ord)) WITHOUT ROWID;
 """
@@ -155,7 +157,7 @@ class _Writer:
         notes: list[tuple[int, str]] = []
         titles: list[tuple[str, int]] = []
         keys: list[tuple[str, int]] = []
-        vocab: set[str] = set()
+        vocab: Counter[str] = Counter()  # word -> papers using it
         tokens: dict[str, list[str]] = {}
         names: dict[tuple[str, str], None] = {}
         links: list[tuple[str, str, int]] = []
@@ -183,7 +185,7 @@ class _Writer:
                     links.append((kind, name, o))
             for tok in name_tokens(p):
                 tokens.setdefault(tok, []).append(p.paper_id)
-            vocab.update(WORD.findall(f"{p.title} {p.abstract}".lower()))
+            vocab.update(set(WORD.findall(f"{p.title} {p.abstract}".lower())))
             if not p.title_derived:
                 titles += [(w, o) for w in set(tf.split()) if len(w) > 2]
             if len(tf) >= (40 if p.title_derived else 12):  # a shorter title is no evidence of a quote
@@ -193,7 +195,10 @@ class _Writer:
         c.executemany("INSERT OR IGNORE INTO provenance_files VALUES (?)", [(f,) for f in sorted(files)])
         c.executemany("INSERT INTO comments VALUES (?,?,?)", comments)
         c.executemany("INSERT INTO venue_notes(rowid, notes) VALUES (?,?)", notes)
-        c.executemany("INSERT OR IGNORE INTO vocabulary VALUES (?)", [(w,) for w in sorted(vocab)])
+        c.executemany(
+            "INSERT INTO vocabulary VALUES (?,?) ON CONFLICT(word) DO UPDATE SET df = df + excluded.df",
+            sorted(vocab.items()),
+        )
         c.executemany("INSERT OR IGNORE INTO title_words VALUES (?,?)", titles)
         c.executemany("INSERT OR IGNORE INTO title_keys VALUES (?,?)", keys)
         c.executemany(

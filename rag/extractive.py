@@ -60,6 +60,8 @@ class Extractive:
         analysis = found.analysis
         missing: list[str] = []
         lead = note or EXTRACTIVE_NOTE
+        if analysis and analysis.exclude:
+            lead += " Left out as asked: papers about " + " or ".join(f'"{x}"' for x in analysis.exclude) + "."
         if analysis and analysis.detail and not detail_stated(analysis.detail, [s for _, s in chosen]):
             missing = [analysis.detail]
             lead += f"\n\nThe abstracts do not state the {analysis.detail}. What they do say:"

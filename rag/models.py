@@ -174,6 +174,9 @@ class QueryAnalysis(BaseModel):
     followup: bool = False
     pinned: list[str] = Field(default_factory=list, description="Papers under discussion in the chat.")
     detail: str | None = Field(None, description="A specific detail asked for ('number of GPUs'), if any.")
+    exclude: list[str] = Field(
+        default_factory=list, description="Subjects the question rules out ('papers not about images')."
+    )
     rule: str = Field("", description="The ROUTES row that decided the intent (for tracing).")
 
     def of_kind(self, kind: EntityKind, confident: bool = True) -> list[Entity]:

@@ -167,6 +167,19 @@ class Retriever:
         used = self.keywords.term_ids(t for st in stems for t in st)
         return [w for w, st in zip(words, stems, strict=True) if st and not any(t in used for t in st)]
 
+    def ruled_out(self, subjects: list[str]) -> set[str]:
+        """Papers about a subject the question rules out ("not about images"): those whose keyword score for it
+        is near the best paper's. A paper that only mentions the subject in passing scores far lower and stays."""
+        kw, out = self.keywords, set()
+        for subject in subjects:
+            columns = kw.term_ids(self._tokenize([subject])[0])
+            if not columns or not kw.n_docs:
+                continue
+            docs, scores = kw.top(list(columns.values()), min(self.settings.retrieval.candidates * 10, kw.n_docs), None)
+            floor = self.settings.retrieval.exclude_share * float(scores[0]) if len(scores) else 0.0
+            out |= set(self.catalog.ids_at(int(d) for d, s in zip(docs, scores, strict=True) if s > 0 and s >= floor))
+        return out
+
     def dense(
         self, vector: list[float], n: int, allowed_ids: list[str] | None
     ) -> dict[str, list[tuple[str, str, float]]]:
@@ -326,6 +339,9 @@ class Retriever:
             for pid, strength in named.items():
                 add(pid, "metadata", r.metadata_weight * strength * 2.0 / (rrf + 1))
 
+        if r.mode == "hybrid" and analysis.exclude:
+            for pid in self.ruled_out(analysis.exclude):
+                scores.pop(pid, None)
         fused = sorted(scores, key=lambda pid: -sum(scores[pid].values()))[:k]
         missing = [pid for pid in fused if pid not in dense_hits]
         if missing:  # evidence (and a dense score for refusal) for papers found by keywords or metadata

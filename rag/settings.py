@@ -181,6 +181,13 @@ class RetrievalSettings(BaseModel):
         "question; above it, Chroma's approximate (HNSW) search is asked instead.",
     )
     metadata_weight: float = Field(1.0, ge=0, description="Weight of exact metadata matches (authors, ids).")
+    exclude_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A question ruling a subject out ('papers not about images'): papers whose keyword score for "
+        "that subject reaches this share of the best paper's are about it, and left out. Passing mentions stay.",
+    )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     evidence_chunks: int = Field(2, ge=1, description="Best chunks kept per paper as evidence for answers.")
 

@@ -113,6 +113,57 @@ DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 
+# A subject the question rules out: "not about images", "that do not use reinforcement learning", "other than
+# TarFlow". Only a negated verb of aboutness counts: "does not improve reasoning" is a finding asked about, and
+# "without backpropagation" is the subject itself ("fine-tuning without backpropagation"), so neither is here.
+NEGATED = _cue(
+    r"(?:\b(?:that|which|who|but|and)\s+)?"  # the connective goes with the clause: "papers that are not about X"
+    r"\b(?:(?:do|does|did|are|is|were|was)\s*(?:not|n't)\s+|not\s+)(?:about|on|using|use|uses|involving|involve|"
+    r"study|studying|focus(?:ed|ing)?\s+on|address|addressing|based\s+on|related\s+to|concerned\s+with|concerning|"
+    r"apply|applying|employ|employing|rely\s+on|relying\s+on|deal\s+with|dealing\s+with|cover|covering|"
+    r"mention|mentioning|propose|proposing)\s+(?P<x>[^,.;:?!()]+)"
+    r"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|besides|but\s+not)\s+(?P<y>[^,.;:?!()]+)"
+)
+# "other than", "except", "but not" rule a subject out only in a question asking for papers: in "optimize something
+# other than the average return" or "general but not robust" they describe the subject instead.
+ASKS_FOR_PAPERS = _cue(r"\b(papers?|works?|studies|articles?|publications?|preprints?)\b")
+# Where the ruled-out subject ends: "not about images [and] published in 2024".
+NEGATED_END = _cue(
+    r"\s+(?:and|or|but|that|which|who|whose|while|where|when|in|from|since|by|published|accepted|written|"
+    r"released|during|before|after|study|studies|propose|proposes|use|uses|are|is|were|was|do|does|did|have|has|"
+    r"about|on)\b"
+)
+# "excluding work on vision": the ruled-out subject is "vision".
+NEGATED_LEAD = _cue(r"^(?:(?:the|a|an|any|those|ones|papers?|works?|studies|articles?)\s+)*(?:on|about|in)\s+")
+
+
+def without_negations(text: str) -> tuple[str, list[str]]:
+    """The text with its negated subjects cut out, and those subjects ("reinforcement learning")."""
+    subjects: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for m in NEGATED.finditer(text):
+        group = "x" if m.group("x") is not None else "y"
+        if group == "y" and not ASKS_FOR_PAPERS.search(text):
+            continue
+        start = m.start(group)
+        phrase = m.group(group)
+        if lead := NEGATED_LEAD.match(phrase):
+            phrase, start = phrase[lead.end() :], start + lead.end()
+        if end := NEGATED_END.search(phrase):
+            phrase = phrase[: end.start()]
+        words = [w for w in phrase.split() if w.lower() not in ("the", "a", "an", "any")][:6]
+        if not words or not topic_of(" ".join(words), []):
+            continue
+        subjects.append(" ".join(words))
+        end_at = start + len(phrase)
+        if after := re.match(r"\s+(?:and|but)\b", text[end_at:], re.I):  # "papers not on X but on Y"
+            end_at += after.end()
+        spans.append((m.start(), end_at))
+    for a, b in reversed(spans):
+        text = text[:a].rstrip() + " " + text[b:].lstrip()
+    return re.sub(r"\s+([?.!,])", r"\1", text).strip(), subjects
+
+
 @dataclass(frozen=True)
 class Route:
     """One row of the routing table: `intent` when `cue` matches and the `needs` entity was found."""
@@ -242,6 +293,8 @@ class Understander:
         names = set(NAME_TOKEN.findall(text)) | {w for w in CAPITALISED.findall(text) if w != first_word}
         for tok in {t for t in names if not VENUE_ACRONYM.fullmatch(t)}:  # "NeurIPS" names a venue, not a paper
             n, ids = self.catalog.token_papers(tok.lower())
+            if n and not NAME_TOKEN.fullmatch(tok):  # titles capitalise every word: "World" of "...World Models"
+                n = max(n, self.catalog.word_df(tok.lower()))  # names a paper only if rare in any case
             if n == 1 and not tok.isdigit():
                 add(ids[0], 0.9, tok)
             elif 1 < n <= 3:
@@ -315,13 +368,15 @@ class Understander:
     # -- the analysis ---------------------------------------------------------------------------------
     def analyse(self, question: str, history: list[Message] | None = None, *, rewrite: bool = True) -> QueryAnalysis:
         history = history or []
-        asked = self.normalise(question)
+        # A ruled-out subject is neither searched for nor read as a name: "papers other than TarFlow".
+        asked, exclude = without_negations(self.normalise(question))
         followup = bool(history) and is_followup(asked)
         pinned = _pinned(history, self.catalog) if followup else []
-        standalone = question
+        base = without_negations(question)[0] if exclude else question
+        standalone = base
         if followup and rewrite:
             standalone = condense(
-                question, history, pinned, self.catalog, self.llm,
+                standalone, history, pinned, self.catalog, self.llm,
                 max_chars=self.max_question_chars, history_tokens=self.history_tokens,
             )  # fmt: skip
         entities = self.entities(asked)
@@ -332,10 +387,10 @@ class Understander:
         entities.sort(key=lambda e: -e.confidence)
         named = [e.text for e in entities if e.text and e.kind != "paper"]
         # A follow-up's subject is read from its standalone form ("how do the two differ? (A ; B)").
-        about = f"{asked} {standalone[len(question):]}" if followup else asked
+        about = f"{asked} {standalone[len(base) :]}" if followup else asked
         analysis = QueryAnalysis(
             question=question, standalone=standalone, entities=entities, topic=topic_of(about, named),
-            followup=followup, pinned=pinned, many=bool(MANY.search(asked)),
+            followup=followup, pinned=pinned, many=bool(MANY.search(asked)), exclude=exclude,
         )  # fmt: skip
         route, facts = route_for(asked, analysis)
         if followup and route.intent != "paper_fact" and ELLIPSIS.search(asked):
@@ -371,8 +426,9 @@ class Understander:
         if at is None:
             return None
         before = self.analyse(history[at].content, history[:at], rewrite=False)
-        if before.intent in ("topical", "chitchat", "comparison") or (current.intent != "topical" and not
-                                                                     before.intent.startswith("list_")):
+        if before.intent in ("topical", "chitchat", "comparison") or (
+            current.intent != "topical" and not before.intent.startswith("list_")
+        ):
             return None
         route = next(r for r in ROUTES if r.intent == before.intent and (r.fact is None or r.fact == before.fact))
         if route.needs in ("author", "affiliation", "venue", "period") and not analysis.of_kind(route.needs):
@@ -407,8 +463,10 @@ def route_for(question: str, analysis: QueryAnalysis) -> tuple[Route, list[Fact]
 
 TOPICAL = Route("topical", None, None, re.compile(""))
 PLURAL = _cue(r"\b(papers|works|studies|articles|publications|preprints)\b")
-ELLIPSIS = _cue(r"^\s*(and|but|also|so|then|what about|how about|same)\b|\b(of|from|among) (those|these|them)\b"
-                r"|\bthe (first|second|third|fourth|fifth|last|other)( one)?\b|^\s*\w+( \w+)?\s*\??\s*$")
+ELLIPSIS = _cue(
+    r"^\s*(and|but|also|so|then|what about|how about|same)\b|\b(of|from|among) (those|these|them)\b"
+    r"|\bthe (first|second|third|fourth|fifth|last|other)( one)?\b|^\s*\w+( \w+)?\s*\??\s*$"
+)
 CAPITALISED_PHRASE = re.compile(  # a named method: "Direct Nash Optimization", "DPO", "TarFlow"
     r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b|\b[A-Z]{2,}[A-Za-z0-9-]*\b|\b[A-Z][a-z]+[A-Z][A-Za-z0-9]*\b"
 )

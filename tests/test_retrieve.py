@@ -111,3 +111,21 @@ def test_sentence_channel_and_feedback_join_the_fusion_when_switched_on(built_en
     assert "sentence" not in built_engine.search(q, k=5).hits[0].scores  # off by default
     plain = built_engine.search(q, k=5).hits[0].scores["paper"]
     assert engine.search(q, k=5).hits[0].scores["paper"] != plain  # feedback moved the query vector
+
+
+def test_a_ruled_out_subject_leaves_its_papers_out(built_engine: Engine) -> None:
+    """"not ... reinforcement learning": the papers about it are left out, the rest of the question still ranks."""
+    plain = built_engine.search("Which papers about language models use reinforcement learning?", k=10).hits
+    assert sum("Reinforcement" in h.title for h in plain[:5]) >= 2  # the subject is well covered: a real test
+    ruled = built_engine.search("Which papers about language models do not use reinforcement learning?", k=10)
+    assert ruled.analysis is not None and ruled.analysis.exclude == ["reinforcement learning"]
+    assert not any("Reinforcement" in h.title for h in ruled.hits)
+    assert sum("Language Model" in h.title for h in ruled.hits[:5]) >= 2
+    answer = built_engine.ask("Which papers about language models do not use reinforcement learning?")
+    assert 'Left out as asked: papers about "reinforcement learning"' in answer.answer
+    assert answer.citations and not any("Reinforcement" in c.title for c in answer.citations)
+
+
+def test_a_named_paper_ruled_out_is_not_returned(built_engine: Engine) -> None:
+    hits = built_engine.search("Which papers other than TarFlow study normalizing flows?", k=5).hits
+    assert hits and not any("TarFlow" in h.abstract for h in hits)

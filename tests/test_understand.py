@@ -54,3 +54,66 @@ def test_routes_are_a_table_ending_in_topical_by_default(understander: Understan
     assert next(r.intent for r in ROUTES) == "chitchat"
     a = understander.analyse("Which arXiv papers study diffusion models?")
     assert a.intent == "topical" and a.many and a.topic == "diffusion models"
+
+
+# A question that rules a subject out: (question, subjects ruled out, what is still searched). Adversarial rows
+# carry a negation that is not one ("does not improve", "without backpropagation", "other than" in a description).
+NEGATIONS: list[tuple[str, list[str], str]] = [
+    ("Which papers about language models do not use reinforcement learning?", ["reinforcement learning"],
+     "Which papers about language models?"),
+    ("Are there papers on diffusion models that are not about images?", ["images"],
+     "Are there papers on diffusion models?"),
+    ("Which papers other than TarFlow study normalizing flows?", ["TarFlow"], "Which papers study normalizing flows?"),
+    ("Which papers study calibration but not conformal prediction?", ["conformal prediction"],
+     "Which papers study calibration?"),
+    ("papers on transformers excluding work on vision, from 2024", ["vision"], "papers on transformers, from 2024"),
+    ("What papers don't focus on LLMs but study graphs?", ["LLMs"], "What papers study graphs?"),
+    ("Which diffusion papers aren't about images and were published in 2024?", ["images"],
+     "Which diffusion papers were published in 2024?"),
+    ("list works on quantization, except for those on LLMs", ["LLMs"], "list works on quantization,"),
+    ("Which benchmark papers do not involve code generation?", ["code generation"], "Which benchmark papers?"),
+    ("any studies on privacy that are not related to federated learning", ["federated learning"],
+     "any studies on privacy"),
+    # not a ruled-out subject
+    ("Which papers fine-tune language models without backpropagation?", [],
+     "Which papers fine-tune language models without backpropagation?"),
+    ("Which papers show that RL does not improve reasoning?", [],
+     "Which papers show that RL does not improve reasoning?"),
+    ("Does scaling not help length generalization?", [], "Does scaling not help length generalization?"),
+    ("How can reinforcement learning optimize something other than the average return?", [],
+     "How can reinforcement learning optimize something other than the average return?"),
+    ("Why do models trained with rewards cheat, ignoring instructions?", [],
+     "Why do models trained with rewards cheat, ignoring instructions?"),
+    ("Which papers are not on arXiv?", [], "Which papers are not on arXiv?"),
+    ("Not only text but also images: which papers generate both?", [],
+     "Not only text but also images: which papers generate both?"),
+    ("Is a model that is not calibrated still useful?", [], "Is a model that is not calibrated still useful?"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("question", "ruled_out", "searched"), NEGATIONS, ids=lambda x: str(x)[:50])
+def test_a_ruled_out_subject_is_not_searched_for(
+    understander: Understander, question: str, ruled_out: list[str], searched: str
+) -> None:
+    a = understander.analyse(question)
+    assert a.exclude == ruled_out
+    assert a.standalone == searched
+    for subject in ruled_out:
+        assert subject.lower() not in a.topic.split(), a.topic
+
+
+def test_a_ruled_out_paper_is_not_named_and_the_listing_still_routes(understander: Understander) -> None:
+    a = understander.analyse("Which papers other than TarFlow study normalizing flows?")
+    assert not a.of_kind("paper") and a.intent == "topical" and a.many
+    a = understander.analyse("Which papers from 2024, excluding those about diffusion, are there?")
+    assert a.exclude == ["diffusion"] and a.intent == "list_by_period"
+
+
+def test_a_capitalised_common_word_names_no_paper(understander: Understander) -> None:
+    """Titles capitalise every word: one title's "World" is not a name, a word only one paper uses is."""
+    cat = understander.catalog
+    assert cat.word_df("world") > 3
+    a = understander.analyse("Who won the 2018 FIFA World Cup?")
+    assert not a.of_kind("paper", confident=False), a.entities
+    a = understander.analyse("What do the authors find about Plutinos?")
+    assert [cat.by_id[e.value].title for e in a.of_kind("paper")] == ["The doubly librating Plutinos"]
