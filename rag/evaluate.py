@@ -25,8 +25,8 @@ from rag.errors import UserError
 from rag.models import Message
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-COVERAGE_METRICS = ("gold_cited", "spurious_missing_rate", "missing_recall")
-KINDS = ("fact", "lay", "metadata", "multi", "followup", "misleading", "detail", "unanswerable")
+COVERAGE_METRICS = ("gold_cited", "spurious_missing_rate", "missing_recall", "avoided")
+KINDS = ("fact", "lay", "metadata", "multi", "followup", "misleading", "detail", "negation", "unanswerable")
 # The dev split is where thresholds and weights are chosen; the held-out split is written before looking at answers
 # and only ever reported. README quotes held-out figures. heldout2 is a second blind set, written (seed 1123) after
 # heldout had been reported once, before the lay-retrieval tuning.
@@ -105,6 +105,7 @@ def load_golden(path: Path) -> list[dict[str, Any]]:
             row.setdefault("kind", "fact")
             row["gold"] = list(row.get("gold") or [])
             row["keywords"] = list(row.get("keywords") or [])
+            row["avoid"] = list(row.get("avoid") or [])
             row["refuse"] = bool(row.get("refuse", not row["gold"]))
             row["missing"] = bool(row.get("missing", False))
             row.setdefault("split", path.stem)
@@ -159,12 +160,18 @@ def evaluate_question(engine: Any, row: dict[str, Any], k: int) -> dict[str, Any
             false_refusal=1.0 if answer.refused else 0.0,
             gold_cited=1.0 if recall > 0 else 0.0,
         )
+        avoided = True
+        if row["avoid"]:  # papers the question rules out ("not about images"): neither in the top 5 nor cited
+            avoided = not set(row["avoid"]) & (set(ranked[:5]) | set(cited))
+            metrics["avoided"] = 1.0 if avoided else 0.0
         if row["missing"]:  # the asked detail is not in the abstract: the answer must say so
             metrics["missing_recall"] = 1.0 if flagged else 0.0
         else:
             metrics["spurious_missing_rate"] = 1.0 if flagged else 0.0
         result["metrics"] = metrics
-        result["passed"] = bool(metrics["hit_at_5"] and not answer.refused and recall > 0 and flagged == row["missing"])
+        result["passed"] = bool(
+            metrics["hit_at_5"] and not answer.refused and recall > 0 and flagged == row["missing"] and avoided
+        )
     return result
 
 
