@@ -65,7 +65,7 @@ class Answerer:
         # so only closeness to the topic says which are about it.
         conjunction = bool(analysis and analysis.topic and intent in ("list_by_author", "list_by_affiliation"))
         relevant = self.relevant_hits(found.hits, many=bool(analysis and analysis.many) and not conjunction,
-                                      exact_counts=not conjunction)  # fmt: skip
+                                      exact_counts=not conjunction, lay=found.lay)  # fmt: skip
         if intent == "chitchat":
             yield from _whole(refused(found, CHITCHAT_REPLY.format(n=len(self.catalog)), self.mode, []))
             return
@@ -99,12 +99,16 @@ class Answerer:
             text += " Closest papers, as related reading: " + "; ".join(h.title for h in found.hits[:3]) + "."
         return refused(found, text, self.mode, found.hits[:3], missing=list(words))
 
-    def relevant_hits(self, hits: list[Hit], many: bool = False, exact_counts: bool = True) -> list[Hit]:
+    def relevant_hits(
+        self, hits: list[Hit], many: bool = False, exact_counts: bool = True, lay: bool = False
+    ) -> list[Hit]:
         """Hits the evidence supports: an exact metadata match, a confident BM25 match (the query's rare
         words are mostly in this paper: exact phrases from comments, names, numbers), or dense similarity
         above the threshold.
 
         `many`: the question asks for every qualifying paper, so a wider margin below the best one is kept.
+        `lay`: a question in everyday words, ranked by whole abstracts: the best chunk's cosine says less, so the
+        first `cite_top_lay` papers of the ranking are kept.
         """
         a = self.settings.answer
 
@@ -121,7 +125,8 @@ class Answerer:
             return []
         # The margin is on the best chunk's cosine, the ranking on every channel: a paper the fused ranking puts
         # first (its whole abstract is on topic, one chunk less so) is cited too, when it clears the threshold.
-        top = {h.paper_id for h in hits[: a.cite_top] if (h.dense_score or 0.0) >= a.refusal_threshold}
+        cite_top = a.cite_top_lay if lay else a.cite_top
+        top = {h.paper_id for h in hits[:cite_top] if (h.dense_score or 0.0) >= a.refusal_threshold}
         top |= {h.paper_id for h in kept}
         return [h for h in hits if h.paper_id in top]
 

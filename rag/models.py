@@ -212,6 +212,11 @@ class SearchResult(BaseModel):
     unmatched: list[str] = Field(
         default_factory=list, description="Subject words of the question that no paper of the corpus contains."
     )
+    lay: bool = Field(
+        False,
+        description="A topical question in everyday words: keyword search found little to trust in it, so papers "
+        "were ranked by the meaning of their whole abstract.",
+    )
     query_vector: list[float] | None = Field(None, exclude=True, description="The embedded query, reused by answers.")
 
 

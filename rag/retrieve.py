@@ -287,6 +287,7 @@ class Retriever:
             }
 
         t0 = time.perf_counter()
+        lay_question = False
         if r.mode == "hybrid" and r.fusion == "weighted":
             # Every candidate gets its exact cosine, so scores are comparable.
             by_paper = sorted(paper_sims, key=lambda pid: -paper_sims[pid])[: r.candidates]
@@ -310,6 +311,7 @@ class Retriever:
             # the paper vector (the total stays, so metadata and keyword matches keep their pull).
             lay = analysis.intent == "topical" and not any(v >= 0.5 for v in named.values())  # a partial title
             shift = r.lay_paper_share * (1.0 - confidence) if lay else 0.0  # guess does not name a paper
+            lay_question = lay and confidence < 0.5
             dense_weight = r.dense_weight * (1.0 - shift)
             paper_weight = r.paper_weight + r.dense_weight * (1.0 + r.second_chunk_weight) * shift
             for pid in pool:
@@ -374,6 +376,7 @@ class Retriever:
             timings_ms=timings,
             analysis=analysis,
             unmatched=self.unmatched(analysis.topic) if r.mode == "hybrid" and analysis.intent == "topical" else [],
+            lay=lay_question,
             query_vector=vector,
         )
 
