@@ -271,6 +271,10 @@ def compare_to_baseline(
     """(delta table lines, failures, pass->fail ids, fail->pass ids)."""
     lines = ["| split | metric | baseline | now | delta | gate |", "| --- | --- | --- | --- | --- | --- |"]
     failures = []
+    before = baseline.get("passed", {})
+    added = [r["id"] for r in results if before and r["id"] not in before]
+    if added:  # questions written since the baseline: gate on the ones it scored, so a new hard one is not a "drop"
+        summary = summarize([r for r in results if r["id"] in before])
     # Each split is gated on its own (a held-out drop is not hidden by a dev gain); older baselines have one block.
     old_splits = {s: b["overall"] for s, b in baseline.get("splits", {}).items()} or {"all": baseline["overall"]}
     new_splits = {s: b["overall"] for s, b in summary.get("splits", {}).items()} or {"all": summary["overall"]}
@@ -288,7 +292,8 @@ def compare_to_baseline(
             lines.append(f"| {split} | {metric} | {old:.3f} | {new:.3f} | {delta:+.3f} | {gate} |")
             if failed:
                 failures.append(f"{split} {metric} went from {old:.3f} to {new:.3f} (tolerance {tol})")
-    before = baseline.get("passed", {})
+    if added:
+        lines += ["", f"Not gated, not in the baseline ({len(added)}): {', '.join(added)}; --save-baseline adds them."]
     now = {r["id"]: r["passed"] for r in results}
     to_fail = sorted(q for q, ok in now.items() if before.get(q) is True and not ok)
     to_pass = sorted(q for q, ok in now.items() if before.get(q) is False and ok)

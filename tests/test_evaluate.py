@@ -42,6 +42,21 @@ def test_baseline_gate_names_drops_and_flips() -> None:
     assert failures == []  # within tolerance
 
 
+def test_questions_added_since_the_baseline_are_not_gated() -> None:
+    def result(qid: str, hit: float) -> dict:
+        return {"id": qid, "kind": "fact", "split": "dev", "passed": hit == 1.0, "timings_ms": {},
+                "metrics": {"hit_at_5": hit}}  # fmt: skip
+
+    old = [result("q1", 1.0), result("q2", 1.0)]
+    base = {**ev.summarize(old), "passed": {r["id"]: r["passed"] for r in old}}
+    now = [*old, result("q3", 0.0)]  # a new, harder question: the split's mean falls from 1.0 to 0.67
+    lines, failures, to_fail, _ = ev.compare_to_baseline(ev.summarize(now), now, base, {"hit_at_5": 0.02})
+    assert failures == [] and to_fail == [] and any("q3" in line for line in lines)
+    worse = [result("q1", 0.0), result("q2", 1.0), result("q3", 1.0)]  # a baseline question that now fails
+    _, failures, to_fail, _ = ev.compare_to_baseline(ev.summarize(worse), worse, base, {"hit_at_5": 0.02})
+    assert failures and "hit_at_5" in failures[0] and to_fail == ["q1"]
+
+
 def test_bad_golden_lines_are_named(tmp_path: Path) -> None:
     bad = tmp_path / "g.jsonl"
     bad.write_text('{"question": "ok?", "gold": []}\n{"gold": ["x"]}\n')
