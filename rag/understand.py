@@ -224,6 +224,8 @@ CUE_WORDS = (
     "between compare versus accepted"
 ).split()
 ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "latter": -1, "former": 0}
+ORDINAL = re.compile(r"\b(" + "|".join(ORDINALS) + r")\b", re.I)
+MAX_PINNED = 5  # papers a follow-up can point into: "the fifth one"
 
 
 class Understander:
@@ -371,19 +373,24 @@ class Understander:
         # A ruled-out subject is neither searched for nor read as a name: "papers other than TarFlow".
         asked, exclude = without_negations(self.normalise(question))
         followup = bool(history) and is_followup(asked)
-        pinned = _pinned(history, self.catalog) if followup else []
+        at = _ordinal(asked) if followup else None
+        # "the second one" refers to the latest list of two or more, even when a later turn named one paper.
+        pinned = _pinned(history, self.catalog, need=1 if at is None else max(2, at + 1)) if followup else []
+        chosen = pinned[at] if at is not None and len(pinned) > 1 and len(pinned) > at else None
+        if chosen:  # the paper pointed at leads: the metadata channel ranks pinned papers in order
+            pinned = [chosen] + [p for p in pinned if p != chosen]
         base = without_negations(question)[0] if exclude else question
         standalone = base
         if followup and rewrite:
             standalone = condense(
-                standalone, history, pinned, self.catalog, self.llm,
+                standalone, history, [chosen] if chosen else pinned, self.catalog, self.llm,
                 max_chars=self.max_question_chars, history_tokens=self.history_tokens,
             )  # fmt: skip
         entities = self.entities(asked)
         if followup and standalone != question:  # an LLM's rewrite may name the paper
             entities += [e for e in self.entities(standalone) if e.kind == "paper" and e.value not in
                          {x.value for x in entities}]  # fmt: skip
-        entities += self._under_discussion(asked, pinned, entities)
+        entities += self._under_discussion(pinned, chosen, entities)
         entities.sort(key=lambda e: -e.confidence)
         named = [e.text for e in entities if e.text and e.kind != "paper"]
         # A follow-up's subject is read from its standalone form ("how do the two differ? (A ; B)").
@@ -404,12 +411,11 @@ class Understander:
             analysis.detail = detail_asked(asked)
         return analysis
 
-    def _under_discussion(self, asked: str, pinned: list[str], entities: list[Entity]) -> list[Entity]:
-        """The papers of the chat a follow-up refers to: 'the second one' picks one, 'it' the first."""
+    def _under_discussion(self, pinned: list[str], chosen: str | None, entities: list[Entity]) -> list[Entity]:
+        """The papers of the chat a follow-up refers to: the one an ordinal `chosen` ('the second one'), else
+        the first ('it')."""
         if not pinned or any(e.kind == "paper" and e.confidence >= CONFIDENT for e in entities):
             return []
-        m = re.search(r"\b(" + "|".join(ORDINALS) + r")\b", asked, re.I)
-        chosen = pinned[ORDINALS[m.group(1).lower()]] if m and len(pinned) > 1 else None
         out = []
         for i, pid in enumerate(pinned):
             conf = (0.9 if pid == chosen else 0.5) if chosen else (0.85 if i == 0 else 0.8)
@@ -526,12 +532,21 @@ def _noun_phrase(words: str) -> str:
     return " ".join(kept) or words.split()[0]
 
 
-def _pinned(history: list[Message], catalog: Catalog) -> list[str]:
-    """Papers named in the most recent turn that names any."""
+def _pinned(history: list[Message], catalog: Catalog, need: int = 1) -> list[str]:
+    """Papers named in the most recent turn that names at least `need` of them (else in the latest naming any)."""
+    latest: list[str] = []
     for msg in reversed(history):
-        if found := papers_named(msg.content, catalog):
-            return list(dict.fromkeys(found))[:3]
-    return []
+        found = list(dict.fromkeys(papers_named(msg.content, catalog)))[:MAX_PINNED]
+        if len(found) >= need:
+            return found
+        latest = latest or found
+    return latest
+
+
+def _ordinal(asked: str) -> int | None:
+    """The list position an ordinal asks for ('the second one' -> 1, 'the last' -> -1), if any."""
+    m = ORDINAL.search(asked)
+    return ORDINALS[m.group(1).lower()] if m else None
 
 
 VENUE_ACRONYM = re.compile(

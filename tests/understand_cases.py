@@ -359,6 +359,13 @@ LENGTH_GEN_AUTHORS = [
     *LENGTH_GEN,
     *chat("who wrote the first one?", "Hattie Zhou, Arwen Bradley, Etai Littwin et al."),
 ]
+LENGTH_GEN_ID = [
+    *LENGTH_GEN,
+    *chat(
+        "What's the arXiv id of the first one?",
+        "'What Algorithms can Transformers Learn? A Study in Length Generalization' is arXiv 2310.16028.",
+    ),
+]
 CFG = chat(
     "How does classifier-free guidance work?",
     "'Classifier-Free Guidance is a Predictor-Corrector' shows that CFG alternates between denoising and"
@@ -424,6 +431,9 @@ FOLLOWUPS: list[Case] = [
         True,
     ),
     Case("and the second one?", LENGTH_GEN_AUTHORS, "paper_fact", "authors", ["To Infinity and Beyond"], False, True),
+    # The last answer names one paper; "the second one" still points into the list before it.
+    Case("and the second one?", LENGTH_GEN_ID, "paper_fact", "arxiv_id", ["To Infinity and Beyond"], False, True),
+    Case("and the last one?", LENGTH_GEN_ID, "paper_fact", "arxiv_id", ["To Infinity and Beyond"], False, True),
     Case(
         "When was the second paper posted?", LENGTH_GEN, "paper_fact", "date", ["To Infinity and Beyond"], False, True
     ),
