@@ -126,7 +126,9 @@ NEGATED = _cue(
 )
 # "other than", "except", "but not" rule a subject out only in a question asking for papers: in "optimize something
 # other than the average return" or "general but not robust" they describe the subject instead.
-ASKS_FOR_PAPERS = _cue(r"\b(papers?|works?|studies|articles?|publications?|preprints?)\b")
+# Asking what the corpus holds is asking for papers: "which models other than TarFlow does the corpus cover". Not
+# "are there methods besides RLHF": the alternatives' papers are the ones that discuss RLHF most.
+ASKS_FOR_PAPERS = _cue(r"\b(papers?|works?|studies|articles?|publications?|preprints?|corpus|collection|catalog)\b")
 # Where the ruled-out subject ends: "not about images [and] published in 2024".
 NEGATED_END = _cue(
     r"\s+(?:and|or|but|that|which|who|whose|while|where|when|in|from|since|by|published|accepted|written|"

@@ -74,7 +74,13 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
     ("Which benchmark papers do not involve code generation?", ["code generation"], "Which benchmark papers?"),
     ("any studies on privacy that are not related to federated learning", ["federated learning"],
      "any studies on privacy"),
+    ("Which flow models other than TarFlow does the corpus cover?", ["TarFlow"],
+     "Which flow models does the corpus cover?"),
     # not a ruled-out subject
+    ("How do language models handle languages other than English?", [],
+     "How do language models handle languages other than English?"),
+    ("Is there a way to train besides backpropagation?", [], "Is there a way to train besides backpropagation?"),
+    ("Are there alignment methods besides RLHF?", [], "Are there alignment methods besides RLHF?"),
     ("Which papers fine-tune language models without backpropagation?", [],
      "Which papers fine-tune language models without backpropagation?"),
     ("Which papers show that RL does not improve reasoning?", [],
