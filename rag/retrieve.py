@@ -90,6 +90,15 @@ class SentenceScores:
         return np.maximum.reduceat(self.matrix @ vector, self.starts)
 
 
+def strongest_named(named: dict[str, float], closeness: dict[str, float], cap: int) -> dict[str, float]:
+    """The `cap` metadata matches that may rank: an author, venue or period can match thousands of papers at 100k+,
+    and scoring each in Python dominated search time (1 s p95); only the strongest and then closest can make the
+    head of the ranking anyway."""
+    if len(named) <= cap:
+        return named
+    return dict(sorted(named.items(), key=lambda kv: (-kv[1], -(closeness.get(kv[0]) or 0.0), kv[0]))[:cap])
+
+
 class Retriever:
     def __init__(self, settings: Settings, index: Index, llm: Any = None):
         self.settings = settings
@@ -285,6 +294,7 @@ class Retriever:
                 for pid, strength in self.metadata(analysis, periods_as_filter).items()
                 if allowed_set is None or pid in allowed_set
             }
+            named = strongest_named(named, paper_sims, max(r.candidates, 2 * k))
 
         t0 = time.perf_counter()
         lay_question = False

@@ -6,7 +6,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.models import Message
-from rag.retrieve import Filters
+from rag.retrieve import Filters, strongest_named
 
 
 def top_titles(engine: Engine, q: str, k: int = 5, **kw) -> list[str]:
@@ -129,3 +129,18 @@ def test_a_ruled_out_subject_leaves_its_papers_out(built_engine: Engine) -> None
 def test_a_named_paper_ruled_out_is_not_returned(built_engine: Engine) -> None:
     hits = built_engine.search("Which papers other than TarFlow study normalizing flows?", k=5).hits
     assert hits and not any("TarFlow" in h.abstract for h in hits)
+
+
+def test_only_the_strongest_then_closest_metadata_matches_compete() -> None:
+    named = {f"p{i}": 1.0 for i in range(1000)} | {"exact": 1.5}  # an author with 1,000 papers, one exact title
+    closeness = {"p7": 0.9, "p3": 0.8}
+    assert list(strongest_named(named, closeness, 3)) == ["exact", "p7", "p3"]
+    assert strongest_named({"a": 1.0}, {}, 3) == {"a": 1.0}
+
+
+def test_an_author_with_more_papers_than_the_cap_keeps_the_same_head(built_engine: Engine) -> None:
+    q = "Which papers by Arwen Bradley are about video stabilization?"
+    assert sum("Arwen Bradley" in p.authors for p in built_engine.catalog.papers) > 2  # more than the cap below
+    full = built_engine.search(q, k=1).hits
+    capped = _engine_with(built_engine, candidates=2).search(q, k=1).hits  # cap max(2, 2k) = 2
+    assert "Video Stabilization" in full[0].title and capped[0].paper_id == full[0].paper_id
