@@ -122,11 +122,13 @@ class Retriever:
             self._vectors_checked = True
             chunks = int((self.index.read_meta() or {}).get("chunks", 0))
             if 0 < chunks <= self.settings.retrieval.exact_max_chunks:
-                top = max(100, self.settings.retrieval.candidates)  # >= any k a request may ask for (k <= 100)
-                self._vectors = VectorCache.open(self.index.generation_dir / DENSE_FOLDER, top=top)
+                r = self.settings.retrieval
+                top = max(100, r.candidates)  # >= any k a request may ask for (k <= 100)
+                pre = r.prefilter_papers if chunks > r.prefilter_above_chunks else 0
+                self._vectors = VectorCache.open(self.index.generation_dir / DENSE_FOLDER, top=top, prefilter=pre)
                 if self._vectors is None:
                     collections = self.index.collection(), self.index.papers_collection()
-                    self._vectors = VectorCache.from_collections(*collections, top=top)
+                    self._vectors = VectorCache.from_collections(*collections, top=top, prefilter=pre)
         return self._vectors
 
     @property

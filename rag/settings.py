@@ -180,6 +180,14 @@ class RetrievalSettings(BaseModel):
         description="Up to this many chunks, every chunk and paper vector is held in memory and scored exactly per "
         "question; above it, Chroma's approximate (HNSW) search is asked instead.",
     )
+    prefilter_above_chunks: int = Field(
+        100_000,
+        ge=0,
+        description="Exact scoring above this many chunks scores only the chunks of the `prefilter_papers` papers "
+        "closest by their title + abstract vector (other candidates on lookup): at 100k papers the product over "
+        "every chunk row was most of the search time.",
+    )
+    prefilter_papers: int = Field(2_000, ge=1, description="Papers whose chunks are scored when prefiltering.")
     metadata_weight: float = Field(1.0, ge=0, description="Weight of exact metadata matches (authors, ids).")
     exclude_share: float = Field(
         0.5,

@@ -78,10 +78,15 @@ class VectorCache:
         paper_matrix: np.ndarray,
         *,
         top: int = 100,
+        prefilter: int = 0,
     ):
-        """owner[i]: index into paper_ids of chunk row i, rows sorted by owner; matrices with unit rows."""
+        """owner[i]: index into paper_ids of chunk row i, rows sorted by owner; matrices with unit rows.
+        `prefilter` > 0: chunks are scored only for that many papers closest by their title + abstract vector
+        (any other paper's on lookup): one product over the paper matrix instead of every chunk row."""
         single_threaded_blas()
         self.top = top
+        self.prefilter = prefilter
+        self._paper_rows: np.ndarray | None = None
         self.chunk_ids, self.texts, self.owner, self.matrix = chunk_ids, texts, owner, matrix
         self.paper_ids = paper_ids
         self._pos = {pid: i for i, pid in enumerate(paper_ids)}
@@ -92,7 +97,7 @@ class VectorCache:
         self.paper_matrix = paper_matrix
 
     @classmethod
-    def from_collections(cls, chunks: Any, papers: Any, *, top: int = 100) -> VectorCache:
+    def from_collections(cls, chunks: Any, papers: Any, *, top: int = 100, prefilter: int = 0) -> VectorCache:
         """From the Chroma collections (a generation written before `write_dense` existed)."""
         got = _get_all(chunks, ["embeddings", "metadatas", "documents"])
         owners = [str(m["paper_id"]) for m in got["metadatas"]]
@@ -103,17 +108,19 @@ class VectorCache:
         matrix = _unit(got["embeddings"])[by_paper] if len(by_paper) else _unit(None)
         pv = _get_all(papers, ["embeddings"])
         return cls([got["ids"][i] for i in by_paper], [got["documents"][i] or "" for i in by_paper], owner[by_paper],
-                   matrix, paper_ids, list(pv["ids"]), _unit(pv["embeddings"]), top=top)  # fmt: skip
+                   matrix, paper_ids, list(pv["ids"]), _unit(pv["embeddings"]), top=top,
+                   prefilter=prefilter)  # fmt: skip
 
     @classmethod
-    def open(cls, folder: Path, *, top: int = 100) -> VectorCache | None:
+    def open(cls, folder: Path, *, top: int = 100, prefilter: int = 0) -> VectorCache | None:
         """From a generation's dense/ folder, memory-mapped: milliseconds at any size. None when absent."""
         if not (folder / "meta.json").is_file():
             return None
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         return cls(StringTable.open(folder / "chunk_ids"), StringTable.open(folder / "texts"),
                    load_array(folder / "owner.npy"), load_array(folder / "chunks.npy"), meta["paper_ids"],
-                   meta["paper_vector_ids"], load_array(folder / "papers.npy"), top=top)  # fmt: skip
+                   meta["paper_vector_ids"], load_array(folder / "papers.npy"), top=top,
+                   prefilter=prefilter)  # fmt: skip
 
     @staticmethod
     def write_dense(
@@ -148,21 +155,50 @@ class VectorCache:
         Holds the `top` best (allowed) papers; any other allowed paper's chunks are computed on lookup."""
         if not len(self.chunk_ids):
             return Ranked([], lambda pid: None)
-        sims = self.matrix @ np.asarray(vector, dtype=np.float32)
-        best = np.maximum.reduceat(sims, self.starts) if len(self.starts) else sims[:0]
+        q = np.asarray(vector, dtype=np.float32)
         keep = self._mask(allowed, self._pos, len(self.paper_ids))
+        if self.prefilter and self.prefilter < len(self.paper_ids) and self.paper_index:
+            sims_of, ranked = self._prefiltered(q, keep)
+        else:
+            sims = self.matrix @ q
+            best = np.maximum.reduceat(sims, self.starts) if len(self.starts) else sims[:0]
+            ranked = _best(best, keep, self.top)
+
+            def sims_of(i: int) -> np.ndarray:
+                return sims[int(self.starts[i]) : int(self.ends[i])]
 
         def chunks_of(i: int) -> Chunks:
-            s, e = int(self.starts[i]), int(self.ends[i])
-            order = s + np.argsort(-sims[s:e], kind="stable")[:per_paper]
-            return [(self.chunk_ids[j], self.texts[j], float(sims[j])) for j in order.tolist()]
+            s, sub = int(self.starts[i]), sims_of(i)
+            order = np.argsort(-sub, kind="stable")[:per_paper]
+            return [(self.chunk_ids[s + j], self.texts[s + j], float(sub[j])) for j in order.tolist()]
 
         def lookup(pid: str) -> Chunks | None:
             i = self._pos.get(pid)
             return None if i is None or (keep is not None and not keep[i]) else chunks_of(i)
 
-        ranked = _best(best, keep, self.top)
         return Ranked(((self.paper_ids[i], chunks_of(i)) for i in ranked), lookup)
+
+    def _prefiltered(self, q: np.ndarray, keep: np.ndarray | None) -> tuple[Callable[[int], np.ndarray], list[int]]:
+        """Chunk cosines of the `prefilter` papers closest by paper vector only: (paper -> its chunk cosines, the
+        `top` papers by best chunk). A paper outside them is scored when looked up."""
+        if self._paper_rows is None:  # paper_ids position -> paper matrix row (-1: no paper vector)
+            self._paper_rows = np.array([self.paper_index.get(pid, -1) for pid in self.paper_ids], dtype=np.int64)
+        rows = self._paper_rows
+        closeness = np.where(rows >= 0, (self.paper_matrix @ q)[np.maximum(rows, 0)], -np.inf).astype(np.float32)
+        cand = np.asarray(_best(closeness, keep, self.prefilter), dtype=np.int64)
+        lens = (self.ends[cand] - self.starts[cand]).astype(np.int64)
+        at = np.r_[0, np.cumsum(lens)[:-1]].astype(np.int64)
+        picked = np.repeat(self.starts[cand] - at, lens) + np.arange(int(lens.sum()))
+        part = self.matrix[picked] @ q if len(picked) else np.zeros(0, dtype=np.float32)
+        local = {int(i): (int(o), int(n)) for i, o, n in zip(cand, at, lens, strict=True)}
+
+        def sims_of(i: int) -> np.ndarray:
+            if (span := local.get(i)) is not None:
+                return part[span[0] : span[0] + span[1]]
+            return self.matrix[int(self.starts[i]) : int(self.ends[i])] @ q
+
+        best = np.maximum.reduceat(part, at) if len(part) else part
+        return sims_of, [int(cand[j]) for j in _best(best, None, self.top)]
 
     def paper_sims(self, vector: list[float], allowed: set[str] | None = None) -> Ranked[float]:
         """paper id -> cosine of its title + abstract vector to the question, best first; the `top` best held,

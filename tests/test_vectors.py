@@ -66,6 +66,31 @@ def test_best_papers_and_any_other_paper_match_brute_force(corpus: Any, seed: in
     assert "p99999" not in got and got.get("p99999") is None
 
 
+@pytest.mark.parametrize("allowed", [None, 1000])
+def test_prefiltered_scoring_ranks_the_closest_papers_chunks_and_looks_up_any_other_exactly(
+    corpus: Any, allowed: int | None
+) -> None:
+    """Above `prefilter_above_chunks`: only the chunks of the papers closest by paper vector are scored up front."""
+    cache, unit, owners, paper_unit, papers = corpus
+    pre = VectorCache(cache.chunk_ids, cache.texts, cache.owner, cache.matrix, cache.paper_ids, cache.paper_order,
+                      cache.paper_matrix, top=50, prefilter=300)  # fmt: skip
+    q = np.random.default_rng(11).normal(size=32).astype(np.float32)
+    q /= np.linalg.norm(q)
+    keep = set(papers[:allowed]) if allowed else None
+    want = reference(unit, owners, q)
+    close = [papers[i] for i in np.argsort(-(paper_unit @ q), kind="stable") if keep is None or papers[i] in keep]
+    candidates = set(close[:300])
+    got = pre.chunks_by_paper(q.tolist(), keep)
+    assert list(got) == sorted(candidates, key=lambda p: -want[p][0][1])[:50]
+    outside = close[300]  # not prefiltered, so not scored up front: still exact when fusion asks for it
+    assert outside not in list(got)
+    for pid in (next(iter(got)), outside):
+        assert [c for c, _, _ in got[pid]] == [c for c, _ in want[pid][:3]]
+        assert got[pid][0][2] == pytest.approx(want[pid][0][1], abs=1e-5)
+    if keep is not None:
+        assert got.get(papers[-1]) is None  # not allowed
+
+
 def test_allowed_papers_only(corpus: Any) -> None:
     cache, unit, owners, _, papers = corpus
     q = unit[0]
