@@ -90,6 +90,11 @@ class SentenceScores:
         return np.maximum.reduceat(self.matrix @ vector, self.starts)
 
 
+# "LLMs", "RL", "RLHF", "GNNs": an acronym, and the small words its long form may skip ("learning from human").
+ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
+ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", "a", "an"}
+
+
 def strongest_named(named: dict[str, float], closeness: dict[str, float], cap: int) -> dict[str, float]:
     """The `cap` metadata matches that may rank: an author, venue or period can match thousands of papers at 100k+,
     and scoring each in Python dominated search time (1 s p95); only the strongest and then closest can make the
@@ -182,7 +187,7 @@ class Retriever:
         """Papers about a subject the question rules out ("not about images"): those whose keyword score for it
         is near the best paper's. A paper that only mentions the subject in passing scores far lower and stays."""
         kw, out = self.keywords, set()
-        for subject in subjects:
+        for subject in [form for s in subjects for form in (s, *self.long_forms(s))]:
             columns = kw.term_ids(self._tokenize([subject])[0])
             if not columns or not kw.n_docs:
                 continue
@@ -190,6 +195,30 @@ class Retriever:
             floor = self.settings.retrieval.exclude_share * float(scores[0]) if len(scores) else 0.0
             out |= set(self.catalog.ids_at(int(d) for d, s in zip(docs, scores, strict=True) if s > 0 and s >= floor))
         return out
+
+    def long_forms(self, subject: str) -> list[str]:
+        """What an acronym stands for in the corpus ("LLMs" -> "large language models"), read from the definitions
+        ("... large language models (LLMs) ...") in the papers that use it most: a paper may spell out only one form."""
+        if not (m := ACRONYM.fullmatch(subject.strip())):
+            return []
+        acronym = m.group(1)
+        letters = "".join(c for c in acronym if c.isupper())  # "MoE": mixture of experts
+        columns = self.keywords.term_ids(self._tokenize([acronym])[0])
+        if not columns or not self.keywords.n_docs:
+            return []
+        docs, _ = self.keywords.top(list(columns.values()), 5, None)
+        found: dict[str, int] = {}
+        defined = re.compile(rf"((?:[A-Za-z][\w-]*\s+){{1,{len(acronym) + 3}}})\(\s*{re.escape(acronym)}s?\s*\)")
+        for paper in self.catalog.at(int(d) for d in docs):
+            for d in defined.finditer(f"{paper.title}. {paper.abstract}"):
+                words = d.group(1).split()
+                for start in range(len(words) - 1, -1, -1):  # the shortest tail whose initials spell the acronym
+                    tail = words[start:]
+                    parts = [p for w in tail if w.lower() not in ACRONYM_FILLERS for p in w.split("-") if p]
+                    if "".join(p[0] for p in parts).upper() == letters:  # "classifier-free guidance": CFG
+                        found[" ".join(tail).lower()] = found.get(" ".join(tail).lower(), 0) + 1
+                        break
+        return [max(found, key=lambda f: found[f])] if found else []
 
     def dense(
         self, vector: list[float], n: int, allowed_ids: list[str] | None

@@ -131,6 +131,23 @@ def test_a_named_paper_ruled_out_is_not_returned(built_engine: Engine) -> None:
     assert hits and not any("TarFlow" in h.abstract for h in hits)
 
 
+def paper_text(engine: Engine, paper_id: str) -> str:
+    paper = engine.catalog.by_id[paper_id]
+    return f"{paper.title} {paper.abstract}"
+
+
+@pytest.mark.parametrize(("acronym", "long_form"), [("LLMs", "large language models"), ("RL", "reinforcement learning"),
+                                                    ("CFG", "classifier-free guidance"), ("MoE", "mixture of experts")])
+def test_a_ruled_out_acronym_also_rules_out_its_long_form(built_engine: Engine, acronym: str, long_form: str) -> None:
+    """"not LLMs": a paper spelling out only "large language models" is as much about them."""
+    retriever = built_engine.retriever
+    assert retriever.long_forms(acronym) == [long_form]  # read from the corpus's own definitions
+    out = retriever.ruled_out([acronym])
+    spelled_out_only = [pid for pid in out if acronym.rstrip("s") not in paper_text(built_engine, pid)]
+    assert spelled_out_only and retriever.ruled_out([long_form]) <= out  # caught through the long form alone
+    assert retriever.long_forms("TarFlow") == [] and retriever.long_forms("images") == []
+
+
 def test_only_the_strongest_then_closest_metadata_matches_compete() -> None:
     named = {f"p{i}": 1.0 for i in range(1000)} | {"exact": 1.5}  # an author with 1,000 papers, one exact title
     closeness = {"p7": 0.9, "p3": 0.8}
