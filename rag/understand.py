@@ -93,6 +93,9 @@ REFERS_BACK = _cue(
     r"|\bthe\s+(first|second|third|fourth|fifth|last|latest|earliest)(\s+one|\s+paper)?\b"
     r"|^\s*(and|but|also|so|then|what about|how about|ok(ay)?|same)\b|\b(that|this|those|these)\s*\??\s*$"
     r"|^\s*(why|how|who|when|where)\s*\?*\s*$"
+    # "How many tokens does that save?", "Does this work for text?": that / this as the subject, first thing asked
+    r"|^\W*(?:(?:how|why|what|when|where|who|which)\b(?:\s+[\w-]+){0,2}\s+)?"
+    r"(?:does|do|did|is|was|are|can|could|would|will|should|has|have)\s+(?:that|this)\b"
 )
 # A specific detail: the answer is a number, a name or a command the abstract either states or does not.
 DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (

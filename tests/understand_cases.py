@@ -457,8 +457,13 @@ FOLLOWUPS: list[Case] = [
     Case("What about Stanford?", PRINCETON, "list_by_affiliation", None, ["stanford"], False, True),
     Case("how do the two differ?", LORA, "comparison", None, ["PLoP", "Flexora"], True, True),
     Case("Which one needs less memory?", LORA, "comparison", None, ["PLoP", "Flexora"], True, True),
+    # "that" / "this" as the subject of an auxiliary: the thing just discussed.
+    Case("How many tokens does that save?", CFG, "topical", None, ["Classifier-Free Guidance"], True, True),
+    Case("Does this also work for text models?", CFG, "topical", None, ["Classifier-Free Guidance"], True, True),
     # Self-contained questions after an unrelated history: understood on their own.
     Case("What is a good sourdough recipe?", CFG, "topical", None, [], True, False),
+    Case("Which papers show that pruning helps?", CFG, "topical", None, [], True, False),
+    Case("Does pruning help, and can that be proven?", CFG, "topical", None, [], True, False),
     Case("diffusion models", LENGTH_GEN, "topical", None, [], True, False),
     Case(
         "Who wrote 'Reflected Diffusion Models'?",
