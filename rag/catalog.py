@@ -558,10 +558,13 @@ class Catalog:
         words = fold(text).split()
         grams = ngrams(words, self.store.meta["name_lengths"])
         found: dict[int, NameMatch] = {}
+        named: set[str] = set()  # surnames of the authors named in full: "Noam Razin" is not also every other Razin
         for i, kind, name in self.store.rows_in("SELECT id, kind, name FROM names WHERE folded IN ({})", sorted(grams)):
             if len(fold(name)) >= 4:
                 found[i] = NameMatch(kind, name, [], exact=True)
-        surnames = sorted({w for w in words if len(w) > 3})
+                if kind == "author":
+                    named.add(fold(name).split()[-1])
+        surnames = sorted({w for w in words if len(w) > 3} - named)
         for i, kind, name in self.store.rows_in(
             # The partial index by name: SQLite's planner scanned the table for a long IN list (measured at 20k).
             "SELECT id, kind, name FROM names INDEXED BY names_surname "

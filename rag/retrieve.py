@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from rag.index import Index
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
 from rag.models import CONFIDENT, EntityKind, Evidence, Hit, Paper, QueryAnalysis, SearchResult
 from rag.settings import Settings
-from rag.vectors import DENSE_FOLDER, VectorCache
+from rag.vectors import DENSE_FOLDER, Ranked, VectorCache
 
 ARXIV_IN_TEXT = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
 
@@ -95,13 +96,18 @@ ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
 ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", "a", "an"}
 
 
-def strongest_named(named: dict[str, float], closeness: dict[str, float], cap: int) -> dict[str, float]:
+def strongest_named(
+    named: dict[str, float], closeness: Callable[[list[str]], np.ndarray], cap: int
+) -> dict[str, float]:
     """The `cap` metadata matches that may rank: an author, venue or period can match thousands of papers at 100k+,
-    and scoring each in Python dominated search time (1 s p95); only the strongest and then closest can make the
-    head of the ranking anyway."""
+    and scoring each in Python dominated search time (1 s p95); only the strongest, then closest (title + abstract
+    cosine, `closeness` of a list of ids), can make the head of the ranking anyway."""
     if len(named) <= cap:
         return named
-    return dict(sorted(named.items(), key=lambda kv: (-kv[1], -(closeness.get(kv[0]) or 0.0), kv[0]))[:cap])
+    ids = list(named)
+    strength = np.fromiter(named.values(), dtype=np.float64, count=len(ids))
+    order = np.lexsort((-np.asarray(closeness(ids), dtype=np.float64), -strength))[:cap]  # last key sorts first
+    return {ids[i]: named[ids[i]] for i in order.tolist()}
 
 
 class Retriever:
@@ -229,23 +235,29 @@ class Retriever:
             by_paper.setdefault(pid, []).append((cid, text, sim))
         return by_paper
 
-    def _feedback(self, cache: VectorCache, vector: list[float], allowed: set[str] | None) -> dict[str, float]:
+    def _feedback(self, cache: VectorCache, vector: list[float], allowed: set[str] | None) -> Ranked[float]:
         """paper id -> cosine of its title + abstract vector to the question after pseudo-relevance feedback
         (Rocchio): the question moved towards the mean vector of its `prf_depth` closest papers, so a lay question
-        borrows the vocabulary of the abstracts it already half-matches."""
+        borrows the vocabulary of the abstracts it already half-matches. Only the best papers are materialised
+        (a dict of every paper cost ~20 ms per question at 100k)."""
         r = self.settings.retrieval
-        ids = list(cache.paper_index)
-        if not ids:
-            return {}
+        closest = [cache.paper_index[pid] for pid in list(cache.paper_sims(vector, allowed))[: r.prf_depth]]
+        if not closest:
+            return cache.paper_sims(vector)
         q = np.asarray(vector, dtype=np.float32)
-        sims = cache.paper_matrix @ q
-        ranked = sims if allowed is None else np.where([pid in allowed for pid in ids], sims, -np.inf)
-        m = min(r.prf_depth, int(np.isfinite(ranked).sum()))
-        if m > 0:
-            top = np.argpartition(-ranked, m - 1)[:m]
-            moved = q + r.prf_weight * cache.paper_matrix[top].mean(axis=0)
-            sims = cache.paper_matrix @ (moved / max(float(np.linalg.norm(moved)), 1e-12))
-        return dict(zip(ids, sims.tolist(), strict=True))
+        moved = q + r.prf_weight * cache.paper_matrix[closest].mean(axis=0)
+        return cache.paper_sims((moved / max(float(np.linalg.norm(moved)), 1e-12)).tolist())
+
+    @staticmethod
+    def _closeness(
+        cache: VectorCache | None, vector: list[float] | None, paper_sims: dict[str, float]
+    ) -> Callable[[list[str]], np.ndarray]:
+        """Title + abstract cosine of a list of papers: vectorised from the exact-scoring matrices, else what the
+        paper channel returned (0 for the rest)."""
+        if cache is not None and vector is not None:
+            q = vector
+            return lambda ids: cache.paper_closeness(q, ids)
+        return lambda ids: np.array([paper_sims.get(pid) or 0.0 for pid in ids])
 
     def metadata(self, analysis: QueryAnalysis, periods_as_filter: bool) -> dict[str, float]:
         """Papers the question names exactly (its entities), or that were named earlier in the chat."""
@@ -325,7 +337,7 @@ class Retriever:
                 for pid, strength in self.metadata(analysis, periods_as_filter).items()
                 if allowed_set is None or pid in allowed_set
             }
-            named = strongest_named(named, paper_sims, max(r.candidates, 2 * k))
+            named = strongest_named(named, self._closeness(cache, vector, paper_sims), max(r.candidates, 2 * k))
 
         t0 = time.perf_counter()
         lay_question = False

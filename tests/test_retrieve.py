@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rag.engine import Engine
@@ -150,9 +151,14 @@ def test_a_ruled_out_acronym_also_rules_out_its_long_form(built_engine: Engine, 
 
 def test_only_the_strongest_then_closest_metadata_matches_compete() -> None:
     named = {f"p{i}": 1.0 for i in range(1000)} | {"exact": 1.5}  # an author with 1,000 papers, one exact title
-    closeness = {"p7": 0.9, "p3": 0.8}
+    close = {"p7": 0.9, "p3": 0.8}
+
+    def closeness(ids: list[str]) -> np.ndarray:
+        return np.array([close.get(pid, 0.0) for pid in ids])
+
     assert list(strongest_named(named, closeness, 3)) == ["exact", "p7", "p3"]
-    assert strongest_named({"a": 1.0}, {}, 3) == {"a": 1.0}
+    assert list(strongest_named(named, closeness, 5)) == ["exact", "p7", "p3", "p0", "p1"]  # ties: as matched
+    assert strongest_named({"a": 1.0}, closeness, 3) == {"a": 1.0}
 
 
 def test_an_author_with_more_papers_than_the_cap_keeps_the_same_head(built_engine: Engine) -> None:
