@@ -293,45 +293,63 @@ def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         print(f"   ingest: {run['wall_s']:.1f} s wall, {res['ingest_papers_per_s']} papers/s ({split}), "
               f"peak RSS {res['ingest_peak_rss_mb']} MB", flush=True)  # fmt: skip
         res["disk_mb"] = round(disk_mb(data), 1)
-
-        cmd = [py, str(Path(__file__).resolve()), "--worker", "serve", "--data-dir", str(data),
-               "--rounds", str(args.rounds)]  # fmt: skip
-        run = run_measured(cmd, limit, args.timeout)
-        res["serve_peak_rss_mb"] = round(run["peak_rss_mb"])
-        if run["code"] != 0:
-            res["serve_failed"] = fail_reason(run)
-            print(f"   serving FAILED: {res['serve_failed']}", flush=True)
-        else:
-            w = last_json(run["stdout"])
-            res |= {"search_ms": w["search_ms"], "ask_ms": w["ask_ms"], "load_s": w["load_and_first_search_s"],
-                    "refused": w["refused"], "questions": w["questions"]}  # fmt: skip
-            print(f"   warm: load + first search {res['load_s']} s; search p50 {w['search_ms']['p50']} ms "
-                  f"p95 {w['search_ms']['p95']} ms; ask p50 {w['ask_ms']['p50']} ms p95 {w['ask_ms']['p95']} ms; "
-                  f"peak RSS {res['serve_peak_rss_mb']} MB", flush=True)  # fmt: skip
-
-        walls, rss = [], []
-        for _ in range(args.oneshot_runs):
-            cmd = [py, "-m", "rag.cli", "ask", "--data-dir", str(data), ONE_SHOT_QUESTION]
-            run = run_measured(cmd, limit, args.timeout)
-            if run["code"] != 0:
-                res["first_answer_failed"] = fail_reason(run)
-                print(f"   `rag ask` FAILED: {res['first_answer_failed']}", flush=True)
-                break
-            walls.append(run["wall_s"])
-            rss.append(run["peak_rss_mb"])
-        if walls:
-            res["first_answer_s"] = round(statistics.median(walls), 2)
-            res["first_answer_runs_s"] = [round(w, 2) for w in walls]
-            res["first_answer_rss_mb"] = round(max(rss))
-            print(f"   start to first answer (`rag ask`): {res['first_answer_s']} s (median of {len(walls)}), "
-                  f"peak RSS {res['first_answer_rss_mb']} MB", flush=True)  # fmt: skip
-        processes = ("ingest_peak_rss_mb", "serve_peak_rss_mb", "first_answer_rss_mb")
-        res["peak_rss_mb"] = max(res.get(k, 0) for k in processes)
-        return res
+        return measure_serving(data, res, args)
     finally:
         if not args.keep:
             shutil.rmtree(data, ignore_errors=True)
             corpus.unlink(missing_ok=True)
+
+
+def measure_serving(data: Path, res: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Warm search / ask latency, start to first answer and their memory, on a built data dir."""
+    py, limit = sys.executable, args.max_rss_gb * 1024
+    cmd = [py, str(Path(__file__).resolve()), "--worker", "serve", "--data-dir", str(data),
+           "--rounds", str(args.rounds)]  # fmt: skip
+    run = run_measured(cmd, limit, args.timeout)
+    res["serve_peak_rss_mb"] = round(run["peak_rss_mb"])
+    if run["code"] != 0:
+        res["serve_failed"] = fail_reason(run)
+        print(f"   serving FAILED: {res['serve_failed']}", flush=True)
+    else:
+        w = last_json(run["stdout"])
+        res |= {"search_ms": w["search_ms"], "ask_ms": w["ask_ms"], "load_s": w["load_and_first_search_s"],
+                "refused": w["refused"], "questions": w["questions"]}  # fmt: skip
+        print(f"   warm: load + first search {res['load_s']} s; search p50 {w['search_ms']['p50']} ms "
+              f"p95 {w['search_ms']['p95']} ms; ask p50 {w['ask_ms']['p50']} ms p95 {w['ask_ms']['p95']} ms; "
+              f"peak RSS {res['serve_peak_rss_mb']} MB", flush=True)  # fmt: skip
+
+    walls, rss = [], []
+    for _ in range(args.oneshot_runs):
+        cmd = [py, "-m", "rag.cli", "ask", "--data-dir", str(data), ONE_SHOT_QUESTION]
+        run = run_measured(cmd, limit, args.timeout)
+        if run["code"] != 0:
+            res["first_answer_failed"] = fail_reason(run)
+            print(f"   `rag ask` FAILED: {res['first_answer_failed']}", flush=True)
+            break
+        walls.append(run["wall_s"])
+        rss.append(run["peak_rss_mb"])
+    if walls:
+        res["first_answer_s"] = round(statistics.median(walls), 2)
+        res["first_answer_runs_s"] = [round(w, 2) for w in walls]
+        res["first_answer_rss_mb"] = round(max(rss))
+        print(f"   start to first answer (`rag ask`): {res['first_answer_s']} s (median of {len(walls)}), "
+              f"peak RSS {res['first_answer_rss_mb']} MB", flush=True)  # fmt: skip
+    processes = ("ingest_peak_rss_mb", "serve_peak_rss_mb", "first_answer_rss_mb")
+    res["peak_rss_mb"] = max(res.get(k, 0) for k in processes)
+    return res
+
+
+def remeasure_serving(n: int, previous: dict[str, Any] | None, args: argparse.Namespace) -> dict[str, Any]:
+    """--serve-only: the serving figures again on a data dir kept by an earlier --keep run, whose ingest figures
+    (and commit) stay as they were; the serving commit is recorded beside them."""
+    data = args.workdir / f"data-{n}"
+    if previous is None or not (data / "current.json").is_file():
+        raise SystemExit(f"--serve-only {n}: needs {data} from an earlier --keep run and its entry in growth.json")
+    res = {k: v for k, v in previous.items() if not k.startswith(("serve_", "first_answer")) and
+           k not in ("search_ms", "ask_ms", "load_s", "refused", "questions")}  # fmt: skip
+    res |= {"serving_commit": git_commit(), "serving_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    print(f"\n== {n:,} papers: serving re-measured on {data} (ingest figures from {res.get('commit')})", flush=True)
+    return measure_serving(data, res, args)
 
 
 # -- output ---------------------------------------------------------------------------------------------------
@@ -418,7 +436,9 @@ def table(results: dict[str, Any]) -> str:
     if forecast := extrapolate(sizes):
         targets += "\n\nExtrapolated to 10M papers (power law through the two largest sizes; a forecast):\n"
         targets += "\n".join(f"- {label}: {v}" for label, v in forecast)
-    notes = "\n".join(f"- {human(int(n))}: measured {r.get('date')} at {r.get('commit')}" for n, r in sizes.items())
+    notes = "\n".join(f"- {human(int(n))}: measured {r.get('date')} at {r.get('commit')}"
+                      + (f"; serving re-measured {r['serving_date']} at {r.get('serving_commit')}"
+                         if r.get("serving_date") else "") for n, r in sizes.items())  # fmt: skip
     derived = any(r.get("vectors") == "derived" for r in sizes.values())
     return (f"{head}\n{body}\n\nTargets:\n{targets}\n\n" + (f"Note: {DERIVED_NOTE}.\n\n" if derived else "")
             + f"{notes}\n")  # fmt: skip
@@ -472,6 +492,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/growth"), help="snapshots and data dirs go here")
     ap.add_argument("--keep", action="store_true", help="keep each snapshot and data dir (deleted by default)")
+    ap.add_argument("--serve-only", action="store_true",
+                    help="re-measure serving only, on the data dirs an earlier --keep run left in --workdir")
     ap.add_argument("--out", type=Path, default=BENCH / "results")
     ap.add_argument("--max-rss-gb", type=float, default=12.0, help="stop a process whose RSS passes this")
     ap.add_argument("--timeout", type=float, default=4 * 3600, help="stop a process running longer (s)")
@@ -502,7 +524,8 @@ def main() -> None:
                 "one_shot_question": ONE_SHOT_QUESTION}  # fmt: skip
     started = time.perf_counter()
     for n in sizes:
-        results["sizes"][str(n)] = measure_size(n, args)
+        previous = results["sizes"].get(str(n))
+        results["sizes"][str(n)] = remeasure_serving(n, previous, args) if args.serve_only else measure_size(n, args)
         results["verdicts"] = dict(verdicts(results["sizes"]))
         path.write_text(json.dumps(results, indent=2) + "\n")  # after every size: a run cut short keeps the rest
     md = table(results)

@@ -151,12 +151,23 @@ class KeywordIndex:
         return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
 
     def top(self, ids: list[int], k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(document numbers, scores) of the k best documents for these term columns, best first."""
+        """(document numbers, scores) of the k best documents for these term columns, best first; only
+        documents that score (hold a query term and are not masked out)."""
         assert self._bm25 is not None
         bm25: Any = self._bm25
-        scores, docs = bm25._get_top_k_results([int(i) for i in ids], k=k, backend="auto", sorted=True,
-                                               weight_mask=mask)  # fmt: skip
-        return docs, scores
+        scores = np.asarray(bm25.get_scores_from_ids([int(i) for i in ids], weight_mask=mask))
+        # Only documents holding a query term can rank: selecting among them, not all N, also avoids numpy's
+        # partition on a mostly-zero array (14 ms at 100k documents, measured, against ~1 ms).
+        hit = np.flatnonzero(scores > 0)
+        if k <= 0:
+            hit = hit[:0]
+        elif len(hit) > k:  # the k best; a tie at the cut is broken by document order, as a full sort would
+            neg = -scores[hit]
+            cut = np.partition(neg, k - 1)[k - 1]
+            better = hit[neg < cut]
+            hit = np.concatenate([better, hit[neg == cut][: k - len(better)]])
+        docs = hit[np.lexsort((hit, -scores[hit]))]  # best first; ties in document order
+        return docs, scores[docs]
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

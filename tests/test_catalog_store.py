@@ -16,6 +16,7 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -374,6 +375,13 @@ def test_bm25_round_trip_scores_and_idf(papers: list[Paper], tmp_path: Path) -> 
             da, sa = built.top([a[t] for t in terms if t in a], 20, m)
             db, sb = loaded.top([b[t] for t in terms if t in b], 20, m)
             assert da.tolist() == db.tolist() and sa.tolist() == sb.tolist()
+            # the top k of a full sort of every document's score (ties in document order), scoring ones only
+            bm25: Any = loaded._bm25
+            full = np.asarray(bm25.get_scores([b[t] for t in terms if t in b], weight_mask=m))
+            assert len(full) == len(papers)
+            want = [d for d in sorted(range(len(full)), key=lambda d: (-full[d], d)) if full[d] > 0][:20]
+            assert db.tolist() == want
+            assert loaded.top([b[t] for t in terms if t in b], 0, m)[0].size == 0
     # idf from the saved matrix = idf from counting each term's documents
     docs = tokenize(texts)
     df = Counter(t for d in docs for t in set(d))
