@@ -33,10 +33,11 @@ WORDS = (
 
 class HashEmbedder:
     """Deterministic and model-free: a text's vector is the normalised sum of fixed random vectors of its words,
-    so texts sharing words are close and the same text always gets the same vector."""
+    so texts sharing words are close and the same text always gets the same vector. Words with a digit (the
+    papers' markers) weigh more, as rare terms do in a real model: a marker finds its paper among 34k chunks."""
 
     name = "test-hash-bag-of-words"
-    DIM = 32
+    DIM = 64
 
     def __init__(self, fail_on_call: int | None = None):
         self.table = np.random.default_rng(0).standard_normal((8192, self.DIM)).astype(np.float32)
@@ -47,8 +48,10 @@ class HashEmbedder:
     def _vectors(self, texts: list[str]) -> np.ndarray:
         out = np.empty((len(texts), self.DIM), dtype=np.float32)
         for i, t in enumerate(texts):
-            rows = [zlib.crc32(w.encode()) % len(self.table) for w in re.findall(r"\w+", t.lower())]
-            v = self.table[rows].sum(axis=0) if rows else np.ones(self.DIM, dtype=np.float32)
+            words = re.findall(r"\w+", t.lower())
+            rows = [zlib.crc32(w.encode()) % len(self.table) for w in words]
+            weights = np.array([4.0 if re.search(r"\d", w) else 1.0 for w in words], dtype=np.float32)
+            v = weights @ self.table[rows] if rows else np.ones(self.DIM, dtype=np.float32)
             out[i] = v / np.linalg.norm(v)
         return out
 
@@ -225,3 +228,25 @@ def test_the_dense_files_are_given_up_past_exact_max_chunks(tmp_path: Path) -> N
     assert report.chunks_embedded > 50
     assert not (engine.index.generation_dir / DENSE_FOLDER).exists()  # the retriever asks Chroma instead
     assert top_hit(engine, marker(12)) == arxiv(12)
+
+
+# ~60 s without a model (chunking and Chroma's writes of ~34k records, twice): too slow for the fast tier's
+# one-minute budget, so it runs with the integration tier.
+@pytest.mark.integration
+def test_a_reingest_above_the_size_one_chroma_read_fails_at(tmp_path: Path, pages: list[tuple[str, int]]) -> None:
+    """Above ~32k records one Chroma read of the chunk collection fails ("too many SQL variables", SQLite's limit of
+    32,766): a corpus past that, with two papers changed, re-ingests by copying the rest page by page."""
+    corpus = tmp_path / "snapshot.jsonl"
+    write_snapshot(corpus, 3300, sentences=45)
+    engine = Engine(settings_for(tmp_path / "data", corpus), embedder=HashEmbedder())
+    engine.ingest(progress=False)
+    total = engine.index.collection().count()
+    assert total > 33_000
+
+    write_snapshot(corpus, 3300, sentences=45, changed={7: 1, 3000: 1})
+    report = engine.ingest(progress=False)
+    assert (report.papers_updated, report.papers_embedded) == (2, 2)
+    old_chunks = [n for name, n in pages if name.endswith("_c")]
+    assert sum(old_chunks) == total and len(old_chunks) == -(-total // rag.vectors.CHROMA_PAGE)
+    assert engine.index.collection().count() == engine.index.read_meta()["chunks"] > 33_000
+    assert top_hit(engine, marker(3000, 1)) == arxiv(3000) and top_hit(engine, marker(2500)) == arxiv(2500)
