@@ -781,6 +781,7 @@ class Ingest:
 
         for name in ("chunk", "embed", "store"):  # the report lists every stage, in this order, even when idle
             report.stages.setdefault(name, 0.0)
+        self._stage("store", t0)  # the plan: hashes and the clean-up of killed generations
         gen = gens.new()
         checkpoint("before_chroma")
         meta = self._store(gen, prev_usable, papers, keep, todo, hashes)
@@ -907,17 +908,18 @@ class Ingest:
     # -- embed: one pass per batch, texts sorted by length so batches pad little ---------------------------
     def _embed(self, texts: list[str], bar: Any = None) -> np.ndarray:
         """Vectors of the texts, in one pass sorted by length; every batch is journalled as it is made, and
-        texts an interrupted earlier run already embedded are taken from its journal (rag/resume.py)."""
+        texts already journalled (by an interrupted earlier run, or an earlier batch of papers of this one) are
+        taken from the journal (rag/resume.py)."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         keys = [text_key(t) for t in texts]
         out: np.ndarray | None = None
         done = np.zeros(len(texts), dtype=bool)
-        for i, vec in self.journal.held(keys):
+        for i, vec, earlier in self.journal.lookup(keys):
             if out is None:
                 out = np.zeros((len(texts), len(vec)), dtype=np.float32)
             out[i], done[i] = vec, True
-        self.report.vectors_resumed += int(done.sum())
+            self.report.vectors_resumed += earlier  # not the texts this run's earlier batches embedded
         order = sorted((i for i in range(len(texts)) if not done[i]), key=lambda i: len(texts[i]))
         size = self.settings.embedding.batch_size
         if bar is not None:

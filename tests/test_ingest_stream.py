@@ -71,10 +71,13 @@ def marker(i: int, version: int = 0) -> str:
     return f"zq{i}v{version}x"
 
 
+SHARED = "Code and data are released for others to build on."  # a sentence every paper has
+
+
 def abstract(rng: random.Random, i: int, sentences: int, version: int = 0) -> str:
     out = [f"We study {marker(i, version)} with {' '.join(rng.sample(WORDS, 5))}."]
-    out += [" ".join(rng.sample(WORDS, 8)).capitalize() + "." for _ in range(sentences - 1)]
-    return " ".join(out)
+    out += [" ".join(rng.sample(WORDS, 8)).capitalize() + "." for _ in range(sentences - 2)]
+    return " ".join([*out, SHARED])
 
 
 def write_snapshot(path: Path, n: int, sentences: int, changed: dict[int, int] | None = None) -> None:
@@ -138,27 +141,27 @@ def test_reingest_copies_the_unchanged_papers_page_by_page(
 ) -> None:
     monkeypatch.setattr(rag.vectors, "CHROMA_PAGE", 97)
     corpus = tmp_path / "snapshot.jsonl"
-    write_snapshot(corpus, 300, sentences=9)
+    write_snapshot(corpus, 200, sentences=9)
     embedder = HashEmbedder()
     engine = Engine(settings_for(tmp_path / "data", corpus, batch_papers=128), embedder=embedder)
     first = engine.ingest(progress=False)
     total = engine.index.collection().count()
-    assert first.papers_embedded == 300 and first.chunks_embedded == total > 600  # several chunks a paper
+    assert first.papers_embedded == 200 and first.chunks_embedded == total > 400  # several chunks a paper
     assert not pages  # nothing to copy from
     kept = engine.catalog.papers[10]
     kept_vector = engine.index.paper_vector(kept.paper_id)
     kept_sentences = engine.index.sentence_vectors([kept.paper_id])[kept.paper_id]
 
-    write_snapshot(corpus, 300, sentences=9, changed={5: 1, 150: 1, 299: 1})
+    write_snapshot(corpus, 200, sentences=9, changed={5: 1, 150: 1, 199: 1})
     embedder.texts = 0
     second = engine.ingest(progress=False)
     assert (second.papers_updated, second.papers_embedded, second.papers_removed) == (3, 3, 0)
     assert 0 < second.chunks_embedded < 20 and embedder.texts < 100  # only the three changed papers embedded
     old_chunks = [n for name, n in pages if name.endswith("_c")]
     assert len(old_chunks) > 1 and max(old_chunks) <= 97 and sum(old_chunks) == total  # read in pages
-    assert sum(n for name, n in pages if name.endswith("_p")) == 300
+    assert sum(n for name, n in pages if name.endswith("_p")) == 200
     assert engine.index.collection().count() == engine.index.read_meta()["chunks"] >= total - 20
-    assert engine.index.papers_collection().count() == 300
+    assert engine.index.papers_collection().count() == 200
 
     assert top_hit(engine, marker(150, 1)) == arxiv(150)  # a changed paper, found by its new text
     assert top_hit(engine, marker(42)) == arxiv(42)  # an unchanged one, copied
@@ -175,11 +178,14 @@ def test_reingest_copies_the_unchanged_papers_page_by_page(
 def test_a_streamed_ingest_stores_what_one_batch_stores(tmp_path: Path) -> None:
     corpus = tmp_path / "snapshot.jsonl"
     write_snapshot(corpus, 60, sentences=7)
-    one = Engine(settings_for(tmp_path / "one", corpus, batch_papers=1000), embedder=HashEmbedder())
-    many = Engine(settings_for(tmp_path / "many", corpus, batch_papers=7), embedder=HashEmbedder())
+    e1, e7 = HashEmbedder(), HashEmbedder()
+    one = Engine(settings_for(tmp_path / "one", corpus, batch_papers=1000), embedder=e1)
+    many = Engine(settings_for(tmp_path / "many", corpus, batch_papers=7), embedder=e7)
     a, b = one.ingest(progress=False), many.ingest(progress=False)
     counts = ("papers", "chunks_embedded", "papers_embedded", "sentences_embedded", "vectors_resumed")
     assert [getattr(a, c) for c in counts] == [getattr(b, c) for c in counts]
+    assert b.vectors_resumed == 0  # nothing was interrupted: what earlier batches embedded is not "resumed"...
+    assert e7.texts == e1.texts - (60 - 7)  # ...but SHARED, embedded in the first batch, is journalled
     assert list(b.stages) == ["parse", "chunk", "embed", "store"] and all(s > 0 for s in b.stages.values())
     assert chunk_records(one) == chunk_records(many)
     ids = [p.paper_id for p in one.catalog.papers]
@@ -190,7 +196,7 @@ def test_a_streamed_ingest_stores_what_one_batch_stores(tmp_path: Path) -> None:
     meta_a, meta_b = one.index.read_meta(), many.index.read_meta()
     assert meta_a and meta_b and (meta_a["chunks"], meta_a["sentences"]) == (meta_b["chunks"], meta_b["sentences"])
     # The exact-scoring files (dense/) of both rank the same papers with the same scores.
-    q = one.embedder.embed_query(marker(33))
+    q = e1.embed_query(marker(33))
     ca, cb = (VectorCache.open(e.index.generation_dir / DENSE_FOLDER) for e in (one, many))
     assert ca is not None and cb is not None
     ra, rb = ca.chunks_by_paper(q, None), cb.chunks_by_paper(q, None)
@@ -212,7 +218,9 @@ def test_an_interrupted_streamed_ingest_resumes_from_its_journal(tmp_path: Path)
     embedder = HashEmbedder()
     report = Engine(settings, embedder=embedder).ingest(progress=False)
     total = report.chunks_embedded + report.papers_embedded + report.sentences_embedded
-    assert report.vectors_resumed == broken.texts and embedder.texts == total - broken.texts
+    # Resumed: all the interrupted run embedded, plus SHARED in the 30 papers of batches 2-4 (the interrupted run
+    # took batch 2's from its own batch 1 and never reached 3-4); nothing else embedded again.
+    assert report.vectors_resumed == broken.texts + 30 and embedder.texts == total - report.vectors_resumed
     whole = Engine(settings_for(tmp_path / "whole", corpus, batch_papers=10), embedder=HashEmbedder())
     whole.ingest(progress=False)
     assert chunk_records(Engine(settings, embedder=HashEmbedder())) == chunk_records(whole)
