@@ -3,9 +3,11 @@ what a question touches, whatever the corpus size."""
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -21,6 +23,46 @@ def load_array(path: Path) -> np.ndarray:
     return np.load(path, mmap_mode="r")
 
 
+def _float32_header(rows: int, dim: int) -> bytes:
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)})
+    return out.getvalue()
+
+
+class RowWriter:
+    """A float32 (rows, dim) .npy file written block by block when the row count is known only at the end, so an
+    ingest never holds the matrix. numpy pads the header so the first axis can grow without changing its length:
+    the header is written again, in place, by `close`."""
+
+    def __init__(self, path: Path, dim: int):
+        self.path, self.dim, self.rows = path, dim, 0
+        self._f: BinaryIO = open(path, "wb")  # held open across add() calls
+        self._f.write(_float32_header(0, dim))
+
+    def add(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, self.dim)
+        self._f.write(block.tobytes())
+        self.rows += len(block)
+
+    def close(self) -> int:
+        header = _float32_header(self.rows, self.dim)
+        assert len(header) == len(_float32_header(0, self.dim))  # room for any row count (numpy's padding)
+        self._f.seek(0)
+        self._f.write(header)
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._f.close()
+        return self.rows
+
+
+def save_rows(path: Path, rows: np.ndarray, order: np.ndarray, block: int = 65_536) -> None:
+    """rows[order] as a float32 .npy, gathered a block at a time (rows may be a memory map larger than memory)."""
+    out = RowWriter(path, int(rows.shape[1]))
+    for start in range(0, len(order), block):
+        out.add(rows[order[start : start + block]])
+    out.close()
+
+
 class StringTable(Sequence[str]):
     """Many strings as one UTF-8 blob plus an offsets array: no JSON to parse at start-up, one string decoded
     when it is read."""
@@ -30,15 +72,15 @@ class StringTable(Sequence[str]):
         self._offsets = offsets
 
     @staticmethod
-    def write(path: Path, strings: Sequence[str]) -> None:
-        encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum([len(b) for b in encoded], out=offsets[1:])
-        save_array(path.with_suffix(".offsets.npy"), offsets)
+    def write(path: Path, strings: Iterable[str]) -> None:
+        """Streamed: one string encoded at a time (an ingest passes a generator over hundreds of thousands)."""
+        ends = [0]
         with open(path, "wb") as f:
-            f.write(b"".join(encoded))
+            for s in strings:
+                ends.append(ends[-1] + f.write(s.encode("utf-8", "surrogatepass")))
             f.flush()
             os.fsync(f.fileno())
+        save_array(path.with_suffix(".offsets.npy"), np.array(ends, dtype=np.int64))
 
     @classmethod
     def open(cls, path: Path) -> StringTable:

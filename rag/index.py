@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.arrays import save_array
+from rag.arrays import RowWriter
 from rag.catalog import Catalog, build_catalog
 from rag.catalog_store import SCHEMA_VERSION, CatalogSchemaError, paper_digest, write_catalog
 from rag.errors import UserError
@@ -49,7 +49,7 @@ from rag.models import Paper
 from rag.resume import VectorJournal, text_key
 from rag.settings import Settings
 from rag.text import searchable, sentences
-from rag.vectors import DENSE_FOLDER, VectorCache
+from rag.vectors import DENSE_FOLDER, DenseWriter, chroma_pages
 
 if TYPE_CHECKING:
     from llama_index.core import Document
@@ -351,22 +351,9 @@ class SentenceStore:
         self._ranges: dict[str, tuple[int, int]] = {}
 
     @staticmethod
-    def write(folder: Path, parts: list[tuple[str, list[str], np.ndarray]], dim: int) -> int:
-        """parts: (paper id, sentences, vectors) in catalog order. Returns the number of rows written."""
-        texts: list[str] = []
-        ranges: dict[str, list[int]] = {}
-        blocks = []
-        for pid, sents, vecs in parts:
-            ranges[pid] = [len(texts), len(texts) + len(sents)]
-            texts += sents
-            blocks.append(np.asarray(vecs, dtype=np.float32).reshape(len(sents), dim))
-        rows = np.concatenate(blocks) if blocks else np.zeros((0, dim), dtype=np.float32)
-        save_array(folder / "sentences.npy", rows)
-        _write_atomic(
-            folder / "sentences.json",
-            json.dumps({"dim": dim, "ranges": ranges, "texts": texts}, ensure_ascii=False).encode(),
-        )
-        return len(texts)
+    def writer(folder: Path) -> SentenceWriter:
+        """An incremental writer of this store's files (an ingest adds papers batch by batch)."""
+        return SentenceWriter(folder)
 
     def _load(self) -> None:
         if self._rows is None:
@@ -384,6 +371,51 @@ class SentenceStore:
             if (r := self._ranges.get(pid)) is not None:
                 out[pid] = (self._texts[r[0] : r[1]], np.array(self._rows[r[0] : r[1]], dtype=np.float32))
         return out
+
+
+class SentenceWriter:
+    """Writes sentences.npy and sentences.json one paper at a time, holding neither all rows nor all texts: rows
+    go straight into the .npy (rag/arrays.RowWriter), texts into a spill file of JSON lines, and `close` writes
+    sentences.json from it, both files under temp names renamed when complete. Same files as readers expect."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.rows = 0
+        self._ranges: dict[str, tuple[int, int]] = {}
+        self._npy: RowWriter | None = None
+        self._spill = folder / "sentences.texts.tmp"
+        self._texts = open(self._spill, "w", encoding="utf-8")  # appended to until close()
+
+    def add(self, paper_id: str, texts: list[str], vectors: np.ndarray) -> None:
+        self._ranges[paper_id] = (self.rows, self.rows + len(texts))
+        if not texts:
+            return
+        if self._npy is None:
+            self._npy = RowWriter(self.folder / "sentences.npy.tmp", int(np.shape(vectors)[-1]))
+        self._npy.add(vectors)
+        self._texts.writelines(json.dumps(t, ensure_ascii=False) + "\n" for t in texts)
+        self.rows += len(texts)
+
+    def close(self, dim: int) -> int:
+        """Returns the number of rows written; `dim` names the width when no paper had a sentence."""
+        if self._npy is None:
+            self._npy = RowWriter(self.folder / "sentences.npy.tmp", dim)
+        dim = self._npy.dim
+        self._npy.close()
+        os.replace(self._npy.path, self.folder / "sentences.npy")
+        self._texts.close()
+        tmp = self.folder / "sentences.json.tmp"
+        with open(tmp, "w", encoding="utf-8") as out, open(self._spill, encoding="utf-8") as spilled:
+            ranges = {pid: list(r) for pid, r in self._ranges.items()}
+            out.write(f'{{"dim": {dim}, "ranges": {json.dumps(ranges, ensure_ascii=False)}, "texts": [')
+            for i, line in enumerate(spilled):
+                out.write((", " if i else "") + line.rstrip("\n"))
+            out.write("]}")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.folder / "sentences.json")
+        self._spill.unlink()
+        return self.rows
 
 
 # -- the index -------------------------------------------------------------------------------------------
@@ -657,8 +689,45 @@ class Index:
         self._gen, self._stamp, self._sentences = gen, self.generations.stamp(), None
 
 
+@dataclass
+class _Output:
+    """Where `Ingest._store` puts the new generation's records: its two collections, dense/ and the sentences."""
+
+    chunk_col: Any
+    paper_col: Any
+    dense: DenseWriter
+    sentences: SentenceWriter
+    chunks: int = 0
+
+    STEP = 512  # records per Chroma add
+
+    def add_chunks(
+        self, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict[str, Any]]
+    ) -> None:
+        for start in range(0, len(ids), self.STEP):
+            end = start + self.STEP
+            self.chunk_col.add(
+                ids=ids[start:end],
+                embeddings=vectors[start:end],
+                documents=documents[start:end],
+                metadatas=metadatas[start:end],
+            )
+            checkpoint("during_chroma")
+        self.dense.add_chunks(ids, vectors, list(documents), [str(m["paper_id"]) for m in metadatas])
+        self.chunks += len(ids)
+
+    def add_papers(self, ids: list[str], vectors: np.ndarray) -> None:
+        for start in range(0, len(ids), self.STEP):
+            end = start + self.STEP
+            self.paper_col.add(
+                ids=ids[start:end], embeddings=vectors[start:end], metadatas=[{"paper_id": p} for p in ids[start:end]]
+            )
+        self.dense.add_papers(ids, vectors)
+
+
 class Ingest:
-    """One ingest run: parse -> plan (what changed) -> chunk -> embed (one pass) -> store -> switch -> clean up."""
+    """One ingest run: parse -> plan (what changed) -> copy the unchanged papers -> per batch of changed papers:
+    chunk -> embed -> store -> catalog, BM25 -> switch -> clean up."""
 
     def __init__(self, index: Index, corpus_dir: Path, *, progress: bool, rebuild: bool):
         self.index = index
@@ -710,17 +779,13 @@ class Ingest:
             report.seconds = time.perf_counter() - self._t
             return report
 
-        chunks, sents, texts = self.texts(todo)
-        t0 = self._stage("chunk", t0)
-
-        vectors = self._embed(texts)
-        report.chunks_embedded, report.papers_embedded = len(chunks), len(todo)
-        report.sentences_embedded = len(texts) - len(chunks) - len(todo)
-        t0 = self._stage("embed", t0)
-
+        for name in ("chunk", "embed", "store"):  # the report lists every stage, in this order, even when idle
+            report.stages.setdefault(name, 0.0)
+        self._stage("store", t0)  # the plan: hashes and the clean-up of killed generations
         gen = gens.new()
         checkpoint("before_chroma")
-        meta = self._store(gen, prev_usable, papers, keep, todo, chunks, sents, vectors, hashes)
+        meta = self._store(gen, prev_usable, papers, keep, todo, hashes)
+        t0 = time.perf_counter()
         checkpoint("after_chroma")
         # In batches into a temp file renamed when complete: a half-written catalog is never read.
         write_catalog(gen.dir / CATALOG, papers, after_batch=lambda _: checkpoint("during_catalog"))
@@ -840,27 +905,26 @@ class Ingest:
             )
         return out
 
-    # -- embed: one pass, texts sorted by length so batches pad little -----------------------------------
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    # -- embed: one pass per batch, texts sorted by length so batches pad little ---------------------------
+    def _embed(self, texts: list[str], bar: Any = None) -> np.ndarray:
         """Vectors of the texts, in one pass sorted by length; every batch is journalled as it is made, and
-        texts an interrupted earlier run already embedded are taken from its journal (rag/resume.py)."""
+        texts already journalled (by an interrupted earlier run, or an earlier batch of papers of this one) are
+        taken from the journal (rag/resume.py)."""
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         keys = [text_key(t) for t in texts]
         out: np.ndarray | None = None
         done = np.zeros(len(texts), dtype=bool)
-        for i, vec in self.journal.held(keys):
+        for i, vec, earlier in self.journal.lookup(keys):
             if out is None:
                 out = np.zeros((len(texts), len(vec)), dtype=np.float32)
             out[i], done[i] = vec, True
-        self.report.vectors_resumed = int(done.sum())
+            self.report.vectors_resumed += earlier  # not the texts this run's earlier batches embedded
         order = sorted((i for i in range(len(texts)) if not done[i]), key=lambda i: len(texts[i]))
         size = self.settings.embedding.batch_size
-        bar: Any = None
-        if self.progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(texts), initial=int(done.sum()), desc="Embedding", unit="text", file=sys.stderr)
+        if bar is not None:
+            bar.total += len(texts)
+            bar.update(int(done.sum()))
         for start in range(0, len(order), size):
             ids = order[start : start + size]
             vecs = np.asarray(self.index.embedder.embed([texts[i] for i in ids]), dtype=np.float32)
@@ -872,12 +936,10 @@ class Ingest:
                 checkpoint("during_embed")
             if bar is not None:
                 bar.update(len(ids))
-        if bar is not None:
-            bar.close()
         assert out is not None
         return out
 
-    # -- store ---------------------------------------------------------------------------------
+    # -- store: streamed, a page or a batch of papers at a time ------------------------------------------------
     def _store(
         self,
         gen: Generation,
@@ -885,88 +947,101 @@ class Ingest:
         papers: list[Paper],
         keep: set[str],
         todo: list[Paper],
-        chunks: list[_Chunk],
-        sents: dict[str, list[str]],
-        vectors: np.ndarray,
         hashes: dict[str, str],
     ) -> dict[str, Any]:
-        idx = self.index
+        """Fills the new generation's collections and vector files: the kept papers copied from `prev` a Chroma
+        page at a time, then the changed papers in batches of `ingest.batch_papers`, each chunked, embedded and
+        stored before the next is read. No step holds more than a page or a batch of vectors."""
+        idx, report = self.index, self.report
+        t0 = time.perf_counter()
         client = idx.client()
         chunk_name, paper_name = idx._collection_names(gen.name)
         space = {"hnsw:space": "cosine"}
         # The new generation's collections hold every paper: unchanged ones copied, changed ones new.
-        chunk_col = client.create_collection(chunk_name, metadata=space, get_or_create=False)
-        paper_col = client.create_collection(paper_name, metadata=space, get_or_create=False)
-        n_chunks, n_todo = len(chunks), len(todo)
-        chunk_vecs, paper_vecs, sent_vecs = (
-            vectors[:n_chunks],
-            vectors[n_chunks : n_chunks + n_todo],
-            vectors[n_chunks + n_todo :],
+        out = _Output(
+            client.create_collection(chunk_name, metadata=space, get_or_create=False),
+            client.create_collection(paper_name, metadata=space, get_or_create=False),
+            DenseWriter(gen.dir / DENSE_FOLDER, self.settings.retrieval.exact_max_chunks),
+            SentenceStore.writer(gen.dir),
         )
-        dim = int(vectors.shape[1]) if vectors.size else int(prev.meta.get("dim", 0)) if prev else 0
-
-        rows: list[tuple[str, list[float] | np.ndarray, str, dict[str, Any]]] = []
-        prow: list[tuple[str, list[float] | np.ndarray, dict[str, Any]]] = []
-        old_sents: dict[str, tuple[list[str], np.ndarray]] = {}
+        dim = int(prev.meta.get("dim", 0)) if prev else 0
+        batch = self.settings.ingest.batch_papers
         if prev is not None and keep:
-            old = client.get_collection(prev.meta["collections"]["chunks"]).get(
-                include=["embeddings", "documents", "metadatas"]
-            )
-            for cid, emb, doc, meta in zip(
-                old["ids"], old["embeddings"], old["documents"], old["metadatas"], strict=True
-            ):
-                if meta["paper_id"] in keep:
-                    rows.append((cid, emb, doc, meta))
-            oldp = client.get_collection(prev.meta["collections"]["papers"]).get(include=["embeddings", "metadatas"])
-            for pid, emb, meta in zip(oldp["ids"], oldp["embeddings"], oldp["metadatas"], strict=True):
-                if pid in keep:
-                    prow.append((pid, emb, meta))
-            old_sents = SentenceStore(prev.dir).get(sorted(keep))
-        rows += [(c.chunk_id, chunk_vecs[i], c.document, c.metadata) for i, c in enumerate(chunks)]
-        prow += [(p.paper_id, paper_vecs[i], {"paper_id": p.paper_id}) for i, p in enumerate(todo)]
+            self._copy(prev, [p.paper_id for p in papers if p.paper_id in keep], out, batch)
+        t0 = self._stage("store", t0)
 
-        step = 512
-        for start in range(0, len(rows), step):
-            part = rows[start : start + step]
-            chunk_col.add(
-                ids=[r[0] for r in part],
-                embeddings=[np.asarray(r[1], dtype=np.float32) for r in part],
-                documents=[r[2] for r in part],
-                metadatas=[r[3] for r in part],
-            )
-            checkpoint("during_chroma")
-        for start in range(0, len(prow), step):
-            ppart = prow[start : start + step]
-            paper_col.add(
-                ids=[r[0] for r in ppart],
-                embeddings=[np.asarray(r[1], dtype=np.float32) for r in ppart],
-                metadatas=[r[2] for r in ppart],
-            )
+        bar: Any = None
+        if self.progress and todo:
+            from tqdm import tqdm
 
-        if len(rows) <= self.settings.retrieval.exact_max_chunks:  # what exact scoring loads, memory-mapped
-            VectorCache.write_dense(gen.dir / DENSE_FOLDER, rows, prow)
+            bar = tqdm(total=0, desc="Embedding", unit="text", file=sys.stderr)
+        for start in range(0, len(todo), batch):
+            part = todo[start : start + batch]
+            chunks, sents, texts = self.texts(part)
+            t0 = self._stage("chunk", t0)
+            vectors = self._embed(texts, bar)
+            report.chunks_embedded += len(chunks)
+            report.papers_embedded += len(part)
+            report.sentences_embedded += len(texts) - len(chunks) - len(part)
+            t0 = self._stage("embed", t0)
+            dim = int(vectors.shape[1]) if vectors.size else dim
+            n_chunks, n_part = len(chunks), len(part)
+            out.add_chunks(
+                [c.chunk_id for c in chunks], vectors[:n_chunks], [c.document for c in chunks],
+                [c.metadata for c in chunks],
+            )  # fmt: skip
+            out.add_papers([p.paper_id for p in part], vectors[n_chunks : n_chunks + n_part])
+            at = n_chunks + n_part
+            for p in part:
+                k = len(sents[p.paper_id])
+                out.sentences.add(p.paper_id, sents[p.paper_id], vectors[at : at + k])
+                at += k
+            del chunks, sents, texts, vectors  # released before the next batch is chunked
+            t0 = self._stage("store", t0)
+        if bar is not None:
+            bar.close()
 
-        new_sents: dict[str, tuple[list[str], np.ndarray]] = {}
-        at = 0
-        for p in todo:
-            k = len(sents[p.paper_id])
-            new_sents[p.paper_id] = (sents[p.paper_id], sent_vecs[at : at + k])
-            at += k
-        parts = []
-        for p in papers:
-            texts, vecs = new_sents.get(p.paper_id) or old_sents.get(p.paper_id) or ([], np.zeros((0, dim)))
-            parts.append((p.paper_id, texts, vecs))
-        n_sentences = SentenceStore.write(gen.dir, parts, dim)
+        out.dense.close(dim or 1)  # written only up to retrieval.exact_max_chunks: what exact scoring loads
+        n_sentences = out.sentences.close(dim)
+        self._stage("store", t0)
         return {
             "identity": idx.identity(),
             "collections": {"chunks": chunk_name, "papers": paper_name},
             "papers": len(papers),
-            "chunks": len(rows),
+            "chunks": out.chunks,
             "sentences": n_sentences,
             "dim": dim,
             "hashes": hashes,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
+
+    def _copy(self, prev: Generation, kept: list[str], out: _Output, batch: int) -> None:
+        """The unchanged papers' chunks, paper vectors and sentences, from the previous generation a page at a time
+        (`chroma_pages`: one read of a large collection fails inside Chroma)."""
+        client = self.index.client()
+        keep = set(kept)
+        old_chunks = client.get_collection(prev.meta["collections"]["chunks"])
+        for page in chroma_pages(old_chunks, ["embeddings", "documents", "metadatas"]):
+            pick = [i for i, m in enumerate(page["metadatas"]) if m["paper_id"] in keep]
+            if pick:
+                out.add_chunks(
+                    [page["ids"][i] for i in pick], np.asarray([page["embeddings"][i] for i in pick], dtype=np.float32),
+                    [page["documents"][i] for i in pick], [page["metadatas"][i] for i in pick],
+                )  # fmt: skip
+        old_papers = client.get_collection(prev.meta["collections"]["papers"])
+        for page in chroma_pages(old_papers, ["embeddings"]):
+            pick = [i for i, pid in enumerate(page["ids"]) if pid in keep]
+            if pick:
+                out.add_papers(
+                    [page["ids"][i] for i in pick], np.asarray([page["embeddings"][i] for i in pick], dtype=np.float32)
+                )
+        old_sentences = SentenceStore(prev.dir)
+        for start in range(0, len(kept), batch):
+            part = kept[start : start + batch]
+            got = old_sentences.get(part)
+            for pid in part:
+                texts, vecs = got.get(pid) or ([], np.zeros((0, 0), dtype=np.float32))
+                out.sentences.add(pid, texts, vecs)
 
     # -- clean up ------------------------------------------------------------------------------
     def _collect_garbage(self, keep: list[Generation]) -> None:

@@ -27,6 +27,7 @@ class VectorJournal:
     def __init__(self, folder: Path, identity_key: str):
         self.path = folder / f"vectors-{identity_key}.sqlite"
         self._db: sqlite3.Connection | None = None
+        self._earlier = 0  # rows up to this rowid were written by an earlier, interrupted run
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -36,26 +37,34 @@ class VectorJournal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS v (k BLOB PRIMARY KEY, vec BLOB NOT NULL)")
+            # Keys are only ever inserted (a held text is not embedded again), so rowids order the runs.
+            self._earlier = self._db.execute("SELECT coalesce(max(rowid), 0) FROM v").fetchone()[0]
         return self._db
 
     def held(self, keys: list[bytes]) -> Iterator[tuple[int, np.ndarray]]:
         """(position in keys, vector) for every key the journal holds."""
+        for i, vec, _ in self.lookup(keys):
+            yield i, vec
+
+    def lookup(self, keys: list[bytes]) -> Iterator[tuple[int, np.ndarray, bool]]:
+        """(position in keys, vector, whether an earlier run journalled it) for every key the journal holds: an
+        ingest in batches also finds the texts its own earlier batches embedded (a sentence shared by papers)."""
         if not self.path.is_file():
             return
         where: dict[bytes, list[int]] = {}
         for i, k in enumerate(keys):
             where.setdefault(k, []).append(i)
         unique = list(where)
-        found: list[tuple[int, np.ndarray]] = []
+        found: list[tuple[int, np.ndarray, bool]] = []
         try:
             db = self._conn()
             for start in range(0, len(unique), LOOKUP_BATCH):
                 part = unique[start : start + LOOKUP_BATCH]
                 marks = ",".join("?" * len(part))
-                with closing(db.execute(f"SELECT k, vec FROM v WHERE k IN ({marks})", part)) as rows:
-                    for k, blob in rows:
+                with closing(db.execute(f"SELECT k, vec, rowid FROM v WHERE k IN ({marks})", part)) as rows:
+                    for k, blob, rowid in rows:
                         vec = np.frombuffer(blob, dtype=np.float32)
-                        found += [(i, vec) for i in where[k]]
+                        found += [(i, vec, rowid <= self._earlier) for i in where[k]]
         except sqlite3.DatabaseError:  # a damaged journal (a disk fault, a stray file): start over, lose nothing
             self.discard()
             return

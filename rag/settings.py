@@ -113,6 +113,12 @@ class IngestSettings(BaseModel):
     reload_check_s: float = Field(
         1.0, ge=0, description="A running engine checks this often whether an ingest switched the index."
     )
+    batch_papers: int = Field(
+        2000,
+        ge=1,
+        description="Changed papers chunked, embedded and stored together; bounds the vectors an ingest holds "
+        "(~20 texts of 384 floats per paper) whatever the corpus size.",
+    )
 
 
 class RetrievalSettings(BaseModel):

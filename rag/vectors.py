@@ -12,13 +12,14 @@ the corpus beyond the matrix product.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 
-from rag.arrays import StringTable, load_array, save_array
+from rag.arrays import RowWriter, StringTable, load_array, save_array, save_rows
 
 V = TypeVar("V")
 Chunks = list[tuple[str, str, float]]  # (chunk id, text, cosine), best first
@@ -128,21 +129,14 @@ class VectorCache:
         folder: Path, chunks: list[tuple[str, Any, str, dict[str, Any]]], papers: list[tuple[str, Any, Any]]
     ) -> None:
         """chunks: (chunk id, vector, text, metadata with paper_id); papers: (paper id, vector, _), as stored in
-        Chroma. Written grouped by paper and normalised, so opening needs no work."""
-        folder.mkdir(parents=True, exist_ok=True)
-        paper_ids = sorted({str(c[3]["paper_id"]) for c in chunks})
-        pos = {pid: i for i, pid in enumerate(paper_ids)}
-        order = sorted(range(len(chunks)), key=lambda i: pos[str(chunks[i][3]["paper_id"])])
-        dim = len(chunks[0][1]) if chunks else (len(papers[0][1]) if papers else 1)
-        matrix = _unit(np.asarray([chunks[i][1] for i in order], dtype=np.float32).reshape(len(order), dim))
-        save_array(folder / "chunks.npy", matrix)
-        save_array(folder / "owner.npy", np.array([pos[str(chunks[i][3]["paper_id"])] for i in order], dtype=np.int64))
-        StringTable.write(folder / "chunk_ids", [chunks[i][0] for i in order])
-        StringTable.write(folder / "texts", [chunks[i][2] or "" for i in order])
-        pm = np.asarray([p[1] for p in papers], dtype=np.float32).reshape(len(papers), dim)
-        save_array(folder / "papers.npy", _unit(pm))
-        meta = {"paper_ids": paper_ids, "paper_vector_ids": [p[0] for p in papers]}
-        (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")  # last: its presence means complete
+        Chroma, all at once (an ingest streams them into a `DenseWriter` instead)."""
+        writer = DenseWriter(folder, max_chunks=len(chunks))
+        if chunks:
+            writer.add_chunks([c[0] for c in chunks], np.asarray([c[1] for c in chunks]), [c[2] for c in chunks],
+                              [str(c[3]["paper_id"]) for c in chunks])  # fmt: skip
+        if papers:
+            writer.add_papers([p[0] for p in papers], np.asarray([p[1] for p in papers]))
+        writer.close()
 
     def _mask(self, allowed: set[str] | None, index: dict[str, int], n: int) -> np.ndarray | None:
         if allowed is None:
@@ -234,18 +228,119 @@ class VectorCache:
         return Ranked(((self.paper_order[i], float(sims[i])) for i in _best(sims, keep, self.top)), lookup)
 
 
-def _get_all(collection: Any, include: list[str], page: int = 5000) -> dict[str, Any]:
-    """Every record of a Chroma collection, read in pages: one read of a large collection with its documents
-    fails inside Chroma ("too many SQL variables", measured at ~40k records)."""
-    out: dict[str, list[Any]] = {"ids": [], **{k: [] for k in include}}
+class DenseWriter:
+    """Writes a generation's dense/ folder while an ingest stores its vectors, without holding them: rows are
+    appended to spill files in the folder as they come, and grouped by paper (what `VectorCache` needs) by `close`,
+    a block at a time from the memory-mapped spill. Past `max_chunks` rows it stops and writes nothing: the
+    retriever then asks Chroma instead of scoring exactly."""
+
+    def __init__(self, folder: Path, max_chunks: int):
+        self.folder, self.max_chunks = folder, max_chunks
+        self.spill = folder / "spill"
+        self.chunks = 0
+        self.gave_up = False
+        self._chunk_ids: list[str] = []
+        self._owners: list[str] = []
+        self._paper_ids: list[str] = []
+        self._text_ends = [0]
+        self._chunk_rows: RowWriter | None = None
+        self._paper_rows: RowWriter | None = None
+        self._texts: BinaryIO | None = None
+
+    def _open(self, dim: int) -> None:
+        if self._chunk_rows is None:
+            self.spill.mkdir(parents=True, exist_ok=True)
+            self._chunk_rows = RowWriter(self.spill / "chunks.npy", dim)
+            self._paper_rows = RowWriter(self.spill / "papers.npy", dim)
+            self._texts = open(self.spill / "texts", "wb")  # appended to until close()
+
+    def add_chunks(self, ids: list[str], vectors: np.ndarray, texts: list[str | None], owners: list[str]) -> None:
+        self.chunks += len(ids)
+        if self.gave_up:
+            return
+        if self.chunks > self.max_chunks:
+            self._give_up()
+            return
+        self._open(int(vectors.shape[1]))
+        assert self._chunk_rows is not None and self._texts is not None
+        self._chunk_rows.add(_unit(vectors))
+        for t in texts:
+            self._text_ends.append(self._text_ends[-1] + self._texts.write((t or "").encode("utf-8", "surrogatepass")))
+        self._chunk_ids += ids
+        self._owners += owners
+
+    def add_papers(self, ids: list[str], vectors: np.ndarray) -> None:
+        if self.gave_up or not ids:
+            return
+        self._open(int(vectors.shape[1]))
+        assert self._paper_rows is not None
+        self._paper_rows.add(_unit(vectors))
+        self._paper_ids += ids
+
+    def _give_up(self) -> None:
+        self.gave_up = True
+        self._close_spill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self._chunk_ids, self._owners, self._paper_ids, self._text_ends = [], [], [], [0]
+
+    def _close_spill(self) -> None:
+        for w in (self._chunk_rows, self._paper_rows):
+            if w is not None:
+                w.close()
+        if self._texts is not None:
+            self._texts.close()
+
+    def close(self, dim: int = 1) -> bool:
+        """Writes the files (`dim` for an index with no vectors at all); False when it gave up."""
+        if self.gave_up:
+            return False
+        self._open(dim)
+        self._close_spill()
+        assert self._chunk_rows is not None and self._paper_rows is not None
+        paper_ids = sorted(set(self._owners))
+        pos = {pid: i for i, pid in enumerate(paper_ids)}
+        owner = np.array([pos[o] for o in self._owners], dtype=np.int64)
+        order = np.argsort(owner, kind="stable")  # rows grouped by paper: one slice per paper
+        save_rows(self.folder / "chunks.npy", load_array(self._chunk_rows.path), order)
+        save_array(self.folder / "owner.npy", owner[order])
+        StringTable.write(self.folder / "chunk_ids", (self._chunk_ids[i] for i in order.tolist()))
+        size = (self.spill / "texts").stat().st_size
+        blob = np.memmap(self.spill / "texts", dtype=np.uint8, mode="r") if size else np.zeros(0, dtype=np.uint8)
+        spilled = StringTable(blob, np.array(self._text_ends, dtype=np.int64))
+        StringTable.write(self.folder / "texts", (spilled[i] for i in order.tolist()))
+        save_rows(self.folder / "papers.npy", load_array(self._paper_rows.path), np.arange(self._paper_rows.rows))
+        del blob, spilled
+        shutil.rmtree(self.spill, ignore_errors=True)
+        meta = {"paper_ids": paper_ids, "paper_vector_ids": self._paper_ids}
+        (self.folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")  # last: its presence means complete
+        return True
+
+
+CHROMA_PAGE = 5000  # records per Chroma read: one read of ~30k+ records fails inside Chroma (see chroma_pages)
+
+
+def chroma_pages(collection: Any, include: list[str], page: int | None = None) -> Iterator[dict[str, list[Any]]]:
+    """Every record of a Chroma collection, a page at a time: one read of a large collection fails inside Chroma
+    ("too many SQL variables", measured at ~30k-40k records), and one page is all a caller holds."""
+    size = page or CHROMA_PAGE
+    offset = 0
     while True:
-        got = collection.get(include=include, limit=page, offset=len(out["ids"]))
+        got = collection.get(include=include, limit=size, offset=offset)
         ids = list(got["ids"])
-        out["ids"] += ids
-        for k in include:
-            out[k] += list(got[k]) if got.get(k) is not None else []
-        if len(ids) < page:
-            return out
+        if ids:
+            yield {"ids": ids, **{k: list(got[k]) if got.get(k) is not None else [] for k in include}}
+        offset += len(ids)
+        if len(ids) < size:
+            return
+
+
+def _get_all(collection: Any, include: list[str]) -> dict[str, Any]:
+    """Every record of a Chroma collection, read in pages (`chroma_pages`)."""
+    out: dict[str, list[Any]] = {"ids": [], **{k: [] for k in include}}
+    for got in chroma_pages(collection, include):
+        for k, v in got.items():
+            out[k] += v
+    return out
 
 
 def _best(scores: np.ndarray, keep: np.ndarray | None, n: int) -> list[int]:

@@ -18,3 +18,12 @@ def test_a_damaged_resume_journal_is_dropped_not_fatal(tmp_path: Path) -> None:
     journal.path.write_bytes(b"not a database at all" * 100)
     assert list(VectorJournal(tmp_path / "resume", "k").held([text_key("a")])) == []
     assert not journal.path.exists()
+
+
+def test_the_journal_tells_an_interrupted_runs_vectors_from_this_runs(tmp_path: Path) -> None:
+    VectorJournal(tmp_path / "resume", "k").add([text_key("old")], np.ones((1, 4), dtype=np.float32))  # killed run
+    journal = VectorJournal(tmp_path / "resume", "k")
+    assert [(i, earlier) for i, _, earlier in journal.lookup([text_key("old"), text_key("new")])] == [(0, True)]
+    journal.add([text_key("new")], np.full((1, 4), 2, dtype=np.float32))  # an earlier batch of this run
+    got = {i: (vec.tolist(), earlier) for i, vec, earlier in journal.lookup([text_key("new"), text_key("old")])}
+    assert got == {0: ([2.0] * 4, False), 1: ([1.0] * 4, True)}

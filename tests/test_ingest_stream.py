@@ -1,0 +1,260 @@
+"""The streamed store stage (rag/index.py Ingest._store): unchanged papers copied from the previous generation a
+Chroma page at a time, changed papers chunked, embedded and stored in batches of `ingest.batch_papers`.
+
+Real Chroma, real chunking, real catalog; the embedder is a small deterministic bag-of-words stand-in (no model),
+so a corpus large enough to break a one-read copy (~30k+ records: "too many SQL variables") ingests in seconds."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import rag.index
+import rag.vectors
+from rag.engine import Engine
+from rag.index import paper_text
+from rag.settings import Settings
+from rag.vectors import DENSE_FOLDER, VectorCache
+from tests.conftest import make_settings
+
+WORDS = (
+    "model data learning training network graph language vision policy reward sample noise diffusion token "
+    "attention layer loss gradient kernel sparse dense robust scalable benchmark dataset retrieval memory signal"
+).split()
+
+
+class HashEmbedder:
+    """Deterministic and model-free: a text's vector is the normalised sum of fixed random vectors of its words,
+    so texts sharing words are close and the same text always gets the same vector. Words with a digit (the
+    papers' markers) weigh more, as rare terms do in a real model: a marker finds its paper among 34k chunks."""
+
+    name = "test-hash-bag-of-words"
+    DIM = 64
+
+    def __init__(self, fail_on_call: int | None = None):
+        self.table = np.random.default_rng(0).standard_normal((8192, self.DIM)).astype(np.float32)
+        self.calls = 0
+        self.texts = 0
+        self.fail_on_call = fail_on_call
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        out = np.empty((len(texts), self.DIM), dtype=np.float32)
+        for i, t in enumerate(texts):
+            words = re.findall(r"\w+", t.lower())
+            rows = [zlib.crc32(w.encode()) % len(self.table) for w in words]
+            weights = np.array([4.0 if re.search(r"\d", w) else 1.0 for w in words], dtype=np.float32)
+            v = weights @ self.table[rows] if rows else np.ones(self.DIM, dtype=np.float32)
+            out[i] = v / np.linalg.norm(v)
+        return out
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        self.calls += 1
+        if self.fail_on_call is not None and self.calls >= self.fail_on_call:
+            raise RuntimeError("embedding service went away")  # an ingest interrupted midway
+        self.texts += len(texts)
+        return self._vectors(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return [float(x) for x in self._vectors([text])[0]]
+
+
+def marker(i: int, version: int = 0) -> str:
+    """A word only paper i (in this version) uses, so a search for it has one right answer."""
+    return f"zq{i}v{version}x"
+
+
+SHARED = "Code and data are released for others to build on."  # a sentence every paper has
+
+
+def abstract(rng: random.Random, i: int, sentences: int, version: int = 0) -> str:
+    out = [f"We study {marker(i, version)} with {' '.join(rng.sample(WORDS, 5))}."]
+    out += [" ".join(rng.sample(WORDS, 8)).capitalize() + "." for _ in range(sentences - 2)]
+    return " ".join([*out, SHARED])
+
+
+def write_snapshot(path: Path, n: int, sentences: int, changed: dict[int, int] | None = None) -> None:
+    """n papers in the arXiv metadata snapshot format (what `rag ingest --corpus snapshot.jsonl` reads); papers
+    listed in `changed` get that version of their abstract (same id: an update of the paper)."""
+    changed = changed or {}
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            rng = random.Random(i)  # the same paper text on every write unless its version changes
+            rec = {
+                "id": f"2401.{i:05d}",
+                "authors": f"Ann Lee, Bo Chen{i % 50}",
+                "title": f"Paper {i} on {' '.join(rng.sample(WORDS, 3))}",
+                "categories": "cs.LG",
+                "abstract": abstract(rng, i, sentences, changed.get(i, 0)),
+                "versions": [{"version": "v1", "created": "Mon, 1 Jan 2024 10:00:00 GMT"}],
+                "update_date": "2024-01-01",
+            }
+            f.write(json.dumps(rec) + "\n")
+
+
+def settings_for(data: Path, corpus: Path, **ingest: Any) -> Settings:
+    return make_settings(data, corpus_dir=corpus, ingest=ingest, chunking={"chunk_size": 80, "chunk_overlap": 0})
+
+
+@pytest.fixture()
+def pages(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """(collection name, records) of every page the ingest reads from Chroma."""
+    seen: list[tuple[str, int]] = []
+    real = rag.index.chroma_pages
+
+    def spy(collection: Any, include: list[str], page: int | None = None) -> Iterator[dict[str, list[Any]]]:
+        for got in real(collection, include, page):
+            seen.append((collection.name, len(got["ids"])))
+            yield got
+
+    monkeypatch.setattr(rag.index, "chroma_pages", spy)
+    return seen
+
+
+def chunk_records(engine: Engine) -> dict[str, tuple[str, list[float], dict[str, Any]]]:
+    got = rag.vectors._get_all(engine.index.collection(), ["embeddings", "documents", "metadatas"])
+    return {
+        cid: (doc, [round(float(x), 6) for x in emb], meta)
+        for cid, emb, doc, meta in zip(got["ids"], got["embeddings"], got["documents"], got["metadatas"], strict=True)
+    }
+
+
+def top_hit(engine: Engine, query: str) -> str | None:
+    """arXiv id of the best hit."""
+    hits = engine.search(query, k=3).hits
+    return hits[0].arxiv_id if hits else None
+
+
+def arxiv(i: int) -> str:
+    return f"2401.{i:05d}"
+
+
+def test_reingest_copies_the_unchanged_papers_page_by_page(
+    tmp_path: Path, pages: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rag.vectors, "CHROMA_PAGE", 97)
+    corpus = tmp_path / "snapshot.jsonl"
+    write_snapshot(corpus, 200, sentences=9)
+    embedder = HashEmbedder()
+    engine = Engine(settings_for(tmp_path / "data", corpus, batch_papers=128), embedder=embedder)
+    first = engine.ingest(progress=False)
+    total = engine.index.collection().count()
+    assert first.papers_embedded == 200 and first.chunks_embedded == total > 400  # several chunks a paper
+    assert not pages  # nothing to copy from
+    kept = engine.catalog.papers[10]
+    kept_vector = engine.index.paper_vector(kept.paper_id)
+    kept_sentences = engine.index.sentence_vectors([kept.paper_id])[kept.paper_id]
+
+    write_snapshot(corpus, 200, sentences=9, changed={5: 1, 150: 1, 199: 1})
+    embedder.texts = 0
+    second = engine.ingest(progress=False)
+    assert (second.papers_updated, second.papers_embedded, second.papers_removed) == (3, 3, 0)
+    assert 0 < second.chunks_embedded < 20 and embedder.texts < 100  # only the three changed papers embedded
+    old_chunks = [n for name, n in pages if name.endswith("_c")]
+    assert len(old_chunks) > 1 and max(old_chunks) <= 97 and sum(old_chunks) == total  # read in pages
+    assert sum(n for name, n in pages if name.endswith("_p")) == 200
+    assert engine.index.collection().count() == engine.index.read_meta()["chunks"] >= total - 20
+    assert engine.index.papers_collection().count() == 200
+
+    assert top_hit(engine, marker(150, 1)) == arxiv(150)  # a changed paper, found by its new text
+    assert top_hit(engine, marker(42)) == arxiv(42)  # an unchanged one, copied
+    assert top_hit(engine, marker(150, 0)) != arxiv(150)  # its old text is gone
+    assert engine.index.paper_vector(kept.paper_id) == pytest.approx(kept_vector, abs=1e-6)
+    texts, vecs = engine.index.sentence_vectors([kept.paper_id])[kept.paper_id]
+    assert texts == kept_sentences[0] and np.allclose(vecs, kept_sentences[1])
+    changed = next(p for p in engine.catalog.papers if p.arxiv_id == arxiv(150))
+    assert engine.index.paper_vector(changed.paper_id) == pytest.approx(
+        embedder.embed_query(paper_text(changed)), abs=1e-6
+    )
+
+
+def test_a_streamed_ingest_stores_what_one_batch_stores(tmp_path: Path) -> None:
+    corpus = tmp_path / "snapshot.jsonl"
+    write_snapshot(corpus, 60, sentences=7)
+    e1, e7 = HashEmbedder(), HashEmbedder()
+    one = Engine(settings_for(tmp_path / "one", corpus, batch_papers=1000), embedder=e1)
+    many = Engine(settings_for(tmp_path / "many", corpus, batch_papers=7), embedder=e7)
+    a, b = one.ingest(progress=False), many.ingest(progress=False)
+    counts = ("papers", "chunks_embedded", "papers_embedded", "sentences_embedded", "vectors_resumed")
+    assert [getattr(a, c) for c in counts] == [getattr(b, c) for c in counts]
+    assert b.vectors_resumed == 0  # nothing was interrupted: what earlier batches embedded is not "resumed"...
+    assert e7.texts == e1.texts - (60 - 7)  # ...but SHARED, embedded in the first batch, is journalled
+    assert list(b.stages) == ["parse", "chunk", "embed", "store"] and all(s > 0 for s in b.stages.values())
+    assert chunk_records(one) == chunk_records(many)
+    ids = [p.paper_id for p in one.catalog.papers]
+    for pid in ids[::7]:
+        assert one.index.paper_vector(pid) == pytest.approx(many.index.paper_vector(pid), abs=1e-6)
+        (ta, va), (tb, vb) = one.index.sentence_vectors([pid])[pid], many.index.sentence_vectors([pid])[pid]
+        assert ta == tb and len(ta) == 7 and np.allclose(va, vb)
+    meta_a, meta_b = one.index.read_meta(), many.index.read_meta()
+    assert meta_a and meta_b and (meta_a["chunks"], meta_a["sentences"]) == (meta_b["chunks"], meta_b["sentences"])
+    # The exact-scoring files (dense/) of both rank the same papers with the same scores.
+    q = e1.embed_query(marker(33))
+    ca, cb = (VectorCache.open(e.index.generation_dir / DENSE_FOLDER) for e in (one, many))
+    assert ca is not None and cb is not None
+    ra, rb = ca.chunks_by_paper(q, None), cb.chunks_by_paper(q, None)
+    assert list(ra.items())[:5] == list(rb.items())[:5]
+    assert next(iter(ra)) == one.catalog.by_arxiv_id(arxiv(33))[0].paper_id
+    assert [h.paper_id for h in one.search(marker(33)).hits] == [h.paper_id for h in many.search(marker(33)).hits]
+    assert not list((tmp_path / "many").rglob("*.tmp")) and not list((tmp_path / "many").rglob("spill"))
+
+
+def test_an_interrupted_streamed_ingest_resumes_from_its_journal(tmp_path: Path) -> None:
+    corpus = tmp_path / "snapshot.jsonl"
+    write_snapshot(corpus, 40, sentences=6)
+    settings = settings_for(tmp_path / "data", corpus, batch_papers=10)
+    broken = HashEmbedder(fail_on_call=4)  # dies in the second batch of papers
+    with pytest.raises(RuntimeError, match="went away"):
+        Engine(settings, embedder=broken).ingest(progress=False)
+    assert broken.texts > 0 and Engine(settings, embedder=HashEmbedder()).index.state_problem()
+
+    embedder = HashEmbedder()
+    report = Engine(settings, embedder=embedder).ingest(progress=False)
+    total = report.chunks_embedded + report.papers_embedded + report.sentences_embedded
+    # Resumed: all the interrupted run embedded, plus SHARED in the 30 papers of batches 2-4 (the interrupted run
+    # took batch 2's from its own batch 1 and never reached 3-4); nothing else embedded again.
+    assert report.vectors_resumed == broken.texts + 30 and embedder.texts == total - report.vectors_resumed
+    whole = Engine(settings_for(tmp_path / "whole", corpus, batch_papers=10), embedder=HashEmbedder())
+    whole.ingest(progress=False)
+    assert chunk_records(Engine(settings, embedder=HashEmbedder())) == chunk_records(whole)
+
+
+def test_the_dense_files_are_given_up_past_exact_max_chunks(tmp_path: Path) -> None:
+    corpus = tmp_path / "snapshot.jsonl"
+    write_snapshot(corpus, 30, sentences=9)
+    settings = settings_for(tmp_path / "data", corpus, batch_papers=8)
+    settings = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"exact_max_chunks": 50})})
+    engine = Engine(settings, embedder=HashEmbedder())
+    report = engine.ingest(progress=False)
+    assert report.chunks_embedded > 50
+    assert not (engine.index.generation_dir / DENSE_FOLDER).exists()  # the retriever asks Chroma instead
+    assert top_hit(engine, marker(12)) == arxiv(12)
+
+
+# ~60 s without a model (chunking and Chroma's writes of ~34k records, twice): too slow for the fast tier's
+# one-minute budget, so it runs with the integration tier.
+@pytest.mark.integration
+def test_a_reingest_above_the_size_one_chroma_read_fails_at(tmp_path: Path, pages: list[tuple[str, int]]) -> None:
+    """Above ~32k records one Chroma read of the chunk collection fails ("too many SQL variables", SQLite's limit of
+    32,766): a corpus past that, with two papers changed, re-ingests by copying the rest page by page."""
+    corpus = tmp_path / "snapshot.jsonl"
+    write_snapshot(corpus, 3300, sentences=45)
+    engine = Engine(settings_for(tmp_path / "data", corpus), embedder=HashEmbedder())
+    engine.ingest(progress=False)
+    total = engine.index.collection().count()
+    assert total > 33_000
+
+    write_snapshot(corpus, 3300, sentences=45, changed={7: 1, 3000: 1})
+    report = engine.ingest(progress=False)
+    assert (report.papers_updated, report.papers_embedded) == (2, 2)
+    old_chunks = [n for name, n in pages if name.endswith("_c")]
+    assert sum(old_chunks) == total and len(old_chunks) == -(-total // rag.vectors.CHROMA_PAGE)
+    assert engine.index.collection().count() == engine.index.read_meta()["chunks"] > 33_000
+    assert top_hit(engine, marker(3000, 1)) == arxiv(3000) and top_hit(engine, marker(2500)) == arxiv(2500)
