@@ -213,19 +213,40 @@ class VectorCache:
         best = np.maximum.reduceat(part, at) if len(part) else part
         return sims_of, [int(cand[j]) for j in _best(best, None, self.top)]
 
-    def paper_sims(self, vector: list[float], allowed: set[str] | None = None) -> Ranked[float]:
+    def paper_sims(
+        self, vector: list[float], allowed: set[str] | None = None, among: np.ndarray | None = None
+    ) -> Ranked[float]:
         """paper id -> cosine of its title + abstract vector to the question, best first; the `top` best held,
-        any other paper's computed on lookup."""
+        any other paper's computed on lookup. `among` (paper matrix rows): the best are picked from these only,
+        a product over them instead of every paper."""
         if not self.paper_index:
             return Ranked([], lambda pid: None)
-        sims = self._paper_products(np.asarray(vector, dtype=np.float32))
+        q = np.asarray(vector, dtype=np.float32)
         keep = self._mask(allowed, self.paper_index, len(self.paper_order))
+        if among is None:
+            sims = self._paper_products(q)
+            best = _best(sims, keep, self.top)
+            top = [(self.paper_order[i], float(sims[i])) for i in best]
+
+            def cosine(i: int) -> float:
+                return float(sims[i])
+        else:
+            part = self.paper_matrix[among] @ q
+            best = _best(part, None if keep is None else keep[among], self.top)
+            top = [(self.paper_order[int(among[j])], float(part[j])) for j in best]
+
+            def cosine(i: int) -> float:
+                return float(self.paper_matrix[i] @ q)
 
         def lookup(pid: str) -> float | None:
             i = self.paper_index.get(pid)
-            return None if i is None or (keep is not None and not keep[i]) else float(sims[i])
+            return None if i is None or (keep is not None and not keep[i]) else cosine(i)
 
-        return Ranked(((self.paper_order[i], float(sims[i])) for i in _best(sims, keep, self.top)), lookup)
+        return Ranked(top, lookup)
+
+    def closest_rows(self, vector: list[float], n: int) -> np.ndarray:
+        """Paper matrix rows of the n papers closest to the question (from the product it already needs)."""
+        return np.asarray(_best(self._paper_products(np.asarray(vector, dtype=np.float32)), None, n), dtype=np.int64)
 
 
 class DenseWriter:
