@@ -197,8 +197,11 @@ def run_chaos(
     llm_timeout_s: float = 1.0,
     request_timeout_s: float = 60.0,
     embedder: Embedder | None = None,
+    spread_s: float = 0.0,
 ) -> dict[str, Any]:
-    """Run the scenario; return the figures (also asserted: every request answered within its timeout)."""
+    """Run the scenario; return the figures (also asserted: every request answered within its timeout).
+    `spread_s`: request i starts no earlier than i * spread_s / requests after the start, so a short run still
+    meets every phase of the endpoint (a fast machine answered 16 requests inside the first healthy phase)."""
     embedder = embedder or make_embedder(EmbeddingSettings())  # one model for the index and the engine
     data_dir = data_dir or small_index(embedder)
     with FlappingEndpoint(phase_s, slow_s=llm_timeout_s * 3) as endpoint:
@@ -230,6 +233,8 @@ def run_chaos(
                             i = todo.get_nowait()
                         except queue.Empty:
                             return
+                        if (wait := t0 + i * spread_s / requests - time.perf_counter()) > 0:
+                            time.sleep(wait)
                         phase = endpoint.phase
                         t = time.perf_counter()
                         try:

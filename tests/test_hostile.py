@@ -122,9 +122,10 @@ def test_flapping_endpoint_under_load_every_request_answered(built_engine: Engin
         llm_timeout_s=0.5,
         request_timeout_s=120,
         embedder=built_engine.embedder,
+        spread_s=0.5 * len(PHASES) * 1.5,  # the requests meet every phase, however fast they are answered
     )
     assert result["outcomes"].get("error", 0) == 0  # also asserted inside run_chaos
     assert sum(result["outcomes"].values()) == 16
     assert result["outcomes"].get("fallback", 0) >= 1  # the faults were felt, and answered by the fallback
-    assert set(result["outcomes_by_phase_at_start"]) == set(PHASES)
+    assert sum(bool(result["outcomes_by_phase_at_start"][p]) for p in PHASES) >= 4  # requests met the phases
     assert result["max_ms"] < 120_000 and time.perf_counter() - t0 < 600
