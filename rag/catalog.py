@@ -448,7 +448,8 @@ class Catalog:
 
     def ids_at(self, ords: Iterable[int]) -> list[str]:
         wanted = [int(o) for o in ords]
-        got = dict(self.store.rows_in("SELECT ord, paper_id FROM papers WHERE ord IN ({})", wanted))
+        got = dict(self.store.rows_in("SELECT ord, paper_id FROM papers INDEXED BY papers_ord_id WHERE ord IN ({})",
+                                      wanted))  # fmt: skip
         return [got[o] for o in wanted if o in got]
 
     def by_arxiv_id(self, arxiv_id: str) -> list[Paper]:
@@ -605,8 +606,8 @@ class Catalog:
         """Each name's papers in catalog order; `found` ends in name order (first seen in the catalog first)."""
         ids: dict[int, list[str]] = {}
         for name_id, pid in self.store.rows_in(
-            "SELECT np.name_id, p.paper_id FROM name_papers np JOIN papers p ON p.ord = np.ord "
-            "WHERE np.name_id IN ({}) ORDER BY np.name_id, np.ord",
+            "SELECT np.name_id, p.paper_id FROM name_papers np JOIN papers p INDEXED BY papers_ord_id "
+            "ON p.ord = np.ord WHERE np.name_id IN ({}) ORDER BY np.name_id, np.ord",
             sorted(found),
         ):
             ids.setdefault(name_id, []).append(pid)

@@ -38,7 +38,7 @@ from urllib.parse import quote
 from rag.models import Paper
 from rag.text import fold
 
-SCHEMA_VERSION = 5  # raise it with any change to the tables or meta: `rag ingest` then rewrites the catalog
+SCHEMA_VERSION = 6  # raise it with any change to the tables or meta: `rag ingest` then rewrites the catalog
 BATCH = 2000  # papers per write transaction: the writer holds one batch, never the corpus
 IN_CHUNK = 500  # values per `IN (...)` list
 TOKEN_IDS_KEPT = 4  # a coined name used by more papers than this names no paper; its ids need not be kept
@@ -76,9 +76,11 @@ CREATE TABLE title_keys(key TEXT, ord INTEGER, PRIMARY KEY(key, ord)) WITHOUT RO
 """
 # Built after the rows are in (faster than maintaining them row by row). The date, year and category indexes carry
 # the paper id: "papers from 2019" at 100k papers is ~10k ids, read from the index alone (4 ms) rather than from
-# the wide paper rows (39 ms).
+# the wide paper rows (39 ms). papers_ord_id is the same for ids by position (BM25 hits, name matches): 40 ids in
+# 0.1 ms instead of 5 ms of row lookups at 100k (used with INDEXED BY: the planner prefers the rowid).
 INDEXES = """
 CREATE INDEX papers_id ON papers(paper_id);
+CREATE INDEX papers_ord_id ON papers(ord, paper_id);
 CREATE INDEX papers_arxiv ON papers(arxiv_id) WHERE arxiv_id IS NOT NULL;
 CREATE INDEX papers_date ON papers(date, paper_id) WHERE date IS NOT NULL;
 CREATE INDEX papers_year ON papers(year, paper_id) WHERE year IS NOT NULL;

@@ -21,7 +21,6 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import bm25s
@@ -153,9 +152,9 @@ class KeywordIndex:
     def top(self, ids: list[int], k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """(document numbers, scores) of the k best documents for these term columns, best first; only
         documents that score (hold a query term and are not masked out)."""
-        assert self._bm25 is not None
-        bm25: Any = self._bm25
-        scores = np.asarray(bm25.get_scores_from_ids([int(i) for i in ids], weight_mask=mask))
+        scores = self._scores([int(i) for i in ids])
+        if mask is not None:
+            scores *= mask
         # Only documents holding a query term can rank: selecting among them, not all N, also avoids numpy's
         # partition on a mostly-zero array (14 ms at 100k documents, measured, against ~1 ms).
         hit = np.flatnonzero(scores > 0)
@@ -168,6 +167,19 @@ class KeywordIndex:
             hit = np.concatenate([better, hit[neg == cut][: k - len(better)]])
         docs = hit[np.lexsort((hit, -scores[hit]))]  # best first; ties in document order
         return docs, scores[docs]
+
+    def _scores(self, ids: list[int]) -> np.ndarray:
+        """Every document's BM25 score for these term columns: bm25s's own sum, done with one bincount instead
+        of np.add.at (14 ms for a term in half of 100k documents, ~1 ms this way)."""
+        assert self._bm25 is not None
+        matrix = self._bm25.scores
+        indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
+        spans = [(int(indptr[i]), int(indptr[i + 1])) for i in ids]
+        if not spans:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        docs = np.concatenate([indices[a:b] for a, b in spans])
+        weights = np.concatenate([data[a:b] for a, b in spans])
+        return np.bincount(docs, weights=weights, minlength=self.n_docs).astype(np.float32)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
