@@ -303,6 +303,7 @@ def measure_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
 def measure_serving(data: Path, res: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """Warm search / ask latency, start to first answer and their memory, on a built data dir."""
     py, limit = sys.executable, args.max_rss_gb * 1024
+    res["search_rounds"] = args.rounds
     cmd = [py, str(Path(__file__).resolve()), "--worker", "serve", "--data-dir", str(data),
            "--rounds", str(args.rounds)]  # fmt: skip
     run = run_measured(cmd, limit, args.timeout)
@@ -438,7 +439,9 @@ def table(results: dict[str, Any]) -> str:
         targets += "\n".join(f"- {label}: {v}" for label, v in forecast)
     notes = "\n".join(f"- {human(int(n))}: measured {r.get('date')} at {r.get('commit')}"
                       + (f"; serving re-measured {r['serving_date']} at {r.get('serving_commit')}"
-                         if r.get("serving_date") else "") for n, r in sizes.items())  # fmt: skip
+                         if r.get("serving_date") else "")
+                      + (f"; search and ask timed over {r['search_rounds']} passes of the questions"
+                         if r.get("search_rounds", 1) > 1 else "") for n, r in sizes.items())  # fmt: skip
     derived = any(r.get("vectors") == "derived" for r in sizes.values())
     return (f"{head}\n{body}\n\nTargets:\n{targets}\n\n" + (f"Note: {DERIVED_NOTE}.\n\n" if derived else "")
             + f"{notes}\n")  # fmt: skip
