@@ -172,6 +172,8 @@ class KeywordIndex:
         """Every document's BM25 score for these term columns: bm25s's own sum, done with one bincount instead
         of np.add.at (14 ms for a term in half of 100k documents, ~1 ms this way)."""
         assert self._bm25 is not None
+        if getattr(self._bm25, "nonoccurrence_array", None) is not None:  # BM25L/BM25+ add a constant: bm25s's way
+            return np.asarray(self._bm25.get_scores_from_ids(ids), dtype=np.float32)
         matrix = self._bm25.scores
         indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
         spans = [(int(indptr[i]), int(indptr[i + 1])) for i in ids]
