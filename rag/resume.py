@@ -41,11 +41,6 @@ class VectorJournal:
             self._earlier = self._db.execute("SELECT coalesce(max(rowid), 0) FROM v").fetchone()[0]
         return self._db
 
-    def held(self, keys: list[bytes]) -> Iterator[tuple[int, np.ndarray]]:
-        """(position in keys, vector) for every key the journal holds."""
-        for i, vec, _ in self.lookup(keys):
-            yield i, vec
-
     def lookup(self, keys: list[bytes]) -> Iterator[tuple[int, np.ndarray, bool]]:
         """(position in keys, vector, whether an earlier run journalled it) for every key the journal holds: an
         ingest in batches also finds the texts its own earlier batches embedded (a sentence shared by papers)."""

@@ -78,7 +78,7 @@ class Ranked(dict[str, V]):
         return self[key] if self._fill(key) else default
 
 
-DENSE_FOLDER = "dense"  # in a generation: the vectors of exact scoring, written at ingest (`write_dense`)
+DENSE_FOLDER = "dense"  # in a generation: the vectors of exact scoring, written at ingest (`DenseWriter`)
 
 
 class VectorCache:
@@ -116,7 +116,7 @@ class VectorCache:
 
     @classmethod
     def from_collections(cls, chunks: Any, papers: Any, *, top: int = 100, prefilter: int = 0) -> VectorCache:
-        """From the Chroma collections (a generation written before `write_dense` existed)."""
+        """From the Chroma collections (a generation written before dense/ existed)."""
         got = _get_all(chunks, ["embeddings", "metadatas", "documents"])
         owners = [str(m["paper_id"]) for m in got["metadatas"]]
         paper_ids = sorted(set(owners))
@@ -139,20 +139,6 @@ class VectorCache:
                    load_array(folder / "owner.npy"), load_array(folder / "chunks.npy"), meta["paper_ids"],
                    meta["paper_vector_ids"], load_array(folder / "papers.npy"), top=top,
                    prefilter=prefilter)  # fmt: skip
-
-    @staticmethod
-    def write_dense(
-        folder: Path, chunks: list[tuple[str, Any, str, dict[str, Any]]], papers: list[tuple[str, Any, Any]]
-    ) -> None:
-        """chunks: (chunk id, vector, text, metadata with paper_id); papers: (paper id, vector, _), as stored in
-        Chroma, all at once (an ingest streams them into a `DenseWriter` instead)."""
-        writer = DenseWriter(folder, max_chunks=len(chunks))
-        if chunks:
-            writer.add_chunks([c[0] for c in chunks], np.asarray([c[1] for c in chunks]), [c[2] for c in chunks],
-                              [str(c[3]["paper_id"]) for c in chunks])  # fmt: skip
-        if papers:
-            writer.add_papers([p[0] for p in papers], np.asarray([p[1] for p in papers]))
-        writer.close()
 
     def _mask(self, allowed: set[str] | None, index: dict[str, int], n: int) -> np.ndarray | None:
         if allowed is None:

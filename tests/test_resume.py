@@ -12,11 +12,11 @@ from rag.resume import VectorJournal, text_key
 def test_a_damaged_resume_journal_is_dropped_not_fatal(tmp_path: Path) -> None:
     journal = VectorJournal(tmp_path / "resume", "k")
     journal.add([text_key("a")], np.ones((1, 4), dtype=np.float32))
-    assert [i for i, _ in journal.held([text_key("b"), text_key("a")])] == [1]
+    assert [i for i, _, _ in journal.lookup([text_key("b"), text_key("a")])] == [1]
     journal.discard()
     journal.path.parent.mkdir(parents=True, exist_ok=True)
     journal.path.write_bytes(b"not a database at all" * 100)
-    assert list(VectorJournal(tmp_path / "resume", "k").held([text_key("a")])) == []
+    assert list(VectorJournal(tmp_path / "resume", "k").lookup([text_key("a")])) == []
     assert not journal.path.exists()
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag.vectors import VectorCache
+from rag.vectors import DenseWriter, VectorCache
 
 
 class Stored:
@@ -123,8 +123,11 @@ def test_empty_index() -> None:
 def test_written_dense_files_open_memory_mapped_and_score_the_same(corpus: Any, tmp_path: Path) -> None:
     """What an ingest writes (rows as stored in Chroma, any order) opens without Chroma and answers identically."""
     cache, unit, owners, paper_unit, papers = corpus
-    rows = [(f"{o}#{n}", unit[n], f"text of {o}#{n}", {"paper_id": o}) for n, o in enumerate(owners)]
-    VectorCache.write_dense(tmp_path / "dense", rows, [(p, paper_unit[i], None) for i, p in enumerate(papers)])
+    writer = DenseWriter(tmp_path / "dense", max_chunks=len(owners))
+    writer.add_chunks([f"{o}#{n}" for n, o in enumerate(owners)], unit, [f"text of {o}#{n}" for n, o in
+                      enumerate(owners)], list(owners))  # fmt: skip
+    writer.add_papers(list(papers), paper_unit)
+    assert writer.close()
     opened = VectorCache.open(tmp_path / "dense", top=50)
     assert opened is not None and isinstance(opened.matrix, np.memmap)
     q = unit[5].tolist()
