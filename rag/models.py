@@ -178,6 +178,11 @@ class QueryAnalysis(BaseModel):
         default_factory=list, description="Subjects the question rules out ('papers not about images')."
     )
     rule: str = Field("", description="The ROUTES row that decided the intent (for tracing).")
+    lay_terms: list[str] = Field(
+        default_factory=list,
+        description="Technical terms the question's everyday words stand for ('chatbots' -> 'large language "
+        "models'; rag/lay.py), added to what dense search embeds.",
+    )
 
     def of_kind(self, kind: EntityKind, confident: bool = True) -> list[Entity]:
         return [e for e in self.entities if e.kind == kind and (e.confidence >= CONFIDENT or not confident)]

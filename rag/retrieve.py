@@ -155,6 +155,18 @@ class Retriever:
             self._sentences = SentenceScores(stored) if stored else None
         return self._sentences
 
+    def query_vector(self, query: str, lay_terms: list[str]) -> list[float]:
+        """What dense search looks for: the query's vector, mixed with that of the query followed by the technical
+        terms its everyday words stand for (rag/lay.py): MiniLM links "chatbots that make things up" to
+        "hallucination" only when told, and the mix keeps the question's own wording in charge."""
+        w = self.settings.retrieval.lay_terms_weight
+        if not lay_terms or w <= 0 or self.settings.retrieval.mode != "hybrid":
+            return self.index.embedder.embed_query(query)
+        plain, expanded = (np.asarray(v, dtype=np.float32) for v in
+                           self.index.embedder.embed([query, f"{query} ({'; '.join(lay_terms)})"]))  # fmt: skip
+        mixed = (1.0 - w) * plain + w * expanded
+        return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).tolist()
+
     # -- channels ------------------------------------------------------------------------------
     def bm25(self, query: str, allowed: np.ndarray | None) -> tuple[list[tuple[str, float]], float]:
         """Ranked (paper id, score) and the confidence of keyword search for this query (0..1)."""
@@ -306,7 +318,7 @@ class Retriever:
         dense_hits: dict[str, list[tuple[str, str, float]]] = {}
         paper_sims: dict[str, float] = {}
         sentence_sims: dict[str, float] = {}
-        vector = self.index.embedder.embed_query(standalone) if r.mode != "bm25" else None
+        vector = self.query_vector(standalone, analysis.lay_terms) if r.mode != "bm25" else None
         timings["embed"] = _ms(t0)
         t0 = time.perf_counter()
         cache = self.vectors if vector is not None else None
@@ -403,7 +415,7 @@ class Retriever:
         fused = sorted(scores, key=lambda pid: -sum(scores[pid].values()))[:k]
         missing = [pid for pid in fused if pid not in dense_hits]
         if missing:  # evidence (and a dense score for refusal) for papers found by keywords or metadata
-            vector = vector or self.index.embedder.embed_query(standalone)
+            vector = vector or self.query_vector(standalone, analysis.lay_terms)
             dense_hits.update(self.dense(vector, len(missing) * 8, missing))
         timings["fusion"] = _ms(t0)
 

@@ -23,6 +23,7 @@ from rapidfuzz.distance import OSA
 
 from rag.catalog import Catalog
 from rag.catalog_store import CAPITALISED, NAME_TOKEN
+from rag.lay import lay_terms
 from rag.models import CONFIDENT, Entity, EntityKind, Fact, Intent, Message, QueryAnalysis
 from rag.rewrite import condense, papers_named
 from rag.text import fold
@@ -231,6 +232,9 @@ CUE_WORDS = (
 ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1, "latter": -1, "former": 0}
 ORDINAL = re.compile(r"\b(" + "|".join(ORDINALS) + r")\b", re.I)
 MAX_PINNED = 5  # papers a follow-up can point into: "the fifth one"
+# A title word of this idf (log(1 + titles / titles using it)) or more is used by few titles (under 2% of them):
+# it can name a paper; "large", "language", "models" cannot.
+DISTINCT_IDF = 4.0
 
 
 class Understander:
@@ -314,7 +318,10 @@ class Understander:
             if len(toks) >= 2 and len(shared := toks & q_words) >= 2:
                 mass = sum(idf[t] for t in shared)
                 scored.append((mass, mass / sum(idf[t] for t in toks), pid, shared))
-                if _window_in(words, q_fold) or _head_in(title, q_fold):
+                quoted = _window_in(words, q_fold) or _head_in(title, q_fold)
+                # Quoted words name a paper only with one few titles use: "large language models into"
+                # (a phrase of many titles) is a subject; "direct nash optimization" is a paper.
+                if quoted and max((idf.get(w, 0.0) for w in quoted.split()), default=0.0) > DISTINCT_IDF:
                     titles.setdefault(pid, title)
                     add(pid, 0.9, " ".join(words))
         scored.sort(key=lambda r: -r[0])
@@ -323,7 +330,7 @@ class Understander:
         if scored:
             mass, share, pid, shared = scored[0]
             runner_up = scored[1][0] if len(scored) > 1 else 0.0
-            if share >= 0.5 and (len(shared) >= 3 or max(idf[t] for t in shared) > 4):
+            if share >= 0.5 and (len(shared) >= 3 or max(idf[t] for t in shared) > DISTINCT_IDF):
                 add(pid, 0.8 if runner_up <= 0.7 * mass else 0.5, " ".join(sorted(shared)))
         return sorted(found.values(), key=lambda e: -e.confidence)
 
@@ -414,6 +421,7 @@ class Understander:
             analysis.topic = topic_of(asked, [e.text for e in analysis.entities if e.text and e.kind != "paper"])
         if route.intent == "topical":
             analysis.detail = detail_asked(asked)
+            analysis.lay_terms = lay_terms(asked)
         return analysis
 
     def _under_discussion(self, pinned: list[str], chosen: str | None, entities: list[Entity]) -> list[Entity]:
@@ -491,21 +499,21 @@ def _named_things(question: str, analysis: QueryAnalysis) -> set[str]:
     return phrases | papers
 
 
-def _window_in(words: list[str], q_fold: str, min_words: int = 4, min_chars: int = 25) -> bool:
-    """Does the question quote min_words or more consecutive words (min_chars or more) of the title?"""
+def _window_in(words: list[str], q_fold: str, min_words: int = 4, min_chars: int = 25) -> str:
+    """The longest run of min_words or more consecutive title words (min_chars or more) the question quotes."""
     for size in range(len(words), min_words - 1, -1):
         for i in range(len(words) - size + 1):
             window = " ".join(words[i : i + size])
             if len(window) >= min_chars and f" {window} " in q_fold:
-                return True
-    return False
+                return window
+    return ""
 
 
-def _head_in(title: str, q_fold: str) -> bool:
-    """The title's name before its colon ("Direct Nash Optimization: ...") quoted, two words or more."""
+def _head_in(title: str, q_fold: str) -> str:
+    """The title's name before its colon ("Direct Nash Optimization: ...") when quoted, two words or more."""
     head, colon, _ = title.partition(":")
     words = fold(head) if colon else ""
-    return len(words.split()) >= 2 and f" {words} " in q_fold
+    return words if len(words.split()) >= 2 and f" {words} " in q_fold else ""
 
 
 def _part_of_longer_name(text: str, name: str) -> bool:
