@@ -20,8 +20,9 @@ _ROWS: list[tuple[str, str]] = [
     # -- kinds of model ------------------------------------------------------------------------------------------
     (r"chat ?bots?|ai (?:assistant|chat)s?|chat assistants?|ai that (?:writes|talks|chats)|talking ai|text generators?"
      r"|writing (?:ai|assistants?)|autocomplete", "large language models"),
-    (r"(?:picture|image|art|photo|drawing)[- ](?:making|generat\w*|creat\w*|producing)|(?:picture|image|art|photo) "
-     r"generators?|ai (?:art|that (?:draws|paints))|text[- ]to[- ](?:image|picture)", "image generation models"),
+    (r"(?:picture|image|art|photo|drawing)[- ](?:making|creating|producing)|(?:picture|image|art|photo) "
+     r"(?:generators?|makers?)|ai (?:art|that (?:draws|paints))|text[- ]to[- ](?:image|picture)",
+     "image generation models"),
     (r"(?:removing|remove|removes|clean(?:ing|s)? up) (?:the )?noise|noise[- ]remov\w+|start(?:s|ing)? from "
      r"(?:pure )?(?:noise|static)|de-?nois\w+", "denoising diffusion models"),
     (r"video (?:generators?|making)|(?:make|makes|making|generate|generates) (?:a )?videos?", "video generation"),
@@ -163,7 +164,7 @@ _ROWS: list[tuple[str, str]] = [
 ]
 # fmt: on
 
-LAY_TERMS: list[tuple[re.Pattern[str], str]] = [(re.compile(rf"\b(?:{p})", re.I), terms) for p, terms in _ROWS]
+LAY_TERMS: list[tuple[re.Pattern[str], str]] = [(re.compile(rf"\b(?:{p})\b", re.I), terms) for p, terms in _ROWS]
 
 
 def lay_terms(text: str) -> list[str]:

@@ -421,7 +421,8 @@ class Understander:
             analysis.topic = topic_of(asked, [e.text for e in analysis.entities if e.text and e.kind != "paper"])
         if route.intent == "topical":
             analysis.detail = detail_asked(asked)
-            analysis.lay_terms = lay_terms(asked)
+        if route.intent == "topical" or (route.intent.startswith("list_") and analysis.topic):  # what dense ranks by
+            analysis.lay_terms = lay_terms(analysis.topic if route.intent != "topical" else asked)
         return analysis
 
     def _under_discussion(self, pinned: list[str], chosen: str | None, entities: list[Entity]) -> list[Entity]:
