@@ -478,7 +478,28 @@ def route_for(question: str, analysis: QueryAnalysis) -> tuple[Route, list[Fact]
             facts = [r.fact for r in ROUTES if r.intent == "paper_fact" and r.fact and r.cue.search(question)]
         return route, facts
     # A fact asked of a paper the question only describes: topical, with the facts kept for the best match.
-    return TOPICAL, [r.fact for r in ROUTES if r.intent == "paper_fact" and r.fact and r.cue.search(question)]
+    return TOPICAL, [r.fact for r in ROUTES if r.intent == "paper_fact" and r.fact and _asks(r.cue, question)]
+
+
+# Words after which "who ..." opens the question's own clause ("do you know who wrote ..."), not a relative
+# clause about a noun ("protect the people who wrote them").
+CLAUSE_START = re.compile(
+    r"(?:^|[,;:.?!(]|\b(?:and|but|so|also|me|know|wonder|wondering|tell|say|ask|asking))\s*$", re.I
+)
+BY_WHOM = re.compile(r"\s+(?:whom|who)\b", re.I)
+
+
+def _asks(cue: re.Pattern[str], question: str) -> bool:
+    """Does the question itself ask what the cue names? Of a paper it only describes, "who wrote" asks only where
+    it opens a clause, and "written by" only with "whom": "text written by chatbots" asks no author."""
+    for m in cue.finditer(question):
+        said = m.group(0).lower()
+        if said.startswith("who") and not CLAUSE_START.search(question[: m.start()]):
+            continue
+        if said == "written by" and not BY_WHOM.match(question[m.end() :]):
+            continue
+        return True
+    return False
 
 
 TOPICAL = Route("topical", None, None, re.compile(""))

@@ -123,3 +123,24 @@ def test_a_capitalised_common_word_names_no_paper(understander: Understander) ->
     assert not a.of_kind("paper", confident=False), a.entities
     a = understander.analyse("What do the authors find about Plutinos?")
     assert [cat.by_id[e.value].title for e in a.of_kind("paper")] == ["The doubly librating Plutinos"]
+
+
+FACT_OF_A_DESCRIBED_PAPER = [
+    ("Who wrote the paper proposing a metric for joint embedding architectures?", ["authors"]),
+    ("Do you know who wrote the paper on calibration of neural networks?", ["authors"]),
+    ("The paper on watermarking, who wrote it?", ["authors"]),
+    ("What is the arXiv id of the paper giving a theoretical framework for length generalization?", ["arxiv_id"]),
+    # the cue inside a relative clause or a passive: the question asks about the subject, not a paper's authors
+    ("When you train a model on private messages, how do you protect the people who wrote them?", []),
+    ("How can you tell whether an essay was written by AI?", []),
+    ("Are there tools for developers who made a mistake in their training data?", []),
+    ("What do we know about users who published their prompts online?", []),
+]
+
+
+@pytest.mark.parametrize(("question", "facts"), FACT_OF_A_DESCRIBED_PAPER, ids=lambda x: str(x)[:50])
+def test_a_fact_of_a_described_paper_is_asked_only_by_the_question_itself(
+    understander: Understander, question: str, facts: list[str]
+) -> None:
+    a = understander.analyse(question)
+    assert a.intent == "topical" and a.facts == facts
