@@ -77,7 +77,7 @@ class Limits:
                 raise UserError(
                     f"the history holds more than {b.history_chars} characters in all (limits.history_chars)"
                 )
-            out.append(Message(role=m.role, content=clean_text(m.content)))
+            out.append(m.model_copy(update={"content": clean_text(m.content)}))
         return out
 
     def k(self, k: int | None) -> int | None:

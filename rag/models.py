@@ -252,6 +252,18 @@ class Citation(BaseModel):
 class Message(BaseModel):
     role: Literal["user", "assistant"]
     content: str
+    papers: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Paper ids an assistant turn cited, in citation order (`Message.from_answer`): a follow-up's "
+        "'the second one' points into them. A turn without them is read for paper titles and arXiv ids instead.",
+    )
+
+    @classmethod
+    def from_answer(cls, answer: Answer) -> Message:
+        """The assistant turn of an answer, with the papers it cited (or, when refused, offered as related)."""
+        cited = answer.citations or answer.related
+        return cls(role="assistant", content=answer.answer, papers=[c.paper_id for c in cited])
 
 
 class Answer(BaseModel):

@@ -84,19 +84,22 @@ WHICH_BETTER = _cue(  # a choice between alternatives, named or not
     r"lower|bigger|smaller)\b|\b(is|are)\b[^?]{1,60}\b(better|worse|faster|slower|cheaper) than\b"
 )
 MANY = _cue(r"\b(papers|works|studies|articles|publications|preprints)\b|\b(which|list|all|any)\b[^?]*\bpapers?\b")
-# A follow-up refers back: a pronoun, "the first one", "that paper", or an opening that continues ("and ...").
-REFERS_BACK = _cue(
+# A follow-up refers back: to papers of the chat (a pronoun, "the first one", "that paper") ...
+REFERS_TO_PAPERS = _cue(
     r"\b(it|its|it's|they|them|their|theirs|he|she|him|his|her|hers|both|either|former|latter)\b"
     r"|\b(of|from|among|between) (those|these|them)\b|\bwhich one\b|\bthe (two|three|both) (of them)?\b"
     r"|\b(this|that|these|those|the same|the other|the above|the previous|the earlier)\s+(paper|papers|work|works|"
     r"study|studies|one|ones|method|methods|model|models|approach|result|results|authors?|dataset|benchmark|"
     r"technique|framework|idea)\b"
     r"|\bthe\s+(first|second|third|fourth|fifth|last|latest|earliest)(\s+one|\s+paper)?\b"
-    r"|^\s*(and|but|also|so|then|what about|how about|ok(ay)?|same)\b|\b(that|this|those|these)\s*\??\s*$"
-    r"|^\s*(why|how|who|when|where)\s*\?*\s*$"
+    r"|\b(that|this|those|these)\s*\??\s*$"
     # "How many tokens does that save?", "Does this work for text?": that / this as the subject, first thing asked
     r"|^\W*(?:(?:how|why|what|when|where|who|which)\b(?:\s+[\w-]+){0,2}\s+)?"
     r"(?:does|do|did|is|was|are|can|could|would|will|should|has|have)\s+(?:that|this)\b"
+)
+# ... or to the previous question: an opening that continues it ("and for pizza?", "what about 2024?", "why?").
+CONTINUES = _cue(
+    r"^\s*(and|but|also|so|then|what about|how about|ok(ay)?|same)\b|^\s*(why|how|who|when|where)\s*\?*\s*$"
 )
 # A specific detail: the answer is a number, a name or a command the abstract either states or does not.
 DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -389,6 +392,8 @@ class Understander:
         # "the second one" refers to the latest list of two or more, even when a later turn named one paper.
         pinned = _pinned(history, self.catalog, need=1 if at is None else max(2, at + 1)) if followup else []
         chosen = pinned[at] if at is not None and len(pinned) > 1 and len(pinned) > at else None
+        if not chosen and not REFERS_TO_PAPERS.search(asked):
+            pinned = []  # "and for pizza?" continues the previous question; the papers it showed are not asked about
         if chosen:  # the paper pointed at leads: the metadata channel ranks pinned papers in order
             pinned = [chosen] + [p for p in pinned if p != chosen]
         base = without_negations(question)[0] if exclude else question
@@ -546,7 +551,7 @@ def _part_of_longer_name(text: str, name: str) -> bool:
 
 def is_followup(question: str) -> bool:
     """Does the question refer back to the conversation? (Only then is history used.)"""
-    return bool(REFERS_BACK.search(question))
+    return bool(REFERS_TO_PAPERS.search(question) or CONTINUES.search(question))
 
 
 def detail_asked(question: str) -> str | None:
@@ -571,7 +576,8 @@ def _pinned(history: list[Message], catalog: Catalog, need: int = 1) -> list[str
     """Papers named in the most recent turn that names at least `need` of them (else in the latest naming any)."""
     latest: list[str] = []
     for msg in reversed(history):
-        found = list(dict.fromkeys(papers_named(msg.content, catalog)))[:MAX_PINNED]
+        named = [p for p in msg.papers if catalog.get(p) is not None] or papers_named(msg.content, catalog)
+        found = list(dict.fromkeys(named))[:MAX_PINNED]
         if len(found) >= need:
             return found
         latest = latest or found

@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 
 from rag.engine import Engine
-from rag.models import Answer
+from rag.models import Answer, Message
 from rag.stream import AnswerStream
 from tests.conftest import ROOT, make_settings
 from tests.fake_openai import FakeOpenAI, Reply
@@ -278,12 +278,22 @@ def test_answer_with_linked_citations_cards_and_follow_up(watched: Watched, app_
     assert "pc-hl" in (page.locator("#a1-s1").get_attribute("class") or "")
     watched.shot("04b-older-answer-card-1")
 
+    # "the second one" points into the latest answer's cited papers, which the page sends with each turn: the
+    # extractive answer's text ([1], [2] and quotes) names no paper.
+    turn1 = [Message(role="user", content=QUESTION), Message.from_answer(expected)]
+    followed = built_engine.ask(FOLLOW_UP, history=turn1)
+    assert len(followed.citations) >= 2 and followed.citations[1].title not in followed.answer
+    watched.ask("Tell me more about the second one")
+    third = normalize(watched.wait_for_answer(3))
+    assert normalize(followed.citations[1].title) in normalize(page.locator("#a3 .pc-searched").inner_text())
+    assert "[1]" in third
+
     page.locator("#pc-clear").click()  # back to the examples; they are whole questions that ask when clicked
     assert page.locator("#a1").count() == 0 and page.locator("#pc-empty").is_visible()
     example = page.locator("#pc-examples button").nth(1)
     assert example.inner_text() == "What did Omid Saremi co-author?"
     example.click()
-    assert "Saremi" in watched.wait_for_answer(3)
+    assert "Saremi" in watched.wait_for_answer(4)
     watched.clean()
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 from rag.catalog import Catalog, build_catalog
-from rag.models import CONFIDENT, Entity, Message, QueryAnalysis
+from rag.limits import Limits
+from rag.models import CONFIDENT, Answer, Citation, Entity, Message, QueryAnalysis
+from rag.settings import Settings
 from rag.understand import ROUTES, Understander
 from tests.conftest import CORPUS
 from tests.understand_cases import ADVERSARIAL, CASES, FOLLOWUPS, Case
@@ -144,3 +146,40 @@ def test_a_fact_of_a_described_paper_is_asked_only_by_the_question_itself(
 ) -> None:
     a = understander.analyse(question)
     assert a.intent == "topical" and a.facts == facts
+
+
+def test_an_ordinal_points_into_the_papers_a_turn_cited_when_its_text_names_none(understander: Understander) -> None:
+    """The chat page and `Message.from_answer` send the cited paper ids with an assistant turn: an extractive
+    answer's text ("... [1] ... [2]") names no title, and "the second one" must still resolve."""
+    cat = understander.catalog
+    ids = [p.paper_id for p in list(cat.iter_papers())[:3]]
+    cited = [Citation(n=n, paper_id=pid, title=cat.by_id[pid].title, arxiv_id=None, authors=[], url=None, abstract="",
+                      snippet="", score=1.0) for n, pid in enumerate(ids, 1)]  # fmt: skip
+    answer = Answer(question="q", answer="Quoted sentence. [1] Another one. [2] A third. [3]", refused=False,
+                    mode="extractive", citations=cited)  # fmt: skip
+    turn = Message.from_answer(answer)
+    assert turn.role == "assistant" and turn.papers == ids
+    history = [Message(role="user", content="Which papers study X?"), turn]
+    a = understander.analyse("who wrote the second one?", history)
+    assert a.followup and a.paper == ids[1] and a.intent == "paper_fact"
+    # bounds keep them (rag/limits.py rebuilds each message to clean its text)
+    assert Limits(Settings()).history(history)[1].papers == ids
+    # a text-only turn is read for titles, as before; unknown ids are ignored
+    named = Message(role="assistant", content=f'See "{cat.by_id[ids[2]].title}".', papers=["p-unknown"])
+    assert understander.analyse("who wrote it?", [named]).paper == ids[2]
+
+
+def test_a_continuation_without_a_reference_to_papers_continues_the_question_not_the_papers(
+    understander: Understander,
+) -> None:
+    """After an answer (here a refusal offering related reading), "and for pizza?" asks the previous question of a
+    new subject: the papers shown are not what it is about, so they are neither searched nor boosted."""
+    cat = understander.catalog
+    shown = [p.paper_id for p in list(cat.iter_papers())[:3]]
+    history = [Message(role="user", content="What is a good recipe for lasagna?"),
+               Message(role="assistant", content="No paper in the corpus mentions lasagna.", papers=shown)]  # fmt: skip
+    a = understander.analyse("and for pizza?", history)
+    assert a.followup and not a.pinned and not a.of_kind("paper", confident=False)
+    assert a.standalone == "and for pizza? (What is a good recipe for lasagna?)"
+    a = understander.analyse("and when was the first one published?", history)
+    assert a.followup and a.paper == shown[0] and a.fact == "date"

@@ -393,7 +393,9 @@ async function ask(question) {
       else if (event === "delta") { draft += data.text; view.delta(draft); }
       else if (event === "answer") {
         view.final(data);
-        chat.turns.push({ role: "user", content: q }, { role: "assistant", content: data.answer });
+        // The cited papers travel with the turn, so "the second one" resolves whatever the answer's wording.
+        const papers = (data.citations?.length ? data.citations : data.related || []).map((c) => c.paper_id);
+        chat.turns.push({ role: "user", content: q }, { role: "assistant", content: data.answer, papers });
         finished = true;
       } else if (event === "error") { view.fail(data.error); finished = true; }
     }
