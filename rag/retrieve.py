@@ -443,7 +443,9 @@ class Retriever:
             hits=hits,
             timings_ms=timings,
             analysis=analysis,
-            unmatched=self.unmatched(analysis.topic) if r.mode == "hybrid" and analysis.intent == "topical" else [],
+            unmatched=as_asked(self.unmatched(analysis.topic), analysis.question)
+            if r.mode == "hybrid" and analysis.intent == "topical"
+            else [],
             lay=lay_question,
             query_vector=vector,
         )
@@ -466,6 +468,11 @@ def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | N
     if not implied:
         return filters, False
     return (filters or Filters()).model_copy(update=implied), "dates" in implied
+
+
+def as_asked(words: list[str], question: str) -> list[str]:
+    """The words as the question spells them ("Bengio", "COBOL"): the topic is lower-cased."""
+    return [m.group(0) if (m := re.search(rf"\b{re.escape(w)}\b", question, re.I)) else w for w in words]
 
 
 def _ms(t0: float) -> float:

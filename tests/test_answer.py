@@ -33,6 +33,9 @@ def test_unanswerable_question_is_refused_with_related_reading(built_engine: Eng
     a = built_engine.ask("what's a good recipe for sourdough bread?")
     assert a.refused and a.citations == [] and a.related
     assert "No paper in the corpus mentions" in a.answer and "sourdough" in a.missing
+    # a name is said as the question spells it, not as the lower-cased topic
+    a = built_engine.ask("What is a good recipe for Neapolitan pizza?")
+    assert a.refused and {"Neapolitan", "pizza"} <= set(a.missing) and '"Neapolitan"' in a.answer
 
 
 def test_catalog_facts_are_exact(built_engine: Engine) -> None:

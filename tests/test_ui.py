@@ -287,6 +287,8 @@ def test_answer_with_linked_citations_cards_and_follow_up(watched: Watched, app_
     third = normalize(watched.wait_for_answer(3))
     assert normalize(followed.citations[1].title) in normalize(page.locator("#a3 .pc-searched").inner_text())
     assert "[1]" in third
+    page.locator("#a3 .pc-status").scroll_into_view_if_needed()
+    watched.shot("04c-second-one-follow-up")
 
     page.locator("#pc-clear").click()  # back to the examples; they are whole questions that ask when clicked
     assert page.locator("#a1").count() == 0 and page.locator("#pc-empty").is_visible()
