@@ -19,6 +19,7 @@ from typing import Any
 
 from rag.catalog import Catalog
 from rag.catalog_answers import CatalogAnswers
+from rag.coverage import names
 from rag.extractive import Extractive, SentenceVectors
 from rag.models import Answer, Hit, Message, SearchResult
 from rag.responses import not_relevant, refused
@@ -74,7 +75,11 @@ class Answerer:
             yield from _whole(from_catalog)
             return
         best = max((h.dense_score or 0.0 for h in found.hits), default=0.0)
-        absent = found.unmatched and best < self.settings.answer.absent_threshold
+        # Words no paper uses: the corpus does not cover the question when nothing scores close, or whatever scores
+        # close when one of them names something ("COBOL", "Yoshua Bengio": papers on other things do not answer).
+        absent = found.unmatched and (
+            best < self.settings.answer.absent_threshold or bool(names(found.unmatched, found.question))
+        )
         if absent and not any(_exact(h, self.settings) for h in relevant):
             yield from _whole(self.absent(found))
             return

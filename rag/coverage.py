@@ -1,8 +1,10 @@
 """Honest coverage: what a question asks for that the corpus does not hold.
 
-Two checks, both deterministic:
+Three checks, all deterministic:
 - `absent`: the question's subject words that no paper of the corpus contains (from the keyword index's
   vocabulary, computed by the retriever); when the subject hinges on them, the answer says so;
+- `names`: which of those absent words are named things ("COBOL", "GPT-5", "Yoshua Bengio"): a question about a
+  named thing no paper mentions is not answered from papers about something else, however close they score;
 - `detail_stated`: a question asking for a specific detail (a count, a number, a dataset, a command) against
   the quoted evidence: when the evidence holds no such thing, the answer says the abstracts do not state it.
 """
@@ -43,3 +45,22 @@ def detail_stated(detail: str, evidence: list[str]) -> bool:
     if "command" in d:
         return bool(COMMAND.search(text))
     return bool(re.search(rf"\b{re.escape(d.split()[-1].rstrip('s'))}", text, re.I))
+
+
+# A name by its spelling: an acronym ("COBOL", "LDPC"), letters with digits ("GPT-5", "A800"), or an inner capital
+# ("TarFlow", "iPhone"). A capitalised word alone ("Sun", "Bread") is often just the start of a phrase.
+NAME_SPELLING = re.compile(
+    r"^(?:[A-Z0-9-]*[A-Z][A-Z0-9-]*[A-Z0-9][A-Z0-9-]*|(?=.*\d)(?=.*[A-Za-z])[\w-]+|[A-Za-z]*[a-z][A-Z]\w*)$"
+)
+
+
+def names(words: list[str], question: str) -> list[str]:
+    """The words (as the question spells them) that name something: by their spelling, or as part of a run of two
+    or more capitalised words after the question's first word ("Yoshua Bengio", "Champions League")."""
+    tokens = re.findall(r"[\w'-]+", question)
+    runs = set()
+    for i, tok in enumerate(tokens[1:], 1):
+        near = [tokens[j] for j in (i - 1, i + 1) if 1 <= j < len(tokens)]
+        if tok[:1].isupper() and any(t[:1].isupper() for t in near):
+            runs.add(tok)
+    return [w for w in words if NAME_SPELLING.match(w) or w in runs]

@@ -36,6 +36,9 @@ def test_unanswerable_question_is_refused_with_related_reading(built_engine: Eng
     # a name is said as the question spells it, not as the lower-cased topic
     a = built_engine.ask("What is a good recipe for Neapolitan pizza?")
     assert a.refused and {"Neapolitan", "pizza"} <= set(a.missing) and '"Neapolitan"' in a.answer
+    # a named thing no paper mentions is refused even when papers on nearby subjects score close
+    a = built_engine.ask("Is there a paper fine-tuning LLMs to write COBOL code?")
+    assert a.refused and "COBOL" in a.missing and a.related and not a.citations
 
 
 def test_catalog_facts_are_exact(built_engine: Engine) -> None:
