@@ -119,8 +119,23 @@ def load_golden(path: Path) -> list[dict[str, Any]]:
 
 
 # -- running -----------------------------------------------------------------------------------------
+def live_history(engine: Any, row: dict[str, Any], k: int) -> list[Message]:
+    """The row's history, with the system's own answer put after every user turn the file leaves unanswered: a
+    follow-up is then asked of what a user of the chat would have seen (and the papers that answer cited), not of
+    an assistant turn written by hand. Computed once per row."""
+    if "_live" not in row:
+        given = [Message.model_validate(m) for m in row["history"]]
+        out: list[Message] = []
+        for i, msg in enumerate(given):
+            out.append(msg)
+            if msg.role == "user" and (i + 1 == len(given) or given[i + 1].role != "assistant"):
+                out.append(Message.from_answer(engine.ask(msg.content, k=k, history=out[:-1])))
+        row["_live"] = out
+    return list(row["_live"])
+
+
 def evaluate_question(engine: Any, row: dict[str, Any], k: int) -> dict[str, Any]:
-    history = [Message.model_validate(m) for m in row["history"]]
+    history = live_history(engine, row, k)
     gold = set(row["gold"])
     t0 = time.perf_counter()
     found = engine.search(row["question"], k=10, history=history)
@@ -145,6 +160,8 @@ def evaluate_question(engine: Any, row: dict[str, Any], k: int) -> dict[str, Any
         "warnings": answer.warnings,
         "timings_ms": {**answer.timings_ms, "search": round(search_ms, 1)},
     }
+    if len(history) > len(row["history"]):  # turns the system answered itself: what the follow-up was asked of
+        result["history"] = [m.model_dump() for m in history]
     flagged = bool(answer.missing)
     if row["refuse"]:
         # Unanswerable: refused, or at least the missing terms named ("Missing: football").
@@ -235,7 +252,7 @@ def compare_retrievers(base: Any, rows: list[dict[str, Any]], modes: list[str]) 
         per: list[dict[str, Any]] = []
         latencies = []
         for row in answerable:
-            history = [Message.model_validate(m) for m in row["history"]]
+            history = live_history(base, row, base.settings.retrieval.k)
             t0 = time.perf_counter()
             ranked = [h.paper_id for h in engine.search(row["question"], k=10, history=history).hits]
             latencies.append((time.perf_counter() - t0) * 1000)

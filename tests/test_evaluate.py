@@ -110,3 +110,18 @@ def test_eval_run_writes_the_report_and_gates(built_engine: Engine, tmp_path: Pa
     printed = capsys.readouterr().out
     assert code == 1 and "citation_recall" in printed and "pass → fail: m" in printed
     assert "pass → fail: b" not in printed  # a catalog list does not depend on k
+
+
+def test_a_follow_up_is_asked_of_the_systems_own_earlier_answer(built_engine: Engine, tmp_path: Path) -> None:
+    """A history of user turns only: the eval answers them first, as the chat would, and asks the follow-up of
+    that (the papers it cited travel with the turn). The generated turns are in the result."""
+    golden = tmp_path / "live.jsonl"
+    cfg = next(p.paper_id for p in built_engine.catalog.papers if p.title.startswith("Classifier-Free Guidance"))
+    first = "Is classifier-free guidance a predictor-corrector method?"
+    golden.write_text(json.dumps({"id": "f1", "kind": "followup", "question": "who wrote it?", "gold": [cfg],
+                                  "history": [{"role": "user", "content": first}]}) + "\n")  # fmt: skip
+    row = ev.load_golden(golden)[0]
+    result = ev.evaluate_question(built_engine, row, k=5)
+    assert [m["role"] for m in result["history"]] == ["user", "assistant"]
+    assert result["history"][1]["papers"][0] == cfg and result["retrieved"][0] == cfg
+    assert result["passed"], result["answer"]
