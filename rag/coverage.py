@@ -25,21 +25,35 @@ NAMED = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9-]*\b|\b[A-Z][a-z]+(?:
 COMMAND = re.compile(r"`[^`]+`|\b(pip|conda|python|git|npm|docker)\s+\w+|--[a-z][\w-]+")
 NUMERIC = re.compile(
     r"number|how (much|long|large|big|fast|expensive|accurate)|percentage|amount|accuracy|size|cost|rate|value|"
-    r"score|speedup|count|seed",
+    r"score|speedup|count|seed|factor|margin",
     re.I,
 )
 
 
-def detail_stated(detail: str, evidence: list[str]) -> bool:
-    """Does the evidence hold the kind of thing the detail asks for?"""
+MODELS = re.compile(r"\b(llms?|models?|backbones?|architectures?|checkpoints?|versions?)$")
+# A model's name: letters with a digit ("GPT-4", "Llama-2", "T5", "SD1.5") or inner capitals ("LLaMA", "BERT").
+MODEL_NAME = re.compile(r"\b(?=[\w.-]*\d)[A-Za-z][\w.-]*[A-Za-z0-9]\b|\b[A-Z][a-z]*[A-Z][\w-]*\b")
+GENERIC = frozenset(
+    "LLM LLMs AI ML NLP RL GPU GPUs CPU SFT RLHF VLM VLMs MLLM MLLMs LM LMs NN DNN CNN RNN T2I T2V I2V".split()
+)
+
+
+def detail_stated(detail: str, evidence: list[str], question: str = "") -> bool:
+    """Does the evidence hold the kind of thing the detail asks for? (Names the question itself uses, like the
+    method asked about, are not an answer.)"""
     text = " ".join(evidence)
     d = detail.lower()
     if d.startswith("number of "):
         # "number of GPUs": a quantity within a few words before the counted thing ("8 A100 GPUs").
         thing = re.escape(d.removeprefix("number of ").split()[-1].rstrip("s")[:6])
         return bool(re.search(rf"({QUANTITY.pattern})(?:\W+\w+){{0,3}}?\W+{thing}", text, re.I))
+    if "percent" in d:  # a share: "19%", "19 percent"; any other number is not one
+        return bool(re.search(r"\d\s?%|\bpercent", text, re.I))
     if NUMERIC.search(d):
         return bool(QUANTITY.search(text))
+    if MODELS.search(d):  # "which base models": a model's name ("Llama-2 7B", "GPT-4", "LLaMA"), not "LLMs"
+        asked = set(re.findall(r"[\w.-]+", question))
+        return any(m.group(0) not in GENERIC and m.group(0) not in asked for m in MODEL_NAME.finditer(text))
     if "dataset" in d:
         return bool(re.search(r"\b(datasets?|benchmarks?|corpus|corpora)\b", text, re.I) and NAMED.search(text))
     if "command" in d:

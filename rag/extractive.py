@@ -62,7 +62,8 @@ class Extractive:
         lead = note or EXTRACTIVE_NOTE
         if analysis and analysis.exclude:
             lead += " Left out as asked: papers about " + " or ".join(f'"{x}"' for x in analysis.exclude) + "."
-        if analysis and analysis.detail and not detail_stated(analysis.detail, [s for _, s in chosen]):
+        quoted = [s for _, s in chosen]
+        if analysis and analysis.detail and not detail_stated(analysis.detail, quoted, analysis.question):
             missing = [analysis.detail]
             lead += f"\n\nThe abstracts do not state the {analysis.detail}. What they do say:"
         yield lead + "\n\n"

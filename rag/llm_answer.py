@@ -92,7 +92,7 @@ class LLMAnswers:
         else:
             hits = [sources[original - 1][0] for original in verified.cited]
             detail = found.analysis.detail if found.analysis else None
-            missing = [detail] if detail and not detail_stated(detail, [verified.text]) else []
+            missing = [detail] if detail and not detail_stated(detail, [verified.text], found.question) else []
             answer = cited(found, hits, verified.text.strip(), "llm", warnings=verified.warnings, missing=missing)
         answer.timings_ms["llm"] = llm_ms
         yield answer

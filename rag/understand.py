@@ -118,6 +118,23 @@ DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "{2}",
     ),
+    # "by what percentage did ... drop", "by how much", "by what factor": a size of change
+    (_cue(r"\bby\s+what\s+(?:percentage|percent)\b"), "percentage"),
+    (_cue(r"\bby\s+how\s+much\b"), "amount"),
+    (_cue(r"\bby\s+what\s+(factor|margin)\b"), "{0}"),
+    # "which base models did the PLoP experiments use", "which LLMs was TempNet tested on": the models one work used,
+    # with a verb of experimenting and the work named (a method's name, "the experiments", "it"); "which models
+    # predict X" or "what models are used for X" ask for papers, not a detail
+    (
+        _cue(
+            r"(?=[^?]*(?:(?-i:\b[A-Z][a-z]*[A-Z][\w-]*\b)|\bthe\s+(?:paper|experiments?|study|authors|work)\b|"
+            r"\b(?:it|they|its|their)\b))\b(?:which|what)\s+(?:exact\s+)?((?:(?-i:[A-Z][\w.-]*)\s+|base\s+|language\s+|backbone\s+|"
+            r"pre-?trained\s+|open\s+|foundation\s+){0,3}(?:llms?|models?|backbones?|architectures?|checkpoints?|"
+            r"versions?))\b(?=[^?]*\b(?:used|use|uses|tested|test|tests|evaluated|evaluate|evaluates|trained|"
+            r"fine-?tuned?|experiments?|built|based|ran|run)\b)"
+        ),
+        "{0}",
+    ),
 )
 
 # A subject the question rules out: "not about images", "that do not use reinforcement learning", "other than

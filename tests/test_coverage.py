@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.coverage import names
+from rag.coverage import detail_stated, names
+from rag.understand import detail_asked
 
 CASES = [
     # (absent words as the question spells them, question, the ones that name something)
@@ -27,3 +28,42 @@ CASES = [
 @pytest.mark.parametrize(("words", "question", "named"), CASES, ids=lambda x: str(x)[:40])
 def test_which_absent_words_name_something(words: list[str], question: str, named: list[str]) -> None:
     assert names(words, question) == named
+
+
+DETAILS = [
+    # (question, the detail asked or None)
+    ("How many GPUs were used to train SliM-LLM?", "number of GPUs"),
+    ("By what percentage did productivity drop?", "percentage"),
+    ("By how much does the method improve accuracy?", "amount"),
+    ("Which base models did the PLoP experiments use?", "base models"),
+    ("Which Stable Diffusion version was SoftREPA fine-tuned on?", "Stable Diffusion version"),
+    ("Which LLMs exactly were used in the experiments?", "LLMs"),
+    # a kind of model asked as a subject, or no work named: papers are asked for, not a detail
+    ("Which papers use diffusion models?", None),
+    ("What models are used for protein folding?", None),
+    ("Which papers study models trained on synthetic data?", None),
+    ("Which of the models was trained longest?", None),
+    ("Which diffusion models are trained on video?", None),
+]
+
+
+@pytest.mark.parametrize(("question", "detail"), DETAILS, ids=lambda x: str(x)[:40])
+def test_the_detail_a_question_asks_for(question: str, detail: str | None) -> None:
+    assert detail_asked(question) == detail
+
+
+STATED = [
+    # (detail, evidence, question, stated?)
+    ("percentage", ["Accuracy drops by 19% on held-out tasks."], "", True),
+    ("percentage", ["We analyse over 1000 papers."], "", False),  # a number, but no share
+    ("base models", ["We evaluate on Llama-2 7B and Mistral."], "", True),
+    ("base models", ["PLoP places LoRA adapters."], "Which base models did the PLoP LoRA runs use?", False),
+    ("LLMs", ["Experiments with LLMs show the method helps."], "", False),  # the kind, not a name
+    ("number of GPUs", ["Training used 8 A100 GPUs."], "", True),
+    ("number of GPUs", ["Training ran on A800 GPUs."], "", False),
+]
+
+
+@pytest.mark.parametrize(("detail", "evidence", "question", "stated"), STATED, ids=lambda x: str(x)[:30])
+def test_whether_the_evidence_states_the_detail(detail: str, evidence: list[str], question: str, stated: bool) -> None:
+    assert detail_stated(detail, evidence, question) is stated
