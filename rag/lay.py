@@ -105,7 +105,7 @@ _ROWS: list[tuple[str, str]] = [
     (r"math(?:s|ematics)? (?:problems?|questions?|homework|tests?|olympiads?)|word problems", "mathematical reasoning"),
     (r"(?:write|writes|writing) (?:computer )?(?:code|programs?|software)|computer programs?", "code generation"),
     (r"translat\w+ (?:between|from|into)|(?:other|different|foreign) languages?", "machine translation multilingual"),
-    (r"weather|rain(?:fall)?|forecast\w*", "weather forecasting"),
+    (r"weather|rainfall|(?:weather|storm|rain|climate) forecast\w*", "weather forecasting"),
     (r"predict(?:s|ing)? (?:future|what comes next|next) (?:values|numbers|readings)|sensor readings",
      "time series forecasting"),
     (r"x-?rays?|medical (?:scans?|images?)|(?:brain|mri|ct) scans?|doctors?|patients?|hospitals?",
@@ -126,12 +126,12 @@ _ROWS: list[tuple[str, str]] = [
     (r"stock(?:s| market)|trading|(?:money|financial) (?:markets?|data)", "finance"),
     (r"buyers?|sellers?|auctions?|bidding|(?:set|setting) prices", "markets mechanism design auctions"),
     (r"elections?|voting|voters?", "social choice voting"),
-    (r"classrooms?|homework|schools?|pupils|tutor(?:s|ing)?", "education"),
+    (r"classrooms?|pupils|schoolchildren|tutor(?:s|ing)?", "education"),
     (r"outbreaks?|epidemics?|pandemics?|spread(?:s|ing)? (?:of )?(?:a )?(?:disease|virus|illness|infection)"
      r"|catch(?:es|ing)? (?:a|the) (?:bug|virus|cold|flu)", "epidemic contagion"),
     (r"stars?|planets?|galax\w+|telescopes?|solar system|outer space", "astrophysics astronomy"),
     (r"new (?:medicines|drugs)|drug (?:design|discovery)", "drug discovery molecules"),
-    (r"dna|genes?|genetic", "genomics"),
+    (r"dna|genes|genomes?", "genomics"),
     (r"(?:recogni[sz]\w*|spot\w*|find\w*|detect\w*) (?:objects|things|people|cars) in (?:photos|pictures"
      r"|images|videos)",
      "object detection image recognition"),
@@ -154,7 +154,7 @@ _ROWS: list[tuple[str, str]] = [
      r"|people supervising", "AI oversight alignment"),
     (r"(?:harmful|dangerous|unsafe|toxic) (?:answers|outputs|content|requests"
      r"|replies)", "safety alignment harmful content"),
-    (r"electricity|energy (?:use|bill|cost)|carbon (?:footprint|emissions)"
+    (r"electricity (?:use|bills?|costs?|consumption)|energy (?:use|bill|cost)|carbon (?:footprint|emissions)"
      r"|power[- ]hungry", "energy efficiency compute cost"),
     (r"cheaper to train|cost of training|training costs?|(?:less|fewer) (?:computers|gpus|compute)",
      "training efficiency compute"),

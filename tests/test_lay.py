@@ -52,7 +52,7 @@ STANDS_FOR = [
     ("Will advanced AI assistants quietly cover it up?", "deception scheming"),
     ("Can an AI check its own answers?", "self-verification self-correction"),
     ("Telling that a photo shows something it was never taught about", "out-of-distribution detection generalization"),
-    ("How much electricity does training burn?", "energy efficiency compute cost"),
+    ("How big is the electricity bill of training?", "energy efficiency compute cost"),
 ]
 
 # Technical or everyday phrasings that share a word with a row but do not mean it: nothing may be added.
@@ -71,6 +71,12 @@ TECHNICAL = [
     "What does the corpus say about sampling from energy-based models?",
     "Does label smoothing improve calibration?",
     "Which papers cite the Bradley-Terry model?",
+    # an everyday word in another sense: superconductors carry electricity, genetic algorithms are no genomics,
+    # a forecast is any prediction, grad-school homework is a benchmark
+    "Materials that carry electricity with zero resistance",
+    "Deep learning and genetic algorithms for cosmology",
+    "Forecasting time series with transformers",
+    "Grad-school physics homework for AI models",
 ]
 
 
