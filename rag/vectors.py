@@ -11,6 +11,7 @@ the corpus beyond the matrix product.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -44,10 +45,16 @@ def product(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
     one BLAS thread, see single_threaded_blas)."""
     if len(matrix) < PARALLEL_ROWS:
         return matrix @ q
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=os.cpu_count() or 1, user_api="blas"):
+    with _blas().limit(limits=os.cpu_count() or 1, user_api="blas"):
         return matrix @ q
+
+
+@functools.cache
+def _blas() -> Any:
+    """The process's BLAS libraries, found once: `threadpool_limits` looks them up on every call (2 ms)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 class Ranked(dict[str, V]):
