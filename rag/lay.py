@@ -55,7 +55,7 @@ _ROWS: list[tuple[str, str]] = [
      "reinforcement learning"),
     (r"(?:old|past|recorded|logged|stored) (?:data|experience|records)\b.{0,60}\b(?:never|without|cannot|can't) "
      r"(?:try|trying|experiment|explor)", "offline reinforcement learning"),
-    (r"(?:final )?polish|fine-?tun\w+|after (?:the )?(?:main )?training"
+    (r"final polish|polish(?:es|ing)? (?:it|them|the model)|fine-?tun\w+|after (?:the )?(?:main )?training"
      r"|extra training", "fine-tuning instruction tuning"),
     (r"forget(?:s|ting)? (?:what|old|earlier|previous|things)|(?:lose|loses|losing) (?:old|earlier|previous) skills",
      "catastrophic forgetting continual learning"),
@@ -123,9 +123,10 @@ _ROWS: list[tuple[str, str]] = [
     (r"fake (?:data|records|tables)|(?:made-up|synthetic|artificial) (?:data|records|tables|examples)",
      "synthetic data generation"),
     (r"(?:board|video) games?|chess", "game playing"),
-    (r"stock(?:s| market)|trading|(?:money|financial) (?:markets?|data)", "finance"),
+    (r"stock(?:s| market)|(?:stock|crypto\w*|currency|algorithmic) trading|(?:money|financial) (?:markets?|data)",
+     "finance"),
     (r"buyers?|sellers?|auctions?|bidding|(?:set|setting) prices", "markets mechanism design auctions"),
-    (r"elections?|voting|voters?", "social choice voting"),
+    (r"elections?|voters?", "social choice voting"),
     (r"classrooms?|pupils|schoolchildren|tutor(?:s|ing)?", "education"),
     (r"outbreaks?|epidemics?|pandemics?|spread(?:s|ing)? (?:of )?(?:a )?(?:disease|virus|illness|infection)"
      r"|catch(?:es|ing)? (?:a|the) (?:bug|virus|cold|flu)", "epidemic contagion"),

@@ -77,6 +77,9 @@ TECHNICAL = [
     "Deep learning and genetic algorithms for cosmology",
     "Forecasting time series with transformers",
     "Grad-school physics homework for AI models",
+    "Trading off accuracy for speed at inference",
+    "Does majority voting over sampled answers help?",
+    "Polish language models",
 ]
 
 
