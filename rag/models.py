@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -252,7 +252,7 @@ class Citation(BaseModel):
 class Message(BaseModel):
     role: Literal["user", "assistant"]
     content: str
-    papers: list[str] = Field(
+    papers: list[Annotated[str, Field(max_length=200)]] = Field(
         default_factory=list,
         max_length=100,
         description="Paper ids an assistant turn cited, in citation order (`Message.from_answer`): a follow-up's "

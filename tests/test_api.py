@@ -82,6 +82,13 @@ def test_ask_uses_history_for_follow_ups(client: TestClient) -> None:
     r = client.post("/api/ask", json={"question": "which one is about state space models?", "history": history})
     assert r.status_code == 200, r.text
     assert "history" not in r.json()  # the request echoes nothing but the Answer
+    # the papers an answer cited travel with its turn, as the chat page sends them: "the second one" is that paper
+    first = client.post("/api/ask", json={"question": "What did Omid Saremi co-author?"}).json()
+    turn = {"role": "assistant", "content": first["answer"], "papers": [c["paper_id"] for c in first["citations"]]}
+    history = [{"role": "user", "content": "What did Omid Saremi co-author?"}, turn]
+    r = client.post("/api/search", json={"question": "who wrote the second one?", "history": history})
+    assert r.status_code == 200, r.text
+    assert r.json()["hits"][0]["paper_id"] == first["citations"][1]["paper_id"]
 
 
 def test_search_returns_ranked_hits(client: TestClient) -> None:
@@ -133,6 +140,8 @@ def test_stream_sends_deltas_then_the_answer(client: TestClient) -> None:
         ({"question": QUESTION, "filters": {"autors": ["Bradley"]}}, 422, "autors"),
         ({"question": QUESTION, "filters": {"year_from": "last year"}}, 422, "year_from"),
         ({"question": QUESTION, "history": [{"role": "system", "content": "x"}]}, 422, "role"),
+        ({"question": QUESTION, "history": [{"role": "assistant", "content": "x", "papers": ["p" * 300]}]}, 422,
+         "papers"),
         ([QUESTION], 400, "JSON object"),
     ],
 )
