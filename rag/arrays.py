@@ -67,7 +67,8 @@ class StringTable(Sequence[str]):
     """Many strings as one UTF-8 blob plus an offsets array: no JSON to parse at start-up, one string decoded
     when it is read."""
 
-    def __init__(self, blob: np.ndarray, offsets: np.ndarray):
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray, path: Path | None = None):
+        self.path = path  # the blob's file, when opened from one
         # Plain ndarray views of the mapped files: still memory-mapped, without np.memmap's Python-level indexing
         # (three calls per string; 5 ms a question at 100k papers).
         self._blob = blob.view(np.ndarray)
@@ -88,10 +89,18 @@ class StringTable(Sequence[str]):
     def open(cls, path: Path) -> StringTable:
         size = path.stat().st_size
         blob = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, dtype=np.uint8)
-        return cls(blob, load_array(path.with_suffix(".offsets.npy")))
+        return cls(blob, load_array(path.with_suffix(".offsets.npy")), path)
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
+
+    def read(self, fd: int, start: int, end: int) -> list[str]:
+        """Strings start..end-1 by one read of the blob's file (open as `fd`), not through its memory map: a caller
+        reading most of a large table (an ingest copying it) leaves none of it resident."""
+        a, b = int(self._offsets[start]), int(self._offsets[end])
+        data = os.pread(fd, b - a, a)
+        return [data[int(x) - a : int(y) - a].decode("utf-8", "surrogatepass")
+                for x, y in zip(self._offsets[start:end], self._offsets[start + 1 : end + 1], strict=True)]  # fmt: skip
 
     def __getitem__(self, i: int) -> str:  # type: ignore[override]  # one string; slices are not needed
         start, end = int(self._offsets[i]), int(self._offsets[i + 1])

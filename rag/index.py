@@ -33,7 +33,7 @@ import signal
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.arrays import RowWriter
+from rag.arrays import RowWriter, StringTable
 from rag.catalog import Catalog, CatalogReport, iter_catalog
 from rag.catalog_store import SCHEMA_VERSION, CatalogSchemaError, paper_digester, write_catalog
 from rag.errors import UserError
@@ -344,14 +344,16 @@ def paper_document(
 
 # -- sentence vectors ------------------------------------------------------------------------------------
 class SentenceStore:
-    """Sentence vectors of one generation: sentences.npy (float32 rows, L2-normalised, memory-mapped) and
-    sentences.json (the sentence texts in row order and each paper's row range)."""
+    """Sentence vectors of one generation: sentences.npy (float32 rows, L2-normalised, memory-mapped),
+    sentences.texts (the sentence texts in row order, a `StringTable`: one read when quoted) and sentences.json
+    (each paper's row range). A generation of an older version holds the texts as a list in sentences.json."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self._rows: np.ndarray | None = None
-        self._texts: list[str] = []
+        self._texts: Sequence[str] = []
         self._ranges: dict[str, tuple[int, int]] = {}
+        self._dim = 0
 
     @staticmethod
     def writer(folder: Path) -> SentenceWriter:
@@ -361,10 +363,12 @@ class SentenceStore:
     def _load(self) -> None:
         if self._rows is None:
             data = json.loads((self.folder / "sentences.json").read_text(encoding="utf-8"))
-            self._texts = data["texts"]
+            texts = data["texts"]
+            self._texts = StringTable.open(self.folder / texts) if isinstance(texts, str) else texts
             self._ranges = {k: (int(v[0]), int(v[1])) for k, v in data["ranges"].items()}
+            self._dim = int(data["dim"])
             rows = np.load(self.folder / "sentences.npy", mmap_mode="r")
-            self._rows = rows if rows.size else np.zeros((0, int(data["dim"])), dtype=np.float32)
+            self._rows = rows if rows.size else np.zeros((0, self._dim), dtype=np.float32)
 
     def get(self, paper_ids: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
         self._load()
@@ -372,14 +376,38 @@ class SentenceStore:
         out = {}
         for pid in paper_ids:
             if (r := self._ranges.get(pid)) is not None:
-                out[pid] = (self._texts[r[0] : r[1]], np.array(self._rows[r[0] : r[1]], dtype=np.float32))
+                out[pid] = ([self._texts[i] for i in range(*r)], np.array(self._rows[r[0] : r[1]], dtype=np.float32))
         return out
+
+    def copy(self, paper_ids: list[str], out: SentenceWriter) -> None:
+        """These papers' sentences into `out`, in this order, read from the files paper by paper rather than through
+        their memory maps: a re-ingest copies nearly every paper, and what it read through a map would stay
+        resident (sentences.npy alone is ~10 GB at a million papers)."""
+        self._load()
+        texts = self._texts
+        table = texts if isinstance(texts, StringTable) and texts.path is not None else None
+        with open(self.folder / "sentences.npy", "rb") as f:
+            fmt = np.lib.format
+            (fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0)(f)
+            start, width = f.tell(), 4 * self._dim  # where the float32 rows start, bytes a row
+            blob = os.open(table.path, os.O_RDONLY) if table is not None and table.path is not None else -1
+            try:
+                for pid in paper_ids:
+                    a, b = self._ranges.get(pid, (0, 0))
+                    vecs = np.frombuffer(os.pread(f.fileno(), (b - a) * width, start + a * width), dtype=np.float32)
+                    got = table.read(blob, a, b) if table is not None else [texts[i] for i in range(a, b)]
+                    out.add(pid, got, vecs.reshape(b - a, self._dim))
+            finally:
+                if blob >= 0:
+                    os.close(blob)
 
 
 class SentenceWriter:
-    """Writes sentences.npy and sentences.json one paper at a time, holding neither all rows nor all texts: rows
-    go straight into the .npy (rag/arrays.RowWriter), texts into a spill file of JSON lines, and `close` writes
-    sentences.json from it, both files under temp names renamed when complete. Same files as readers expect."""
+    """Writes sentences.npy, sentences.texts and sentences.json one paper at a time, holding neither all rows nor
+    all texts: rows go straight into the .npy (rag/arrays.RowWriter), texts into a spill file of JSON lines that
+    `close` turns into the text table; sentences.json (the ranges) is written last, under a temp name renamed."""
+
+    TEXTS = "sentences.texts"
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -407,17 +435,16 @@ class SentenceWriter:
         self._npy.close()
         os.replace(self._npy.path, self.folder / "sentences.npy")
         self._texts.close()
+        with open(self._spill, encoding="utf-8") as spilled:
+            StringTable.write(self.folder / self.TEXTS, (json.loads(line) for line in spilled))
+        self._spill.unlink()
         tmp = self.folder / "sentences.json.tmp"
-        with open(tmp, "w", encoding="utf-8") as out, open(self._spill, encoding="utf-8") as spilled:
+        with open(tmp, "w", encoding="utf-8") as out:
             ranges = {pid: list(r) for pid, r in self._ranges.items()}
-            out.write(f'{{"dim": {dim}, "ranges": {json.dumps(ranges, ensure_ascii=False)}, "texts": [')
-            for i, line in enumerate(spilled):
-                out.write((", " if i else "") + line.rstrip("\n"))
-            out.write("]}")
+            json.dump({"dim": dim, "ranges": ranges, "texts": self.TEXTS}, out, ensure_ascii=False)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, self.folder / "sentences.json")
-        self._spill.unlink()
         return self.rows
 
 
@@ -505,6 +532,8 @@ class Index:
         need = [gen.catalog_path]
         if "sentences" in gen.meta:
             need += [gen.dir / "sentences.json", gen.dir / "sentences.npy"]
+        if gen.meta.get("sentence_texts"):
+            need.append(gen.dir / gen.meta["sentence_texts"])
         if gen.meta.get("bm25_digest"):
             need.append(gen.keywords_dir)
         return [p.name for p in need if not p.exists()]
@@ -1042,6 +1071,7 @@ class Ingest:
             "papers": len(hashes),
             "chunks": out.chunks,
             "sentences": n_sentences,
+            "sentence_texts": SentenceWriter.TEXTS,
             "dim": dim,
             "hashes": hashes,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -1067,13 +1097,7 @@ class Ingest:
                 out.add_papers(
                     [page["ids"][i] for i in pick], np.asarray([page["embeddings"][i] for i in pick], dtype=np.float32)
                 )
-        old_sentences = SentenceStore(prev.dir)
-        for start in range(0, len(kept), batch):
-            part = kept[start : start + batch]
-            got = old_sentences.get(part)
-            for pid in part:
-                texts, vecs = got.get(pid) or ([], np.zeros((0, 0), dtype=np.float32))
-                out.sentences.add(pid, texts, vecs)
+        SentenceStore(prev.dir).copy(kept, out.sentences)
 
     # -- clean up ------------------------------------------------------------------------------
     def _collect_garbage(self, keep: list[Generation]) -> None:
