@@ -4,12 +4,15 @@ what a question touches, whatever the corpus size."""
 from __future__ import annotations
 
 import io
+import mmap
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
@@ -55,11 +58,32 @@ class RowWriter:
         return self.rows
 
 
+def release(array: np.ndarray) -> None:
+    """Drop the pages this process has read of a file-backed memory map (`array` or what it views) from its memory;
+    they stay in the page cache, so reading them again is cheap. A pass over a map then leaves none of it resident:
+    read pages otherwise count in the process's memory until it unmaps the file."""
+    base: object = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    if base is not None:
+        base.madvise(mmap.MADV_DONTNEED)
+
+
+def released(values: Iterable[T], array: np.ndarray, every: int = 65_536) -> Iterator[T]:
+    """`values` (read from the memory map `array`), releasing the map's pages every `every` values."""
+    for n, value in enumerate(values, 1):
+        yield value
+        if n % every == 0:
+            release(array)
+
+
 def save_rows(path: Path, rows: np.ndarray, order: np.ndarray, block: int = 65_536) -> None:
-    """rows[order] as a float32 .npy, gathered a block at a time (rows may be a memory map larger than memory)."""
+    """rows[order] as a float32 .npy, gathered a block at a time (rows may be a memory map larger than memory,
+    released after each block)."""
     out = RowWriter(path, int(rows.shape[1]))
     for start in range(0, len(order), block):
         out.add(rows[order[start : start + block]])
+        release(rows)
     out.close()
 
 
