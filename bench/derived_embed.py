@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.index import SentenceStore
 from rag.text import searchable, sentences
 
 # Per-dimension noise: |noise| ~ 0.2 on a unit vector, cosine ~0.98 to the clean mean.
@@ -48,12 +49,13 @@ def known_vectors(real: Any, pool: list[str], index_dirs: list[Path], cache_dir:
             meta = json.loads((folder / "index.json").read_text())
             if meta.get("identity", {}).get("embedder") != real.name:
                 continue
-            texts = json.loads((folder / "sentences.json").read_text())["texts"]
-            rows = np.load(folder / "sentences.npy")
+            ranges = json.loads((folder / "sentences.json").read_text())["ranges"]
+            stored = SentenceStore(folder).get(list(ranges))
         except (OSError, ValueError, KeyError):
             continue
-        for t, row in zip(texts, rows, strict=True):
-            found.setdefault(searchable(t), np.asarray(row, dtype=np.float32))
+        for texts, rows in stored.values():
+            for t, row in zip(texts, rows, strict=True):
+                found.setdefault(searchable(t), np.asarray(row, dtype=np.float32))
     missing = [k for k in keys if k not in found]
     if missing:
         for k, row in zip(missing, np.asarray(real.embed(missing), dtype=np.float32), strict=True):

@@ -4,12 +4,15 @@ what a question touches, whatever the corpus size."""
 from __future__ import annotations
 
 import io
+import mmap
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
@@ -55,11 +58,32 @@ class RowWriter:
         return self.rows
 
 
+def release(array: np.ndarray) -> None:
+    """Drop the pages this process has read of a file-backed memory map (`array` or what it views) from its memory;
+    they stay in the page cache, so reading them again is cheap. A pass over a map then leaves none of it resident:
+    read pages otherwise count in the process's memory until it unmaps the file."""
+    base: object = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    if base is not None:
+        base.madvise(mmap.MADV_DONTNEED)
+
+
+def released(values: Iterable[T], array: np.ndarray, every: int = 65_536) -> Iterator[T]:
+    """`values` (read from the memory map `array`), releasing the map's pages every `every` values."""
+    for n, value in enumerate(values, 1):
+        yield value
+        if n % every == 0:
+            release(array)
+
+
 def save_rows(path: Path, rows: np.ndarray, order: np.ndarray, block: int = 65_536) -> None:
-    """rows[order] as a float32 .npy, gathered a block at a time (rows may be a memory map larger than memory)."""
+    """rows[order] as a float32 .npy, gathered a block at a time (rows may be a memory map larger than memory,
+    released after each block)."""
     out = RowWriter(path, int(rows.shape[1]))
     for start in range(0, len(order), block):
         out.add(rows[order[start : start + block]])
+        release(rows)
     out.close()
 
 
@@ -67,7 +91,8 @@ class StringTable(Sequence[str]):
     """Many strings as one UTF-8 blob plus an offsets array: no JSON to parse at start-up, one string decoded
     when it is read."""
 
-    def __init__(self, blob: np.ndarray, offsets: np.ndarray):
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray, path: Path | None = None):
+        self.path = path  # the blob's file, when opened from one
         # Plain ndarray views of the mapped files: still memory-mapped, without np.memmap's Python-level indexing
         # (three calls per string; 5 ms a question at 100k papers).
         self._blob = blob.view(np.ndarray)
@@ -88,10 +113,18 @@ class StringTable(Sequence[str]):
     def open(cls, path: Path) -> StringTable:
         size = path.stat().st_size
         blob = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, dtype=np.uint8)
-        return cls(blob, load_array(path.with_suffix(".offsets.npy")))
+        return cls(blob, load_array(path.with_suffix(".offsets.npy")), path)
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
+
+    def read(self, fd: int, start: int, end: int) -> list[str]:
+        """Strings start..end-1 by one read of the blob's file (open as `fd`), not through its memory map: a caller
+        reading most of a large table (an ingest copying it) leaves none of it resident."""
+        a, b = int(self._offsets[start]), int(self._offsets[end])
+        data = os.pread(fd, b - a, a)
+        return [data[int(x) - a : int(y) - a].decode("utf-8", "surrogatepass")
+                for x, y in zip(self._offsets[start:end], self._offsets[start + 1 : end + 1], strict=True)]  # fmt: skip
 
     def __getitem__(self, i: int) -> str:  # type: ignore[override]  # one string; slices are not needed
         start, end = int(self._offsets[i]), int(self._offsets[i + 1])

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
 import re
 import sqlite3
+import sys
+import tempfile
 from array import array
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +40,7 @@ TITLE_MIN_SCORE = 90.0
 NEAR_MISS_SCORE = 70.0  # pairs scoring between this and MERGE_MIN_SCORE are reported, not merged
 SHINGLE = 5  # words per shingle used to find candidate pairs without comparing all pairs
 BUCKET_MAX = 50  # a shingle shared by more abstracts is boilerplate, not identity
+SHINGLE_PARTS = 16  # files the shingles are spilled to by hash: each is grouped alone
 
 
 @dataclass
@@ -121,37 +126,138 @@ def _conflict(a: Record, b: Record) -> str | None:
     return None
 
 
-def _candidates(keys: list[str]) -> list[tuple[int, int]]:
-    """Pairs sharing a word shingle near the start: near-linear, unlike comparing every pair.
-    Shingles are kept as 64-bit hashes in flat arrays and grouped by sorting, so a 100k-record corpus
-    costs ~100 MB here instead of a dict of millions of strings."""
-    hashes, owners = array("q"), array("l")
-    for i, key in enumerate(keys):
+class _Spill:
+    """Byte strings appended to a temporary file and read back by number (pread): what the merge reads again later,
+    on disk instead of in memory. The file has no name (gone when closed, or when the process dies)."""
+
+    def __init__(self, folder: Path | None):
+        self._file = tempfile.TemporaryFile(dir=folder)
+        self._ends = array("q", [0])
+        self._dirty = False
+
+    def __len__(self) -> int:
+        return len(self._ends) - 1
+
+    def add(self, data: bytes) -> None:
+        self._file.write(data)
+        self._ends.append(self._ends[-1] + len(data))
+        self._dirty = True
+
+    def __getitem__(self, i: int) -> bytes:
+        if self._dirty:
+            self._file.flush()
+            self._dirty = False
+        start = self._ends[i]
+        return os.pread(self._file.fileno(), self._ends[i + 1] - start, start)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _Shingles:
+    """(shingle hash, record number) of every record: word shingles near the start of the folded abstract, which
+    find the candidate pairs without comparing all pairs. Kept as 64-bit hashes, spilled by hash into
+    SHINGLE_PARTS files, so that grouping them (a sort) holds one part at a time, never every shingle of the corpus
+    (~80 a record)."""
+
+    ROW = np.dtype([("h", "<i8"), ("o", "<i8")])
+    BUFFER = 1 << 20  # shingles held before they are written to their parts
+
+    def __init__(self, folder: Path | None):
+        self.folder = folder
+        self._parts: list[Any] = [None] * SHINGLE_PARTS
+        self._hashes, self._owners = array("q"), array("q")
+
+    def add(self, i: int, key: str) -> None:
         words = key.split()[:80]
         shingles = {hash(" ".join(words[j : j + SHINGLE])) for j in range(0, max(1, len(words) - SHINGLE + 1))}
-        hashes.extend(shingles)
-        owners.extend([i] * len(shingles))
-    if not hashes:
-        return []
-    h, o = np.frombuffer(hashes, dtype=np.int64), np.frombuffer(owners, dtype=np.int64)
-    order = np.argsort(h, kind="stable")
-    h, o = h[order], o[order]
-    starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
-    sizes = np.diff(np.r_[starts, len(h)])
-    # Every pair inside each bucket, built per bucket size as arrays (owners are ascending within a bucket:
-    # appended in record order, stable sort), encoded a * n + b so np.unique de-duplicates and sorts them.
-    n = len(keys)
-    codes = []
-    for size in range(2, BUCKET_MAX + 1):
-        rows = starts[sizes == size]
-        if len(rows):
-            members = o[rows[:, None] + np.arange(size)]
-            upper, lower = np.triu_indices(size, 1)
-            codes.append(members[:, upper].ravel() * n + members[:, lower].ravel())
-    if not codes:
-        return []
-    pairs = np.unique(np.concatenate(codes))
-    return list(zip((pairs // n).tolist(), (pairs % n).tolist(), strict=True))
+        self._hashes.extend(shingles)
+        self._owners.extend([i] * len(shingles))
+        if len(self._hashes) >= self.BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._hashes:
+            return
+        rows = np.empty(len(self._hashes), dtype=self.ROW)
+        rows["h"], rows["o"] = np.frombuffer(self._hashes, dtype=np.int64), np.frombuffer(self._owners, dtype=np.int64)
+        part = rows["h"] % SHINGLE_PARTS
+        for p in range(SHINGLE_PARTS):
+            picked = rows[part == p]  # in record order: owners ascend within a part, as within a bucket
+            if len(picked):
+                if self._parts[p] is None:
+                    self._parts[p] = tempfile.TemporaryFile(dir=self.folder)
+                self._parts[p].write(picked.tobytes())
+        self._hashes, self._owners = array("q"), array("q")
+
+    def pairs(self, n: int) -> np.ndarray:
+        """Every pair of the n records sharing a shingle that at most BUCKET_MAX records share, each once, as
+        codes a * n + b (a < b), ascending: the order `merge_records` has always compared them in."""
+        self._flush()
+        codes = []
+        for f in self._parts:
+            if f is None:
+                continue
+            f.seek(0)
+            rows = np.frombuffer(f.read(), dtype=self.ROW)
+            order = np.argsort(rows["h"], kind="stable")
+            h, o = rows["h"][order], rows["o"][order]
+            del rows, order
+            starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
+            sizes = np.diff(np.r_[starts, len(h)])
+            # Every pair inside each bucket, built per bucket size as arrays (owners ascend within a bucket).
+            for size in range(2, BUCKET_MAX + 1):
+                firsts = starts[sizes == size]
+                if len(firsts):
+                    members = o[firsts[:, None] + np.arange(size)]
+                    upper, lower = np.triu_indices(size, 1)
+                    codes.append(np.unique(members[:, upper].ravel() * n + members[:, lower].ravel()))
+        if not codes:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.concatenate(codes))
+
+    def close(self) -> None:
+        for f in self._parts:
+            if f is not None:
+                f.close()
+
+
+class _Records:
+    """The records of a corpus as the merge reads them, spilled to disk (`spill_dir`, else the temp dir): each
+    record and its folded abstract (the merge key), read back by number; plus their shingles. What stays in memory
+    is a few numbers a record, not its text."""
+
+    def __init__(self, spill_dir: Path | None):
+        self._records, self._keys = _Spill(spill_dir), _Spill(spill_dir)
+        self.shingles = _Shingles(spill_dir)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def add(self, record: Record) -> None:
+        key = fold(record.abstract)
+        self.shingles.add(len(self._records), key)
+        self._records.add(pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL))
+        self._keys.add(key.encode("utf-8", "surrogatepass"))
+
+    def record(self, i: int) -> Record:
+        rec: Record = pickle.loads(self._records[i])
+        return rec
+
+    def key(self, i: int) -> str:
+        return self._keys[i].decode("utf-8", "surrogatepass")
+
+    def close(self) -> None:
+        self._records.close()
+        self._keys.close()
+        self.shingles.close()
+
+
+def _pairs(codes: np.ndarray, n: int, step: int = 100_000) -> Iterator[tuple[int, int]]:
+    """The (a, b) of pair codes, a slice at a time (millions of pairs at 1M records: no list of tuples)."""
+    for start in range(0, len(codes), step):
+        part = codes[start : start + step]
+        yield from zip((part // n).tolist(), (part % n).tolist(), strict=True)
 
 
 def paper_id_for(title: str | None, arxiv_id: str | None, abstract: str) -> str:
@@ -164,9 +270,27 @@ def merge_records(
     records: list[Record], report: CatalogReport, copies_out: list[list[Record]] | None = None
 ) -> list[Paper]:
     """Papers from records; `copies_out`, when given, receives each paper's copies (same order)."""
-    keys = [fold(r.abstract) for r in records]
-    parent = list(range(len(records)))
-    members = {i: [i] for i in range(len(records))}  # root -> its records: a merge never scans them all
+    held = _Records(None)
+    try:
+        for r in records:
+            held.add(r)
+        papers = []
+        for copies, paper in _merged(held, report):
+            papers.append(paper)
+            if copies_out is not None:
+                copies_out.append(copies)
+        return papers
+    finally:
+        held.close()
+
+
+def _merged(held: _Records, report: CatalogReport) -> Iterator[tuple[list[Record], Paper]]:
+    """(copies, paper) of every distinct paper, in the order of each one's first copy: near-identical abstracts
+    are merged (union-find over the candidate pairs) unless something contradicts it. Near misses go to `report`
+    before the first paper comes out; merges as their papers do."""
+    n = len(held)
+    parent = list(range(n))
+    members: dict[int, list[int]] = {}  # root -> its records, for groups of two or more: a merge never scans all
 
     def find(i: int) -> int:
         while parent[i] != i:
@@ -175,38 +299,44 @@ def merge_records(
         return i
 
     best: dict[int, float] = {}
-    for a, b in _candidates(keys):
-        score = _similarity(keys[a], keys[b])
+    last, key_a = -1, ""
+    for a, b in _pairs(held.shingles.pairs(n), n):
+        if a != last:  # pairs come sorted by a: its key is read once
+            last, key_a = a, held.key(a)
+        score = _similarity(key_a, held.key(b))
         if score < NEAR_MISS_SCORE:
             continue
-        where = f"{records[a].source.file}:{records[a].source.line} ~ {records[b].source.file}:{records[b].source.line}"
+        rec_a, rec_b = held.record(a), held.record(b)
+        where = f"{rec_a.source.file}:{rec_a.source.line} ~ {rec_b.source.file}:{rec_b.source.line}"
         if score < MERGE_MIN_SCORE:
             report.near_misses.append(f"{where} (similarity {score:.0f} < {MERGE_MIN_SCORE:.0f})")
             continue
         ra, rb = find(a), find(b)
         if ra == rb:
             continue
-        conflict = next((c for x in members[ra] for y in members[rb] if (c := _conflict(records[x], records[y]))), None)
+        group_a = [held.record(x) for x in members.get(ra, [ra])]
+        group_b = [held.record(y) for y in members.get(rb, [rb])]
+        conflict = next((c for x in group_a for y in group_b if (c := _conflict(x, y))), None)
         if conflict:
             report.near_misses.append(f"{where} (similarity {score:.0f}, but {conflict})")
             continue
         parent[rb] = ra
-        members[ra] += members.pop(rb)
+        members[ra] = members.pop(ra, [ra]) + members.pop(rb, [rb])
         best[ra] = min(best.get(ra, 100.0), best.pop(rb, 100.0), score)
 
-    groups: dict[int, list[Record]] = defaultdict(list)
-    for i, rec in enumerate(records):
-        groups[find(i)].append(rec)
-    papers = []
-    for root, copies in groups.items():
+    for records in members.values():
+        records.sort()  # a group's copies in record (manifest) order
+    for i in range(n):
+        root = find(i)
+        group = members.get(root)
+        if group is not None and group[0] != i:
+            continue  # came out with the group's first record
+        copies = [held.record(j) for j in group] if group is not None else [held.record(i)]
         paper = _merge_copies(copies)
-        papers.append(paper)
-        if copies_out is not None:
-            copies_out.append(copies)
         if len(copies) > 1:
             copies_at = [f"{c.source.file}:{c.source.line}" for c in copies]
             report.merges.append(Merge(paper.paper_id, paper.title, copies_at, best.get(root, 100.0)))
-    return papers
+        yield copies, paper
 
 
 def _first(values: list[str | None]) -> str | None:
@@ -258,57 +388,66 @@ def build_catalog(corpus_dir: Path, settings: CorpusSettings | None = None) -> t
     Every problem is reported with its file:line and reading goes on; it raises only when nothing at all
     could be read. A source that yields no paper is in `report.empty_sources`: compare with the previous
     catalog (`report.lost_sources`) before letting it replace an index."""
+    report = CatalogReport()
+    return list(iter_catalog(corpus_dir, report, settings)), report
+
+
+def iter_catalog(
+    corpus_dir: Path, report: CatalogReport, settings: CorpusSettings | None = None, spill_dir: Path | None = None
+) -> Iterator[Paper]:
+    """`build_catalog`'s papers one at a time, in the same order, holding neither the records nor the papers:
+    the records are spilled to a temporary file in `spill_dir` (else the temp dir) while the corpus is read and
+    read back as their papers are made. `report` is complete once the papers are exhausted."""
     from rag.settings import CorpusSettings
 
     settings = settings or CorpusSettings()
-    report = CatalogReport()
     corpus = discover(Path(corpus_dir), settings.format)
-    records: list[Record] = []
-    for item in read(corpus, settings.max_record_bytes, report.sources):
-        if isinstance(item, Problem):
-            report.problems.append(item)
-        else:
-            records.append(item)
-    report.pages = len(corpus.sources)
-    report.records = len(records)
-    if not records:
-        shown = "; ".join(str(p) for p in report.problems[:5]) or "no files"
-        more = f" (and {len(report.problems) - 5} more)" if len(report.problems) > 5 else ""
-        how = ""
-        if Path(corpus_dir).is_dir() and not (Path(corpus_dir) / "manifest.json").is_file():
-            how = " (manifest.json: missing, so each file's format was detected from its content)"
-        raise CorpusError(f"nothing could be ingested from {corpus_dir}{how}: {shown}{more}")
-    groups: list[list[Record]] = []
-    papers = _drop_duplicates(merge_records(records, report, groups), groups, report)
-    seen: set[str] = set()
-    for p in papers:
-        if p.paper_id in seen:  # two distinct papers with one title: keep both, ids told apart
-            p.paper_id = paper_id_for(None, p.arxiv_id, p.abstract)
-        n = 1
-        base = p.paper_id
-        while p.paper_id in seen:  # same title and id too (kept after the duplicate check): still unique
-            p.paper_id, n = f"{base}-{n}", n + 1
-        seen.add(p.paper_id)
-    return papers, report
+    held = _Records(spill_dir)
+    try:
+        for item in read(corpus, settings.max_record_bytes, report.sources):
+            if isinstance(item, Problem):
+                report.problems.append(item)
+            else:
+                held.add(item)
+        report.pages = len(corpus.sources)
+        report.records = len(held)
+        if not len(held):
+            shown = "; ".join(str(p) for p in report.problems[:5]) or "no files"
+            more = f" (and {len(report.problems) - 5} more)" if len(report.problems) > 5 else ""
+            how = ""
+            if Path(corpus_dir).is_dir() and not (Path(corpus_dir) / "manifest.json").is_file():
+                how = " (manifest.json: missing, so each file's format was detected from its content)"
+            raise CorpusError(f"nothing could be ingested from {corpus_dir}{how}: {shown}{more}")
+        seen: set[str] = set()
+        for p in _drop_duplicates(_merged(held, report), report):
+            if p.paper_id in seen:  # two distinct papers with one title: keep both, ids told apart
+                p.paper_id = paper_id_for(None, p.arxiv_id, p.abstract)
+            n = 1
+            base = p.paper_id
+            while p.paper_id in seen:  # same title and id too (kept after the duplicate check): still unique
+                p.paper_id, n = f"{base}-{n}", n + 1
+            seen.add(p.paper_id)
+            yield p
+    finally:
+        held.close()
 
 
 def _identity(c: Record | Paper) -> list[str]:
     return [k for k in (c.arxiv_id and f"arXiv:{c.arxiv_id}", c.doi and f"DOI {c.doi}") if k]
 
 
-def _drop_duplicates(papers: list[Paper], groups: list[list[Record]], report: CatalogReport) -> list[Paper]:
+def _drop_duplicates(merged: Iterable[tuple[list[Record], Paper]], report: CatalogReport) -> Iterator[Paper]:
     """One paper per arXiv id and per DOI. Copies that did not merge (different abstracts) would be two papers
     with one identity: the first (in corpus order) keeps it; every later copy claiming it is dropped and
     reported where it was read. Copies of that paper that claim no identity (a page without ids) stay."""
-    kept: list[Paper] = []
-    owner: dict[str, Paper] = {}
-    for paper, copies in zip(papers, groups, strict=True):
+    owner: dict[str, tuple[str, int]] = {}  # identity -> where its paper's first copy was read
+    for copies, paper in merged:
         clashing = [c for c in copies if any(k in owner for k in _identity(c))]
         for c in clashing:
             key = next(k for k in _identity(c) if k in owner)
-            there = owner[key].provenance[0]
+            file, line = owner[key]
             report.problems.append(
-                Problem(c.source.file, c.source.line, f"skipped: duplicate {key} of {there.file}:{there.line} "
+                Problem(c.source.file, c.source.line, f"skipped: duplicate {key} of {file}:{line} "
                         "with a different abstract; the first one is kept")
             )  # fmt: skip
         if clashing:
@@ -316,9 +455,9 @@ def _drop_duplicates(papers: list[Paper], groups: list[list[Record]], report: Ca
             if not rest:
                 continue
             paper = _merge_copies(rest)
-        owner.update(dict.fromkeys(_identity(paper), paper))
-        kept.append(paper)
-    return kept
+        there = paper.provenance[0]
+        owner.update(dict.fromkeys(_identity(paper), (sys.intern(there.file), there.line)))
+        yield paper
 
 
 MONTH_NUMBERS = {m.lower(): i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}

@@ -133,13 +133,34 @@ def haystack(p: Paper) -> str:
     return fold(" ".join([p.title, p.abstract, *p.authors, p.arxiv_id or "", p.paper_id]))
 
 
+class Digest:
+    """Identity of a sequence of items (the first 16 hex digits of a sha256), fed one item at a time: an ingest
+    takes it while the papers stream past, holding none of them."""
+
+    def __init__(self, encode: Callable[[Any], bytes]):
+        self._encode = encode
+        self._h = hashlib.sha256()
+
+    def add(self, item: Any) -> None:
+        self._h.update(self._encode(item))
+
+    def of(self, items: Iterable[Any]) -> str:
+        for item in items:
+            self.add(item)
+        return self.hexdigest()
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()[:16]
+
+
+def paper_digester() -> Digest:
+    """`paper_digest`, fed one paper at a time."""
+    return Digest(lambda p: p.model_dump_json().encode() + b"\n")
+
+
 def paper_digest(papers: Iterable[Paper]) -> str:
     """Identity of a catalog's content (every field of every paper, in order)."""
-    h = hashlib.sha256()
-    for p in papers:
-        h.update(p.model_dump_json().encode())
-        h.update(b"\n")
-    return h.hexdigest()[:16]
+    return paper_digester().of(papers)
 
 
 class _Writer:
@@ -271,6 +292,10 @@ def write_catalog(path: Path, papers: Iterable[Paper], after_batch: Callable[[in
         conn.execute("PRAGMA journal_mode=OFF")  # the file is not in use until renamed: no journal needed
         conn.execute("PRAGMA synchronous=OFF")
         n = _fill(conn, papers, after_batch)
+    except BaseException:  # the papers' source failed (nothing readable, a refused corpus): no leftover
+        conn.close()
+        tmp.unlink(missing_ok=True)
+        raise
     finally:
         conn.close()
     with open(tmp, "rb") as f:

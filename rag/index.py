@@ -33,18 +33,20 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.arrays import RowWriter
-from rag.catalog import Catalog, build_catalog
-from rag.catalog_store import SCHEMA_VERSION, CatalogSchemaError, paper_digest, write_catalog
+from rag.arrays import RowWriter, StringTable
+from rag.catalog import Catalog, CatalogReport, iter_catalog
+from rag.catalog_store import SCHEMA_VERSION, CatalogSchemaError, paper_digester, write_catalog
 from rag.errors import UserError
 from rag.keywords import FOLDER as KEYWORDS
-from rag.keywords import KeywordIndex, Tokenizer, paper_search_text, search_digest
+from rag.keywords import KeywordIndex, Tokenizer, paper_search_text, search_digester
 from rag.models import Paper
 from rag.resume import VectorJournal, text_key
 from rag.settings import Settings
@@ -62,6 +64,7 @@ SENTENCE_MIN_CHARS, SENTENCE_MAX_CHARS = 30, 600
 MIN_CHUNK_CONTENT_TOKENS = 50
 POINTER = "current.json"
 CATALOG = "catalog.sqlite"
+STAGED = "catalog.staged.sqlite"  # the next generation's catalog, in the data dir until that generation exists
 GENERATIONS = "generations"
 LOCK = "ingest.lock"
 
@@ -341,14 +344,16 @@ def paper_document(
 
 # -- sentence vectors ------------------------------------------------------------------------------------
 class SentenceStore:
-    """Sentence vectors of one generation: sentences.npy (float32 rows, L2-normalised, memory-mapped) and
-    sentences.json (the sentence texts in row order and each paper's row range)."""
+    """Sentence vectors of one generation: sentences.npy (float32 rows, L2-normalised, memory-mapped),
+    sentences.texts (the sentence texts in row order, a `StringTable`: one read when quoted) and sentences.json
+    (each paper's row range). A generation of an older version holds the texts as a list in sentences.json."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self._rows: np.ndarray | None = None
-        self._texts: list[str] = []
+        self._texts: Sequence[str] = []
         self._ranges: dict[str, tuple[int, int]] = {}
+        self._dim = 0
 
     @staticmethod
     def writer(folder: Path) -> SentenceWriter:
@@ -358,10 +363,12 @@ class SentenceStore:
     def _load(self) -> None:
         if self._rows is None:
             data = json.loads((self.folder / "sentences.json").read_text(encoding="utf-8"))
-            self._texts = data["texts"]
+            texts = data["texts"]
+            self._texts = StringTable.open(self.folder / texts) if isinstance(texts, str) else texts
             self._ranges = {k: (int(v[0]), int(v[1])) for k, v in data["ranges"].items()}
+            self._dim = int(data["dim"])
             rows = np.load(self.folder / "sentences.npy", mmap_mode="r")
-            self._rows = rows if rows.size else np.zeros((0, int(data["dim"])), dtype=np.float32)
+            self._rows = rows if rows.size else np.zeros((0, self._dim), dtype=np.float32)
 
     def get(self, paper_ids: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
         self._load()
@@ -369,14 +376,38 @@ class SentenceStore:
         out = {}
         for pid in paper_ids:
             if (r := self._ranges.get(pid)) is not None:
-                out[pid] = (self._texts[r[0] : r[1]], np.array(self._rows[r[0] : r[1]], dtype=np.float32))
+                out[pid] = ([self._texts[i] for i in range(*r)], np.array(self._rows[r[0] : r[1]], dtype=np.float32))
         return out
+
+    def copy(self, paper_ids: list[str], out: SentenceWriter) -> None:
+        """These papers' sentences into `out`, in this order, read from the files paper by paper rather than through
+        their memory maps: a re-ingest copies nearly every paper, and what it read through a map would stay
+        resident (sentences.npy alone is ~10 GB at a million papers)."""
+        self._load()
+        texts = self._texts
+        table = texts if isinstance(texts, StringTable) and texts.path is not None else None
+        with open(self.folder / "sentences.npy", "rb") as f:
+            fmt = np.lib.format
+            (fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0)(f)
+            start, width = f.tell(), 4 * self._dim  # where the float32 rows start, bytes a row
+            blob = os.open(table.path, os.O_RDONLY) if table is not None and table.path is not None else -1
+            try:
+                for pid in paper_ids:
+                    a, b = self._ranges.get(pid, (0, 0))
+                    vecs = np.frombuffer(os.pread(f.fileno(), (b - a) * width, start + a * width), dtype=np.float32)
+                    got = table.read(blob, a, b) if table is not None else [texts[i] for i in range(a, b)]
+                    out.add(pid, got, vecs.reshape(b - a, self._dim))
+            finally:
+                if blob >= 0:
+                    os.close(blob)
 
 
 class SentenceWriter:
-    """Writes sentences.npy and sentences.json one paper at a time, holding neither all rows nor all texts: rows
-    go straight into the .npy (rag/arrays.RowWriter), texts into a spill file of JSON lines, and `close` writes
-    sentences.json from it, both files under temp names renamed when complete. Same files as readers expect."""
+    """Writes sentences.npy, sentences.texts and sentences.json one paper at a time, holding neither all rows nor
+    all texts: rows go straight into the .npy (rag/arrays.RowWriter), texts into a spill file of JSON lines that
+    `close` turns into the text table; sentences.json (the ranges) is written last, under a temp name renamed."""
+
+    TEXTS = "sentences.texts"
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -404,17 +435,16 @@ class SentenceWriter:
         self._npy.close()
         os.replace(self._npy.path, self.folder / "sentences.npy")
         self._texts.close()
+        with open(self._spill, encoding="utf-8") as spilled:
+            StringTable.write(self.folder / self.TEXTS, (json.loads(line) for line in spilled))
+        self._spill.unlink()
         tmp = self.folder / "sentences.json.tmp"
-        with open(tmp, "w", encoding="utf-8") as out, open(self._spill, encoding="utf-8") as spilled:
+        with open(tmp, "w", encoding="utf-8") as out:
             ranges = {pid: list(r) for pid, r in self._ranges.items()}
-            out.write(f'{{"dim": {dim}, "ranges": {json.dumps(ranges, ensure_ascii=False)}, "texts": [')
-            for i, line in enumerate(spilled):
-                out.write((", " if i else "") + line.rstrip("\n"))
-            out.write("]}")
+            json.dump({"dim": dim, "ranges": ranges, "texts": self.TEXTS}, out, ensure_ascii=False)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, self.folder / "sentences.json")
-        self._spill.unlink()
         return self.rows
 
 
@@ -502,6 +532,8 @@ class Index:
         need = [gen.catalog_path]
         if "sentences" in gen.meta:
             need += [gen.dir / "sentences.json", gen.dir / "sentences.npy"]
+        if gen.meta.get("sentence_texts"):
+            need.append(gen.dir / gen.meta["sentence_texts"])
         if gen.meta.get("bm25_digest"):
             need.append(gen.keywords_dir)
         return [p.name for p in need if not p.exists()]
@@ -725,6 +757,25 @@ class _Output:
         self.dense.add_papers(ids, vectors)
 
 
+class _Tally:
+    """What planning an ingest needs of every paper, taken as the papers stream into the catalog (none is kept):
+    each one's content hash by id in catalog order, the files they were read from, and the digests of the catalog
+    and of the keyword index's input."""
+
+    def __init__(self) -> None:
+        self.hashes: dict[str, str] = {}
+        self.files: set[str] = set()
+        self.catalog, self.search = paper_digester(), search_digester()
+
+    def watch(self, papers: Iterable[Paper]) -> Iterator[Paper]:
+        for p in papers:
+            self.hashes[p.paper_id] = paper_hash(p)
+            self.files.update(sys.intern(s.file) for s in p.provenance)
+            self.catalog.add(p)
+            self.search.add(p)
+            yield p
+
+
 class Ingest:
     """One ingest run: parse -> plan (what changed) -> copy the unchanged papers -> per batch of changed papers:
     chunk -> embed -> store -> catalog, BM25 -> switch -> clean up."""
@@ -738,6 +789,7 @@ class Ingest:
         self.report = IngestReport()
         self.journal = VectorJournal(index.data_dir / "resume", index.key)
         self._t = time.perf_counter()
+        self._catalogued = 0  # papers the catalog gave, before `_admit`
 
     def _stage(self, name: str, t0: float) -> float:
         now = time.perf_counter()
@@ -745,15 +797,25 @@ class Ingest:
         return now
 
     def run(self) -> IngestReport:
+        staged = self.index.data_dir / STAGED
+        try:
+            return self._run(staged)
+        finally:
+            staged.unlink(missing_ok=True)  # moved into the new generation, or left by a refused or failed ingest
+
+    def _run(self, staged: Path) -> IngestReport:
         idx, report = self.index, self.report
         t0 = time.perf_counter()
-        papers, cat_report = build_catalog(self.corpus_dir, idx.settings.corpus)
+        # The catalog is written as its papers come (records spilled to the data dir while the corpus is read),
+        # and every later step reads the papers back from it a batch at a time: no step holds every paper.
+        cat_report, tally = CatalogReport(), _Tally()
+        papers = iter_catalog(self.corpus_dir, cat_report, idx.settings.corpus, spill_dir=idx.data_dir)
+        write_catalog(staged, tally.watch(self._admit(papers)), after_batch=lambda _: checkpoint("during_catalog"))
         report.copies = cat_report.records
-        report.merged = cat_report.records - len(papers)
+        report.merged = cat_report.records - self._catalogued
         report.problems = len(cat_report.problems)
         report.catalog_lines = cat_report.lines()
-        papers = self._admit(papers)
-        report.papers = len(papers)
+        report.papers = len(tally.hashes)
         t0 = self._stage("parse", t0)
 
         gens = idx.generations
@@ -762,18 +824,18 @@ class Ingest:
         prev_usable = prev if same and not self.rebuild else None  # what unchanged papers are copied from
         report.rebuilt = prev is not None and prev_usable is None
         if prev is not None and same:
-            self._refuse_lost_sources(prev, papers)
+            self._refuse_lost_sources(prev, tally.files)
         self._collect_garbage(keep=[prev] if prev else [])
 
-        hashes = {p.paper_id: paper_hash(p) for p in papers}
+        hashes = tally.hashes
         old_hashes = prev_usable.hashes if prev_usable else {}
         keep = {pid for pid, h in hashes.items() if old_hashes.get(pid) == h}
-        todo = [p for p in papers if p.paper_id not in keep]
         removed = set(old_hashes) - set(hashes)
-        report.papers_updated = len(todo)
+        report.papers_updated = len(hashes) - len(keep)
         report.papers_removed = len(removed) if prev_usable else 0
-        digest = f"{SCHEMA_VERSION}:{paper_digest(papers)}"  # a new catalog schema rewrites the catalog
-        if prev_usable and not todo and not removed and prev_usable.meta.get("catalog_digest") == digest:
+        digest = f"{SCHEMA_VERSION}:{tally.catalog.hexdigest()}"  # a new catalog schema rewrites the catalog
+        unchanged = not report.papers_updated and not removed
+        if prev_usable and unchanged and prev_usable.meta.get("catalog_digest") == digest:
             report.unchanged, report.generation = True, prev_usable.name
             idx._adopt(prev_usable)
             report.seconds = time.perf_counter() - self._t
@@ -784,14 +846,13 @@ class Ingest:
         self._stage("store", t0)  # the plan: hashes and the clean-up of killed generations
         gen = gens.new()
         checkpoint("before_chroma")
-        meta = self._store(gen, prev_usable, papers, keep, todo, hashes)
+        meta = self._store(gen, prev_usable, Catalog.open(staged), keep, hashes)
         t0 = time.perf_counter()
         checkpoint("after_chroma")
-        # In batches into a temp file renamed when complete: a half-written catalog is never read.
-        write_catalog(gen.dir / CATALOG, papers, after_batch=lambda _: checkpoint("during_catalog"))
+        os.replace(staged, gen.dir / CATALOG)  # complete and fsync'd (write_catalog); the generation is not current
         checkpoint("after_catalog")
         meta["catalog_digest"] = digest
-        meta["bm25_digest"] = self._keywords(gen, prev, papers)
+        meta["bm25_digest"] = self._keywords(gen, prev, tally.search.hexdigest())
         gen.meta = meta
         _write_atomic(gen.dir / "index.json", json.dumps(meta, indent=1).encode())
         gens.switch(gen)
@@ -804,28 +865,31 @@ class Ingest:
         report.seconds = time.perf_counter() - self._t
         return report
 
-    def _keywords(self, gen: Generation, prev: Generation | None, papers: list[Paper]) -> str:
-        """The BM25 index of the new generation: the previous one's files when no paper's search text changed
-        (bm25s cannot add or remove documents, so any change rebuilds it, here at ingest, never at query time)."""
-        digest = search_digest(papers)
+    def _keywords(self, gen: Generation, prev: Generation | None, digest: str) -> str:
+        """The BM25 index of the new generation (`digest`: of its papers' search texts): the previous one's files
+        when no paper's search text changed (bm25s cannot add or remove documents, so any change rebuilds it, here
+        at ingest, never at query time), else built from the generation's catalog."""
         if prev is not None and KeywordIndex.digest_of(prev.keywords_dir) == digest:
             KeywordIndex.reuse(prev.keywords_dir, gen.keywords_dir)
         else:
-            KeywordIndex.build([paper_search_text(p) for p in papers], Tokenizer()).save(gen.keywords_dir, digest)
+            texts = (paper_search_text(p) for p in Catalog.open(gen.catalog_path).iter_papers())
+            KeywordIndex.build(texts, Tokenizer()).save(gen.keywords_dir, digest)
         return digest
 
     # -- parse: one bad record never stops the ingest -------------------------------------------------
-    def _admit(self, papers: list[Paper]) -> list[Paper]:
+    def _admit(self, papers: Iterable[Paper]) -> Iterator[Paper]:
+        """The catalog's papers an index can take, as they come: over-long abstracts skipped, ids made unique."""
         limit = self.settings.ingest.max_abstract_chars
-        out: list[Paper] = []
         seen: dict[str, int] = {}
         for p in papers:
+            self._catalogued += 1
             where = f"{p.provenance[0].file}:{p.provenance[0].line}" if p.provenance else p.paper_id
             if len(p.abstract) > limit:
                 self.report.notes.append(
                     f"{where}: skipped {p.paper_id} ({p.title[:60]!r}): abstract of {len(p.abstract):,} characters "
                     f"is over the {limit:,}-character limit (ingest.max_abstract_chars)"
                 )
+                self.report.skipped += 1
                 continue
             if p.paper_id in seen:  # two records the catalog could not tell apart: keep both, ids told apart
                 seen[p.paper_id] += 1
@@ -833,11 +897,9 @@ class Ingest:
                 self.report.notes.append(f"{where}: duplicate paper id {p.paper_id}; stored as {new_id}")
                 p = p.model_copy(update={"paper_id": new_id})
             seen.setdefault(p.paper_id, 1)
-            out.append(p)
-        self.report.skipped = len(papers) - len(out)
-        return out
+            yield p
 
-    def _refuse_lost_sources(self, prev: Generation, papers: list[Paper]) -> None:
+    def _refuse_lost_sources(self, prev: Generation, files: set[str]) -> None:
         """A source that still exists but now yields no paper was most likely misread (a wrong format):
         applying that catalog would silently remove all its papers, so the previous index is kept."""
         try:
@@ -846,10 +908,9 @@ class Ingest:
             return
         if not len(old):
             return
-        now = {s.file for p in papers for s in p.provenance}
-        gone = sorted(set(old.provenance_files()) - now)
+        gone = sorted(set(old.provenance_files()) - files)
         lost = [f for f in gone if (self.corpus_dir / f).is_file() or Path(f).is_file()]
-        if not papers or lost:
+        if not files or lost:
             what = ", ".join(lost) if lost else str(self.corpus_dir)
             raise IndexStateError(
                 f"refusing to apply this ingest: {what} yielded no papers, but the index has papers from it "
@@ -944,14 +1005,14 @@ class Ingest:
         self,
         gen: Generation,
         prev: Generation | None,
-        papers: list[Paper],
+        catalog: Catalog,
         keep: set[str],
-        todo: list[Paper],
         hashes: dict[str, str],
     ) -> dict[str, Any]:
         """Fills the new generation's collections and vector files: the kept papers copied from `prev` a Chroma
-        page at a time, then the changed papers in batches of `ingest.batch_papers`, each chunked, embedded and
-        stored before the next is read. No step holds more than a page or a batch of vectors."""
+        page at a time, then the changed papers (`catalog`'s papers not in `keep`; `hashes`: every paper's, in
+        catalog order) in batches of `ingest.batch_papers`, each read from the catalog, chunked, embedded and
+        stored before the next is read. No step holds more than a page or a batch of papers or vectors."""
         idx, report = self.index, self.report
         t0 = time.perf_counter()
         client = idx.client()
@@ -967,16 +1028,16 @@ class Ingest:
         dim = int(prev.meta.get("dim", 0)) if prev else 0
         batch = self.settings.ingest.batch_papers
         if prev is not None and keep:
-            self._copy(prev, [p.paper_id for p in papers if p.paper_id in keep], out, batch)
+            self._copy(prev, [pid for pid in hashes if pid in keep], out, batch)
         t0 = self._stage("store", t0)
 
         bar: Any = None
-        if self.progress and todo:
+        if self.progress and len(keep) < len(hashes):
             from tqdm import tqdm
 
             bar = tqdm(total=0, desc="Embedding", unit="text", file=sys.stderr)
-        for start in range(0, len(todo), batch):
-            part = todo[start : start + batch]
+        changed = (p for p in catalog.iter_papers() if p.paper_id not in keep)
+        while part := list(islice(changed, batch)):
             chunks, sents, texts = self.texts(part)
             t0 = self._stage("chunk", t0)
             vectors = self._embed(texts, bar)
@@ -1007,9 +1068,10 @@ class Ingest:
         return {
             "identity": idx.identity(),
             "collections": {"chunks": chunk_name, "papers": paper_name},
-            "papers": len(papers),
+            "papers": len(hashes),
             "chunks": out.chunks,
             "sentences": n_sentences,
+            "sentence_texts": SentenceWriter.TEXTS,
             "dim": dim,
             "hashes": hashes,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -1035,13 +1097,7 @@ class Ingest:
                 out.add_papers(
                     [page["ids"][i] for i in pick], np.asarray([page["embeddings"][i] for i in pick], dtype=np.float32)
                 )
-        old_sentences = SentenceStore(prev.dir)
-        for start in range(0, len(kept), batch):
-            part = kept[start : start + batch]
-            got = old_sentences.get(part)
-            for pid in part:
-                texts, vecs = got.get(pid) or ([], np.zeros((0, 0), dtype=np.float32))
-                out.sentences.add(pid, texts, vecs)
+        SentenceStore(prev.dir).copy(kept, out.sentences)
 
     # -- clean up ------------------------------------------------------------------------------
     def _collect_garbage(self, keep: list[Generation]) -> None:

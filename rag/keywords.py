@@ -12,25 +12,30 @@ whose papers' search texts did not change reuses the previous files (hard links)
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
 import shutil
 import sqlite3
+import tempfile
 import threading
+from array import array
 from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 from urllib.parse import quote
 
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.scoring import _build_idf_array, _select_idf_scorer
 
+from rag.catalog_store import Digest
 from rag.models import Paper
 from rag.text import searchable
 
 FOLDER = "bm25"
+BUILD_BATCH = 5000  # texts tokenized together while an index is built
 TERMS = "terms.sqlite"
 INFO = "info.json"
 
@@ -42,13 +47,14 @@ def paper_search_text(p: Paper) -> str:
     return searchable(" \n".join(parts))
 
 
+def search_digester() -> Digest:
+    """`search_digest`, fed one paper at a time."""
+    return Digest(lambda p: paper_search_text(p).encode() + b"\x00")
+
+
 def search_digest(papers: Iterable[Paper]) -> str:
     """Identity of the keyword index's input: every paper's search text, in catalog order."""
-    h = hashlib.sha256()
-    for p in papers:
-        h.update(paper_search_text(p).encode())
-        h.update(b"\x00")
-    return h.hexdigest()[:16]
+    return search_digester().of(papers)
 
 
 class Tokenizer:
@@ -78,13 +84,64 @@ class KeywordIndex:
 
     # -- build and store --------------------------------------------------------------------------
     @classmethod
-    def build(cls, texts: list[str], tokenize: Tokenizer) -> KeywordIndex:
-        docs = tokenize(texts)
-        if not docs:  # bm25s cannot index nothing; an empty catalog simply has no keyword matches
-            return cls(None, 0, {})
-        bm25 = bm25s.BM25()
-        bm25.index(docs, show_progress=False)
-        return cls(bm25, len(docs), dict(bm25.vocab_dict))
+    def build(cls, texts: Iterable[str], tokenize: Tokenizer, batch: int = BUILD_BATCH) -> KeywordIndex:
+        """bm25s's index of the texts (its default BM25, the same scores its `index` gives), built in bounded
+        memory: the texts are tokenized a batch at a time into (document, term, count) rows spilled to a temporary
+        file, then the score matrix is filled in place, column by column, from the spill. Held at once: the
+        matrix itself (8 bytes a distinct term of a document), the vocabulary, one batch; never every document's
+        tokens (bm25s's own `index` holds them as Python lists: gigabytes at a million papers)."""
+        vocab: dict[str, int] = {}
+        lengths = array("q")  # tokens of each document
+        df = np.zeros(0, dtype=np.int64)  # documents using each term
+        sizes: list[int] = []  # rows spilled per batch
+        with tempfile.TemporaryFile() as spill:
+            rest = iter(texts)
+            while part := list(islice(rest, batch)):
+                docs = tokenize(part)
+                tokens = np.fromiter((vocab.setdefault(t, len(vocab)) for d in docs for t in d), dtype=np.int64)
+                counts = np.array([len(d) for d in docs], dtype=np.int64)
+                n_vocab = max(len(vocab), 1)
+                # One row per (document, term), sorted by document then term, with the term's count.
+                codes, tf = np.unique(np.repeat(np.arange(len(docs)), counts) * n_vocab + tokens, return_counts=True)
+                rows = np.empty((3, len(codes)), dtype=np.int32)
+                rows[0], rows[1], rows[2] = codes // n_vocab + len(lengths), codes % n_vocab, tf
+                spill.write(rows.tobytes())
+                sizes.append(len(codes))
+                df = np.pad(df, (0, len(vocab) - len(df))) + np.bincount(rows[1], minlength=len(vocab))
+                lengths.extend(counts.tolist())
+            n_docs = len(lengths)
+            if not n_docs:  # bm25s cannot index nothing; an empty catalog simply has no keyword matches
+                return cls(None, 0, {})
+            bm25 = bm25s.BM25()
+            # What bm25s's build_index_from_ids computes, in its order of operations and types: float64 per row,
+            # stored as float32.
+            avg_doc_len = np.frombuffer(lengths, dtype=np.int64).mean()
+            idf = _build_idf_array(dict(enumerate(df.tolist())), n_docs, _select_idf_scorer(bm25.idf_method))
+            indptr = np.zeros(len(df) + 1, dtype=np.int64)
+            np.cumsum(df, out=indptr[1:])
+            data = np.empty(int(indptr[-1]), dtype=np.float32)
+            indices = np.empty(int(indptr[-1]), dtype=np.int32)
+            free = indptr[:-1].copy()  # next free slot of each column
+            doc_len = np.frombuffer(lengths, dtype=np.int64)
+            spill.seek(0)
+            for size in sizes:
+                doc, term, tf32 = np.frombuffer(spill.read(12 * size), dtype=np.int32).reshape(3, size)
+                tf = tf32.astype(np.float32).astype(np.float64)
+                norm = bm25.k1 * ((1 - bm25.b) + bm25.b * doc_len[doc] / avg_doc_len)
+                scores = (idf[term].astype(np.float64) * (tf / (norm + tf))).astype(np.float32)
+                # Into each term's column, documents ascending (batches come in document order).
+                order = np.argsort(term, kind="stable")
+                term, doc, scores = term[order], doc[order], scores[order]
+                cols, first, n = np.unique(term, return_index=True, return_counts=True)
+                at = free[term] + (np.arange(size) - np.repeat(first, n))
+                data[at], indices[at] = scores, doc
+                free[cols] += n
+        bm25.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
+        bm25.nonoccurrence_array = None
+        if "" not in vocab:  # bm25s's `create_empty_token`: a term no document uses, past the last column
+            vocab[""] = len(df)
+        bm25.vocab_dict = vocab
+        return cls(bm25, n_docs, dict(vocab))
 
     def save(self, folder: Path, digest: str) -> None:
         """Write the index into `folder` (created; must not exist yet)."""

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 
-from rag.arrays import RowWriter, StringTable, load_array, save_array, save_rows
+from rag.arrays import RowWriter, StringTable, load_array, released, save_array, save_rows
 
 V = TypeVar("V")
 Chunks = list[tuple[str, str, float]]  # (chunk id, text, cosine), best first
@@ -337,7 +337,7 @@ class DenseWriter:
         size = (self.spill / "texts").stat().st_size
         blob = np.memmap(self.spill / "texts", dtype=np.uint8, mode="r") if size else np.zeros(0, dtype=np.uint8)
         spilled = StringTable(blob, np.array(self._text_ends, dtype=np.int64))
-        StringTable.write(self.folder / "texts", (spilled[i] for i in order.tolist()))
+        StringTable.write(self.folder / "texts", released((spilled[i] for i in order.tolist()), blob))
         save_rows(self.folder / "papers.npy", load_array(self._paper_rows.path), np.arange(self._paper_rows.rows))
         del blob, spilled
         shutil.rmtree(self.spill, ignore_errors=True)

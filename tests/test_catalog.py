@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.catalog import Catalog, CatalogReport, build_catalog, merge_records
+from rag import catalog as catalog_module
+from rag.catalog import Catalog, CatalogReport, build_catalog, iter_catalog, merge_records
 from rag.models import Record, Source
 from rag.parse import CorpusError
+from rag.text import fold
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -81,6 +83,45 @@ def test_changed_last_sentence_still_merges() -> None:
                source=Source(file="b", line=3, page="q"))  # fmt: skip
     papers = merge_records([a, b], CatalogReport())
     assert len(papers) == 1 and papers[0].title == "T" and papers[0].arxiv_id == "2502.12786"
+
+
+def test_candidate_pairs_found_a_part_and_a_buffer_at_a_time_are_every_pair_sharing_a_shingle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shingles are spilled by hash into parts and grouped one part at a time: the pairs are exactly those of
+    grouping every shingle at once (here by a dict), in (a, b) order, whatever the buffer."""
+    papers, _ = build_catalog(CORPUS)
+    keys = [fold(p.abstract) for p in papers] + [fold(p.abstract[: len(p.abstract) // 2]) for p in papers[:40]] + [""]
+    buckets: dict[int, list[int]] = {}
+    for i, key in enumerate(keys):
+        words = key.split()[:80]
+        for shingle in {" ".join(words[j : j + 5]) for j in range(0, max(1, len(words) - 4))}:
+            buckets.setdefault(hash(shingle), []).append(i)
+    expected = sorted({(a, b) for owners in buckets.values() if 2 <= len(owners) <= catalog_module.BUCKET_MAX
+                       for x, a in enumerate(owners) for b in owners[x + 1 :]})  # fmt: skip
+    assert len(expected) > 40  # the halves pair with their papers
+    for buffer in (3, 1 << 20):
+        monkeypatch.setattr(catalog_module._Shingles, "BUFFER", buffer)
+        shingles = catalog_module._Shingles(None)
+        for i, key in enumerate(keys):
+            shingles.add(i, key)
+        assert list(catalog_module._pairs(shingles.pairs(len(keys)), len(keys), step=7)) == expected
+        shingles.close()
+
+
+def test_the_streamed_catalog_is_the_built_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, catalog) -> None:
+    """`iter_catalog` (what an ingest reads: records spilled to a file, papers made one at a time) gives the papers
+    and report `build_catalog` gives, also when the shingles are flushed every few records."""
+    papers, report = catalog
+    monkeypatch.setattr(catalog_module._Shingles, "BUFFER", 50)
+    streamed_report = CatalogReport()
+    streamed = iter_catalog(CORPUS, streamed_report, spill_dir=tmp_path)
+    first = next(streamed)
+    assert streamed_report.records == 546 and len(streamed_report.merges) <= 1  # reported as their papers come
+    rest = [first, *streamed]
+    assert [p.model_dump() for p in rest] == [p.model_dump() for p in papers]
+    assert streamed_report.lines() == report.lines() and len(streamed_report.merges) == 16
+    assert list(tmp_path.iterdir()) == []  # the spill files have no name, and are closed
 
 
 def test_catalog_round_trip(tmp_path: Path, catalog) -> None:

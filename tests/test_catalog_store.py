@@ -358,6 +358,30 @@ def test_filters_on_20k_papers_use_indexes(big: Catalog) -> None:
 
 
 # -- BM25 saved and loaded ---------------------------------------------------------------------------------------
+def test_bm25_built_in_batches_is_bm25s_own_index(papers: list[Paper]) -> None:
+    """KeywordIndex.build tokenizes a batch at a time and fills the score matrix from a spill: every term's column
+    (documents and float32 scores) is bit for bit the one bm25s's own `index` builds from every token at once."""
+    import bm25s
+
+    tokenize = Tokenizer()
+    texts = [paper_search_text(p) for p in papers]
+    reference = bm25s.BM25()
+    reference.index(tokenize(texts), show_progress=False)
+    built: Any = KeywordIndex.build(iter(texts), tokenize, batch=37)._bm25
+    assert built.scores["num_docs"] == reference.scores["num_docs"] == len(papers)
+    assert set(built.vocab_dict) == set(reference.vocab_dict)
+
+    def column(bm25: Any, term: str) -> tuple[list[int], bytes]:
+        indptr, i = bm25.scores["indptr"], bm25.vocab_dict[term]
+        if i + 1 >= len(indptr):  # bm25s's empty token: no column
+            return [], b""
+        a, b = int(indptr[i]), int(indptr[i + 1])
+        return bm25.scores["indices"][a:b].tolist(), bm25.scores["data"][a:b].astype(np.float32).tobytes()
+
+    for term in reference.vocab_dict:
+        assert column(built, term) == column(reference, term), term
+
+
 def test_bm25_round_trip_scores_and_idf(papers: list[Paper], tmp_path: Path) -> None:
     tokenize = Tokenizer()
     texts = [paper_search_text(p) for p in papers]

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 import rag.cli
-from rag.catalog import Catalog
+from rag.catalog import Catalog, build_catalog
 from rag.corpus import detect_format, discover
 from rag.embed import Embedder
 from rag.engine import Engine
-from rag.index import Generations, build_catalog
+from rag.index import Generations
 from rag.parse import CorpusError
 from rag.settings import CorpusSettings
 from tests.conftest import CORPUS, make_settings

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from rag.arrays import StringTable
 from rag.embed import Embedder
 from rag.engine import Engine
 from rag.errors import UserError
-from rag.index import Index, answer_sentences, paper_document, paper_text
+from rag.index import Index, SentenceStore, answer_sentences, paper_document, paper_text
 from rag.text import searchable
 from rag.tokens import count_tokens
 from tests.conftest import make_settings
@@ -158,3 +160,51 @@ def test_index_key_changes_with_identity(tmp_path: Path) -> None:
     b = make_settings(tmp_path, embedding={"model": "other"})
     assert a.index_key() != b.index_key()
     assert Index.__name__ == "Index"
+
+
+def test_sentences_are_copied_by_reads_of_the_kept_papers_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-ingest copies the kept papers' sentences from the previous generation by file reads of their ranges:
+    no text is read through the table's memory map (or decoded for a paper not kept), and the copy reads back as
+    the original. A generation of an older version (texts listed in sentences.json) is copied the same."""
+    rng = np.random.default_rng(0)
+    old = tmp_path / "old"
+    old.mkdir()
+    writer = SentenceStore.writer(old)
+    papers = {"a": ["Alpha one é.", "Alpha two."], "b": [], "c": ["Gamma ✓ one.", "Gamma two.", "Gamma three."]}
+    for pid, texts in papers.items():
+        writer.add(pid, texts, rng.standard_normal((len(texts), 4)).astype(np.float32))
+    writer.close(4)
+    expected = SentenceStore(old).get(["c", "b", "a"])
+
+    def no_mapped_reads(self: StringTable, i: int) -> str:
+        raise AssertionError("read through the memory map")
+
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    shutil.copy(old / "sentences.npy", legacy / "sentences.npy")
+    data = json.loads((old / "sentences.json").read_text())
+    data["texts"] = [t for texts in papers.values() for t in texts]
+    (legacy / "sentences.json").write_text(json.dumps(data))
+    decoded: list[int] = []  # sentences read from the text table's file, per read
+    read = StringTable.read
+
+    def counted_read(self: StringTable, fd: int, a: int, b: int) -> list[str]:
+        decoded.append(b - a)
+        return read(self, fd, a, b)
+
+    for source in (old, legacy):
+        new = tmp_path / f"new-{source.name}"
+        new.mkdir()
+        decoded.clear()
+        with monkeypatch.context() as m:
+            m.setattr(StringTable, "__getitem__", no_mapped_reads)
+            m.setattr(StringTable, "read", counted_read)
+            out = SentenceStore.writer(new)
+            SentenceStore(source).copy(["c", "a"], out)
+            out.close(4)
+        assert sum(decoded) == (5 if source is old else 0)  # the kept papers' sentences, and nothing else
+        got = SentenceStore(new).get(["c", "b", "a"])
+        assert list(got) == ["c", "a"]
+        for pid in ("c", "a"):
+            assert got[pid][0] == expected[pid][0] == papers[pid]
+            assert np.array_equal(got[pid][1], expected[pid][1])

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from rag.arrays import load_array, save_rows
 from rag.vectors import DenseWriter, VectorCache
 
 
@@ -141,3 +142,28 @@ def test_written_dense_files_open_memory_mapped_and_score_the_same(corpus: Any, 
     pa, pb = cache.paper_sims(q), opened.paper_sims(q)
     assert list(pa) == list(pb) and list(pb.values()) == pytest.approx(list(pa.values()), abs=1e-6)
     assert VectorCache.open(tmp_path / "nothing") is None
+
+
+def _resident_kb(path: Path) -> int:
+    """Resident memory of this process's mappings of `path` (kB), from /proc/self/smaps."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if "-" in line.split(" ", 1)[0]:  # a mapping's header line: "start-end perms offset dev inode path"
+            inside = line.endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+def test_gathering_rows_from_a_memory_map_leaves_none_of_it_resident(tmp_path: Path) -> None:
+    """save_rows reads the rows through a memory map (the ingest's spill of every chunk vector) and releases each
+    block's pages: at the end the map holds no memory of this process, though every row was read (and written)."""
+    rows = np.random.default_rng(0).standard_normal((20_000, 384)).astype(np.float32)  # ~30 MB
+    np.save(tmp_path / "spill.npy", rows)
+    mapped = load_array(tmp_path / "spill.npy")
+    order = np.random.default_rng(1).permutation(len(rows))
+    np.asarray(mapped[:1000]).sum()  # a read leaves pages resident...
+    assert _resident_kb(tmp_path / "spill.npy") > 1000
+    save_rows(tmp_path / "out.npy", mapped, order, block=4096)
+    assert _resident_kb(tmp_path / "spill.npy") == 0  # ...save_rows's reads do not
+    assert np.array_equal(np.load(tmp_path / "out.npy"), rows[order])
