@@ -169,5 +169,13 @@ LAY_TERMS: list[tuple[re.Pattern[str], str]] = [(re.compile(rf"\b(?:{p})\b", re.
 
 
 def lay_terms(text: str) -> list[str]:
-    """The technical terms the text's everyday words stand for, each once, in table order."""
-    return list(dict.fromkeys(terms for pattern, terms in LAY_TERMS if pattern.search(text)))
+    """The technical terms the text's everyday words stand for, each once, in table order; none the text already
+    uses ("detecting hallucinations" needs no "hallucination", and no second embedding)."""
+    low = text.lower()
+    return list(
+        dict.fromkeys(
+            terms
+            for pattern, terms in LAY_TERMS
+            if pattern.search(text) and not all(w[:6] in low for w in terms.lower().split())
+        )
+    )

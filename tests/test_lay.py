@@ -80,6 +80,9 @@ TECHNICAL = [
     "Trading off accuracy for speed at inference",
     "Does majority voting over sampled answers help?",
     "Polish language models",
+    # the terms are already there: nothing to add
+    "methods for detecting hallucinations in large language models",
+    "Does fine-tuning on instruction tuning data help?",
 ]
 
 
