@@ -69,8 +69,9 @@ def release(array: np.ndarray) -> None:
         base.madvise(mmap.MADV_DONTNEED)
 
 
-def released(values: Iterable[T], array: np.ndarray, every: int = 65_536) -> Iterator[T]:
-    """`values` (read from the memory map `array`), releasing the map's pages every `every` values."""
+def released(values: Iterable[T], array: np.ndarray, every: int = 4096) -> Iterator[T]:
+    """`values` (read from the memory map `array`), releasing the map's pages every `every` values: read in random
+    order, each value may hold a page (65,536 of them held ~250 MB at 100k papers)."""
     for n, value in enumerate(values, 1):
         yield value
         if n % every == 0:
