@@ -44,7 +44,7 @@ class RowWriter:
 
     def add(self, block: np.ndarray) -> None:
         block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, self.dim)
-        self._f.write(block.tobytes())
+        self._f.write(block.data.cast("B"))  # the array's own bytes: no copy of the block
         self.rows += len(block)
 
     def close(self) -> int:
@@ -69,17 +69,19 @@ def release(array: np.ndarray) -> None:
         base.madvise(mmap.MADV_DONTNEED)
 
 
-def released(values: Iterable[T], array: np.ndarray, every: int = 65_536) -> Iterator[T]:
-    """`values` (read from the memory map `array`), releasing the map's pages every `every` values."""
+def released(values: Iterable[T], array: np.ndarray, every: int = 4096) -> Iterator[T]:
+    """`values` (read from the memory map `array`), releasing the map's pages every `every` values: read in random
+    order, each value may hold a page (65,536 of them held ~250 MB at 100k papers)."""
     for n, value in enumerate(values, 1):
         yield value
         if n % every == 0:
             release(array)
 
 
-def save_rows(path: Path, rows: np.ndarray, order: np.ndarray, block: int = 65_536) -> None:
+def save_rows(path: Path, rows: np.ndarray, order: np.ndarray, block: int = 4096) -> None:
     """rows[order] as a float32 .npy, gathered a block at a time (rows may be a memory map larger than memory,
-    released after each block)."""
+    released after each block). Small blocks: a gather in random order touches a page of the map per row, so a
+    block of 65,536 rows held ~100 MB of copies and ~256 MB of read pages at once (measured at 100k papers)."""
     out = RowWriter(path, int(rows.shape[1]))
     for start in range(0, len(order), block):
         out.add(rows[order[start : start + block]])

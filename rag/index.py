@@ -4,8 +4,8 @@ What one ingest stores, as one *generation* (data_dir/generations/<name>/):
 - chunk vectors (Chroma collection `<prefix>_<key>_<gen>_c`): the abstract in ~160-token chunks, each
   embedded with its paper's title and authors, for dense retrieval;
 - paper vectors (Chroma collection `<prefix>_<key>_<gen>_p`): one title + abstract vector per paper;
-- sentence vectors (sentences.npy + sentences.json): every abstract sentence an extractive answer may quote,
-  so answering never embeds corpus text;
+- sentence vectors (sentences.npy, sentences.texts, sentences.json): every abstract sentence an extractive answer
+  may quote, so answering never embeds corpus text;
 - catalog.sqlite (rag/catalog_store.py: the papers and their lookups), bm25/ (the keyword index, rag/keywords.py)
   and index.json (identity, collections, per-paper content hashes, counts).
 
@@ -777,8 +777,9 @@ class _Tally:
 
 
 class Ingest:
-    """One ingest run: parse -> plan (what changed) -> copy the unchanged papers -> per batch of changed papers:
-    chunk -> embed -> store -> catalog, BM25 -> switch -> clean up."""
+    """One ingest run: parse and merge, the catalog written as its papers come -> plan (what changed) -> BM25 ->
+    copy the unchanged papers -> per batch of changed papers (read back from the catalog): chunk -> embed -> store
+    -> the catalog moved into the generation -> switch -> clean up."""
 
     def __init__(self, index: Index, corpus_dir: Path, *, progress: bool, rebuild: bool):
         self.index = index
@@ -845,14 +846,19 @@ class Ingest:
             report.stages.setdefault(name, 0.0)
         self._stage("store", t0)  # the plan: hashes and the clean-up of killed generations
         gen = gens.new()
+        catalog = Catalog.open(staged)
+        # BM25 before the vectors: its score matrix (~1 GB at 1M papers) is freed before Chroma's index grows.
+        t0 = time.perf_counter()
+        bm25_digest = self._keywords(gen, prev, tally.search.hexdigest(), catalog)
+        self._stage("store", t0)
         checkpoint("before_chroma")
-        meta = self._store(gen, prev_usable, Catalog.open(staged), keep, hashes)
+        meta = self._store(gen, prev_usable, catalog, keep, hashes)
         t0 = time.perf_counter()
         checkpoint("after_chroma")
         os.replace(staged, gen.dir / CATALOG)  # complete and fsync'd (write_catalog); the generation is not current
         checkpoint("after_catalog")
         meta["catalog_digest"] = digest
-        meta["bm25_digest"] = self._keywords(gen, prev, tally.search.hexdigest())
+        meta["bm25_digest"] = bm25_digest
         gen.meta = meta
         _write_atomic(gen.dir / "index.json", json.dumps(meta, indent=1).encode())
         gens.switch(gen)
@@ -865,14 +871,14 @@ class Ingest:
         report.seconds = time.perf_counter() - self._t
         return report
 
-    def _keywords(self, gen: Generation, prev: Generation | None, digest: str) -> str:
+    def _keywords(self, gen: Generation, prev: Generation | None, digest: str, catalog: Catalog) -> str:
         """The BM25 index of the new generation (`digest`: of its papers' search texts): the previous one's files
         when no paper's search text changed (bm25s cannot add or remove documents, so any change rebuilds it, here
-        at ingest, never at query time), else built from the generation's catalog."""
+        at ingest, never at query time), else built from its `catalog`."""
         if prev is not None and KeywordIndex.digest_of(prev.keywords_dir) == digest:
             KeywordIndex.reuse(prev.keywords_dir, gen.keywords_dir)
         else:
-            texts = (paper_search_text(p) for p in Catalog.open(gen.catalog_path).iter_papers())
+            texts = (paper_search_text(p) for p in catalog.iter_papers())
             KeywordIndex.build(texts, Tokenizer()).save(gen.keywords_dir, digest)
         return digest
 
