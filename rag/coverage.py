@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from rag.catalog_store import NAME_TOKEN
+
 NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty hundred hundreds "
     "thousand thousands million millions billion billions dozen dozens single couple"
@@ -31,8 +33,6 @@ NUMERIC = re.compile(
 
 
 MODELS = re.compile(r"\b(llms?|models?|backbones?|architectures?|checkpoints?|versions?)$")
-# A model's name: letters with a digit ("GPT-4", "Llama-2", "T5", "SD1.5") or inner capitals ("LLaMA", "BERT").
-MODEL_NAME = re.compile(r"\b(?=[\w.-]*\d)[A-Za-z][\w.-]*[A-Za-z0-9]\b|\b[A-Z][a-z]*[A-Z][\w-]*\b")
 GENERIC = frozenset(
     "LLM LLMs AI ML NLP RL GPU GPUs CPU SFT RLHF VLM VLMs MLLM MLLMs LM LMs NN DNN CNN RNN T2I T2V I2V".split()
 )
@@ -53,7 +53,7 @@ def detail_stated(detail: str, evidence: list[str], question: str = "") -> bool:
         return bool(QUANTITY.search(text))
     if MODELS.search(d):  # "which base models": a model's name ("Llama-2 7B", "GPT-4", "LLaMA"), not "LLMs"
         asked = set(re.findall(r"[\w.-]+", question))
-        return any(m.group(0) not in GENERIC and m.group(0) not in asked for m in MODEL_NAME.finditer(text))
+        return any(m.group(0) not in GENERIC and m.group(0) not in asked for m in NAME_TOKEN.finditer(text))
     if "dataset" in d:
         return bool(re.search(r"\b(datasets?|benchmarks?|corpus|corpora)\b", text, re.I) and NAMED.search(text))
     if "command" in d:
@@ -61,20 +61,15 @@ def detail_stated(detail: str, evidence: list[str], question: str = "") -> bool:
     return bool(re.search(rf"\b{re.escape(d.split()[-1].rstrip('s'))}", text, re.I))
 
 
-# A name by its spelling: an acronym ("COBOL", "LDPC"), letters with digits ("GPT-5", "A800"), or an inner capital
-# ("TarFlow", "iPhone"). A capitalised word alone ("Sun", "Bread") is often just the start of a phrase.
-NAME_SPELLING = re.compile(
-    r"^(?:[A-Z0-9-]*[A-Z][A-Z0-9-]*[A-Z0-9][A-Z0-9-]*|(?=.*\d)(?=.*[A-Za-z])[\w-]+|[A-Za-z]*[a-z][A-Z]\w*)$"
-)
-
-
 def names(words: list[str], question: str) -> list[str]:
-    """The words (as the question spells them) that name something: by their spelling, or as part of a run of two
-    or more capitalised words after the question's first word ("Yoshua Bengio", "Champions League")."""
+    """The words (as the question spells them) that name something: spelt as a coined name (the catalog's
+    NAME_TOKEN: an acronym, letters with digits, inner capitals: "COBOL", "GPT-5", "TarFlow"; a capitalised word
+    alone, "Sun", is not), or part of a run of two or more capitalised words after the question's first word
+    ("Yoshua Bengio", "Champions League")."""
     tokens = re.findall(r"[\w'-]+", question)
     runs = set()
     for i, tok in enumerate(tokens[1:], 1):
         near = [tokens[j] for j in (i - 1, i + 1) if 1 <= j < len(tokens)]
         if tok[:1].isupper() and any(t[:1].isupper() for t in near):
             runs.add(tok)
-    return [w for w in words if NAME_SPELLING.match(w) or w in runs]
+    return [w for w in words if NAME_TOKEN.fullmatch(w) or w in runs]

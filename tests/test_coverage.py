@@ -13,7 +13,7 @@ CASES = [
     (["COBOL", "Fortran"], "Is there a paper fine-tuning LLMs to write COBOL or Fortran code?", ["COBOL"]),
     (["Yoshua", "Bengio"], "Which papers were written by Yoshua Bengio?", ["Yoshua", "Bengio"]),
     (["GPT-5"], "How does GPT-5 do on math benchmarks?", ["GPT-5"]),
-    (["iPhone"], "Can these models run on an iPhone?", ["iPhone"]),
+    (["ResNet-50"], "Can these models beat ResNet-50?", ["ResNet-50"]),
     (["Champions", "League"], "Which club won the Champions League?", ["Champions", "League"]),
     (["LDPC"], "Are LDPC decoders learned with belief propagation?", ["LDPC"]),
     # everyday words, capitalised or not, name nothing
