@@ -127,8 +127,8 @@ DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
     # predict X" or "what models are used for X" ask for papers, not a detail
     (
         _cue(
-            r"(?=[^?]*(?:(?-i:\b[A-Z][a-z]*[A-Z][\w-]*\b)|\bthe\s+(?:paper|experiments?|study|authors|work)\b|"
-            r"\b(?:it|they|its|their)\b))\b(?:which|what)\s+(?:exact\s+)?((?:(?-i:[A-Z][\w.-]*)\s+|base\s+|language\s+|backbone\s+|"
+            r"\b(?:which|what)\s+(?=[^?]*(?:(?-i:\b[A-Z][a-z]*[A-Z][\w-]*\b)|\bthe\s+(?:paper|experiments?|study|"
+            r"authors|work)\b|\b(?:it|they|its|their)\b))(?:exact\s+)?((?:(?-i:[A-Z][\w.-]*)\s+|base\s+|language\s+|backbone\s+|"
             r"pre-?trained\s+|open\s+|foundation\s+){0,3}(?:llms?|models?|backbones?|architectures?|checkpoints?|"
             r"versions?))\b(?=[^?]*\b(?:used|use|uses|tested|test|tests|evaluated|evaluate|evaluates|trained|"
             r"fine-?tuned?|experiments?|built|based|ran|run)\b)"
