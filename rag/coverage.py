@@ -32,7 +32,9 @@ NUMERIC = re.compile(
 )
 
 
-MODELS = re.compile(r"\b(llms?|models?|backbones?|architectures?|checkpoints?|versions?)$")
+# What "which <...> did X use" names when it asks for models: read here and by the understanding stage's cue.
+MODEL_NOUNS = r"llms?|models?|backbones?|architectures?|checkpoints?|versions?"
+MODELS = re.compile(rf"\b(?:{MODEL_NOUNS})$")
 GENERIC = frozenset(
     "LLM LLMs AI ML NLP RL GPU GPUs CPU SFT RLHF VLM VLMs MLLM MLLMs LM LMs NN DNN CNN RNN T2I T2V I2V".split()
 )

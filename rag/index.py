@@ -390,7 +390,7 @@ class SentenceStore:
             fmt = np.lib.format
             (fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0)(f)
             start, width = f.tell(), 4 * self._dim  # where the float32 rows start, bytes a row
-            blob = os.open(table.path, os.O_RDONLY) if table is not None and table.path is not None else -1
+            blob = os.open(table.path, os.O_RDONLY) if table is not None and table.path else -1
             try:
                 for pid in paper_ids:
                     a, b = self._ranges.get(pid, (0, 0))

@@ -23,6 +23,7 @@ from rapidfuzz.distance import OSA
 
 from rag.catalog import Catalog
 from rag.catalog_store import CAPITALISED, NAME_TOKEN
+from rag.coverage import MODEL_NOUNS
 from rag.lay import lay_terms
 from rag.models import CONFIDENT, Entity, EntityKind, Fact, Intent, Message, QueryAnalysis
 from rag.rewrite import condense, papers_named
@@ -128,9 +129,9 @@ DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         _cue(
             r"\b(?:which|what)\s+(?=[^?]*(?:(?-i:\b[A-Z][a-z]*[A-Z][\w-]*\b)|\bthe\s+(?:paper|experiments?|study|"
-            r"authors|work)\b|\b(?:it|they|its|their)\b))(?:exact\s+)?((?:(?-i:[A-Z][\w.-]*)\s+|base\s+|language\s+|backbone\s+|"
-            r"pre-?trained\s+|open\s+|foundation\s+){0,3}(?:llms?|models?|backbones?|architectures?|checkpoints?|"
-            r"versions?))\b(?=[^?]*\b(?:used|use|uses|tested|test|tests|evaluated|evaluate|evaluates|trained|"
+            r"authors|work)\b|\b(?:it|they|its|their)\b))(?:exact\s+)?((?:(?-i:[A-Z][\w.-]*)\s+|base\s+|"
+            rf"language\s+|backbone\s+|pre-?trained\s+|open\s+|foundation\s+){{0,3}}(?:{MODEL_NOUNS}))\b"
+            r"(?=[^?]*\b(?:used|use|uses|tested|test|tests|evaluated|evaluate|evaluates|trained|"
             r"fine-?tuned?|experiments?|built|based|ran|run)\b)"
         ),
         "{0}",
@@ -407,10 +408,16 @@ class Understander:
         followup = bool(history) and is_followup(asked)
         at = _ordinal(asked) if followup else None
         # "the second one" refers to the latest list of two or more, even when a later turn named one paper.
-        pinned = _pinned(history, self.catalog, need=1 if at is None else max(2, at + 1)) if followup else []
+        # "and for pizza?" continues the previous question: the papers it showed are not asked about.
+        refers = bool(REFERS_TO_PAPERS.search(asked))
+        pinned = (
+            _pinned(history, self.catalog, need=1 if at is None else max(2, at + 1))
+            if followup and (refers or at is not None)
+            else []
+        )
         chosen = pinned[at] if at is not None and len(pinned) > 1 and len(pinned) > at else None
-        if not chosen and not REFERS_TO_PAPERS.search(asked):
-            pinned = []  # "and for pizza?" continues the previous question; the papers it showed are not asked about
+        if not chosen and not refers:
+            pinned = []
         if chosen:  # the paper pointed at leads: the metadata channel ranks pinned papers in order
             pinned = [chosen] + [p for p in pinned if p != chosen]
         base = without_negations(question)[0] if exclude else question
