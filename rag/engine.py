@@ -89,7 +89,7 @@ class Engine:
                     )
                 # The vectors must be reachable too: a wrong Chroma server, token or tenant fails here, once,
                 # with its message (a replica's `rag ui` refuses to start) instead of in every question.
-                self.index.collection()
+                self.index.papers_collection()
                 self._retriever = Retriever(self.settings, self.index, llm=self._llm)
             return self._retriever
 

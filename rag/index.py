@@ -51,7 +51,7 @@ from rag.models import Paper
 from rag.resume import VectorJournal, text_key
 from rag.settings import Settings
 from rag.text import searchable, sentences
-from rag.vectors import DENSE_FOLDER, DenseWriter, chroma_pages
+from rag.vectors import DENSE_FOLDER, DenseWriter, VectorCache, chroma_pages
 
 if TYPE_CHECKING:
     from llama_index.core import Document
@@ -629,8 +629,9 @@ class Index:
         return f"{where} has no collection {name}, which generation {gen} of {self.data_dir} needs: {why}"
 
     def collection(self) -> Any:
-        """The chunk collection of the answering generation."""
-        return self._open(self._require().meta["collections"]["chunks"])
+        """The chunk collection of the answering generation (None: it keeps its chunk vectors in dense/ only)."""
+        name = self._require().meta["collections"].get("chunks")
+        return None if name is None else self._open(name)
 
     def papers_collection(self) -> Any:
         return self._open(self._require().meta["collections"]["papers"])
@@ -725,7 +726,7 @@ class Index:
 class _Output:
     """Where `Ingest._store` puts the new generation's records: its two collections, dense/ and the sentences."""
 
-    chunk_col: Any
+    chunk_col: Any  # None: chunk vectors in dense/ only (chroma.chunks off)
     paper_col: Any
     dense: DenseWriter
     sentences: SentenceWriter
@@ -736,7 +737,7 @@ class _Output:
     def add_chunks(
         self, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict[str, Any]]
     ) -> None:
-        for start in range(0, len(ids), self.STEP):
+        for start in range(0, len(ids) if self.chunk_col is not None else 0, self.STEP):
             end = start + self.STEP
             self.chunk_col.add(
                 ids=ids[start:end],
@@ -1025,10 +1026,12 @@ class Ingest:
         chunk_name, paper_name = idx._collection_names(gen.name)
         space = {"hnsw:space": "cosine"}
         # The new generation's collections hold every paper: unchanged ones copied, changed ones new.
+        in_chroma = self.settings.chroma.chunks
         out = _Output(
-            client.create_collection(chunk_name, metadata=space, get_or_create=False),
+            client.create_collection(chunk_name, metadata=space, get_or_create=False) if in_chroma else None,
             client.create_collection(paper_name, metadata=space, get_or_create=False),
-            DenseWriter(gen.dir / DENSE_FOLDER, self.settings.retrieval.exact_max_chunks),
+            # Without Chroma's copy, dense/ is the only one: never given up, whatever the size.
+            DenseWriter(gen.dir / DENSE_FOLDER, self.settings.retrieval.exact_max_chunks if in_chroma else sys.maxsize),
             SentenceStore.writer(gen.dir),
         )
         dim = int(prev.meta.get("dim", 0)) if prev else 0
@@ -1073,7 +1076,7 @@ class Ingest:
         self._stage("store", t0)
         return {
             "identity": idx.identity(),
-            "collections": {"chunks": chunk_name, "papers": paper_name},
+            "collections": {"chunks": chunk_name, "papers": paper_name} if in_chroma else {"papers": paper_name},
             "papers": len(hashes),
             "chunks": out.chunks,
             "sentences": n_sentences,
@@ -1088,14 +1091,18 @@ class Ingest:
         (`chroma_pages`: one read of a large collection fails inside Chroma)."""
         client = self.index.client()
         keep = set(kept)
-        old_chunks = client.get_collection(prev.meta["collections"]["chunks"])
-        for page in chroma_pages(old_chunks, ["embeddings", "documents", "metadatas"]):
-            pick = [i for i, m in enumerate(page["metadatas"]) if m["paper_id"] in keep]
-            if pick:
-                out.add_chunks(
-                    [page["ids"][i] for i in pick], np.asarray([page["embeddings"][i] for i in pick], dtype=np.float32),
-                    [page["documents"][i] for i in pick], [page["metadatas"][i] for i in pick],
-                )  # fmt: skip
+        if "chunks" not in prev.meta["collections"]:  # its chunk vectors are in its dense/ files only
+            self._copy_dense(prev, kept, out, batch)
+        else:
+            old_chunks = client.get_collection(prev.meta["collections"]["chunks"])
+            for page in chroma_pages(old_chunks, ["embeddings", "documents", "metadatas"]):
+                pick = [i for i, m in enumerate(page["metadatas"]) if m["paper_id"] in keep]
+                if pick:
+                    out.add_chunks(
+                        [page["ids"][i] for i in pick],
+                        np.asarray([page["embeddings"][i] for i in pick], dtype=np.float32),
+                        [page["documents"][i] for i in pick], [page["metadatas"][i] for i in pick],
+                    )  # fmt: skip
         old_papers = client.get_collection(prev.meta["collections"]["papers"])
         for page in chroma_pages(old_papers, ["embeddings"]):
             pick = [i for i, pid in enumerate(page["ids"]) if pid in keep]
@@ -1104,6 +1111,27 @@ class Ingest:
                     [page["ids"][i] for i in pick], np.asarray([page["embeddings"][i] for i in pick], dtype=np.float32)
                 )
         SentenceStore(prev.dir).copy(kept, out.sentences)
+
+    def _copy_dense(self, prev: Generation, kept: list[str], out: _Output, batch: int) -> None:
+        """The kept papers' chunks from the previous generation's dense/ files (it stored none in Chroma), `batch`
+        papers at a time. Their Chroma metadata, should this generation store chunks there, is the paper id alone:
+        all that search reads of it."""
+        old = VectorCache.open(prev.dir / DENSE_FOLDER)
+        if old is None:
+            raise IndexStateError(f"generation {prev.name} has neither Chroma chunks nor dense/ files: rebuild")
+        for start in range(0, len(kept), batch):
+            rows: list[int] = []
+            owners: list[str] = []
+            for pid in kept[start : start + batch]:
+                if (i := old.position(pid)) is not None:
+                    span = range(int(old.starts[i]), int(old.ends[i]))
+                    rows += span
+                    owners += [pid] * len(span)
+            if rows:
+                out.add_chunks(
+                    [old.chunk_ids[r] for r in rows], np.asarray(old.matrix[rows], dtype=np.float32),
+                    [old.texts[r] for r in rows], [{"paper_id": o} for o in owners],
+                )  # fmt: skip
 
     # -- clean up ------------------------------------------------------------------------------
     def _collect_garbage(self, keep: list[Generation]) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.catalog import Catalog
-from rag.index import Index
+from rag.index import Index, IndexStateError
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
 from rag.models import CONFIDENT, EntityKind, Evidence, Hit, Paper, QueryAnalysis, SearchResult
 from rag.settings import Settings
@@ -127,16 +127,21 @@ class Retriever:
 
     @property
     def vectors(self) -> VectorCache | None:
-        """Every chunk and paper vector in memory, for exact scoring - when the index is small enough. Opened
-        memory-mapped from the generation's dense/ files; a generation without them is read from Chroma."""
+        """Every chunk and paper vector, for exact scoring - up to `retrieval.exact_max_chunks`, or at any size when
+        Chroma holds no chunk vectors. Opened memory-mapped from the generation's dense/ files; a generation without
+        them is read from Chroma."""
         if not self._vectors_checked:
             self._vectors_checked = True
-            chunks = int((self.index.read_meta() or {}).get("chunks", 0))
-            if 0 < chunks <= self.settings.retrieval.exact_max_chunks:
+            meta = self.index.read_meta() or {}
+            chunks = int(meta.get("chunks", 0))
+            dense_only = "chunks" not in meta.get("collections", {"chunks": None})  # chroma.chunks off at ingest
+            if 0 < chunks and (chunks <= self.settings.retrieval.exact_max_chunks or dense_only):
                 r = self.settings.retrieval
                 top = max(100, r.candidates)  # >= any k a request may ask for (k <= 100)
                 pre = r.prefilter_papers if chunks > r.prefilter_above_chunks else 0
                 self._vectors = VectorCache.open(self.index.generation_dir / DENSE_FOLDER, top=top, prefilter=pre)
+                if self._vectors is None and dense_only:
+                    raise IndexStateError(f"{self.index.generation_dir / DENSE_FOLDER} is missing: run `rag ingest`")
                 if self._vectors is None:
                     collections = self.index.collection(), self.index.papers_collection()
                     self._vectors = VectorCache.from_collections(*collections, top=top, prefilter=pre)

@@ -97,6 +97,13 @@ class ChromaSettings(BaseModel):
         60.0, gt=0, description="Seconds one request to the server may take (a large add at ingest included)."
     )
     collection_prefix: str = Field("papers", description="Collection name prefix; the index identity is appended.")
+    chunks: bool = Field(
+        True,
+        description="Store the chunk vectors in Chroma too (paper vectors always are). Search reads them only above "
+        "`retrieval.exact_max_chunks`; below it, it scores the generation's dense/ files. Off: chunk vectors live in "
+        "dense/ only, whatever the size - for a million papers on one machine, where Chroma's in-process index of ~3M "
+        "chunk vectors alone would take ~7 GB and its adds most of the ingest (docs/notes/growth.md).",
+    )
 
     @property
     def url(self) -> str:
@@ -190,10 +197,11 @@ class RetrievalSettings(BaseModel):
     )
     prf_depth: int = Field(3, ge=0, description="Papers averaged by pseudo-relevance feedback.")
     exact_max_chunks: int = Field(
-        300_000,
+        4_000_000,
         ge=0,
-        description="Up to this many chunks, every chunk and paper vector is held in memory and scored exactly per "
-        "question; above it, Chroma's approximate (HNSW) search is asked instead.",
+        description="Up to this many chunks, dense search scores the generation's memory-mapped dense/ files exactly "
+        "(with the paper prefilter its cost follows the number of papers: ~1M papers, ~2.9M chunks measured); above "
+        "it, Chroma's approximate (HNSW) search over its chunk collection is asked instead.",
     )
     prefilter_above_chunks: int = Field(
         100_000,

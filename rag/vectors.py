@@ -2,7 +2,8 @@
 
 One matrix product scores every chunk and every paper vector against the question: no approximate
 search, no per-question round trips to Chroma, and every candidate paper gets its exact cosine.
-Above `retrieval.exact_max_chunks` the retriever asks Chroma's HNSW index instead.
+Above `retrieval.exact_max_chunks` the retriever asks Chroma's HNSW index instead (unless the generation stored its
+chunk vectors in dense/ only: `chroma.chunks` off).
 
 Per question, Python touches only the best `top` papers (numpy ranks the rest): the answers are built for
 those, and any other paper's are computed when fusion asks for it (`Ranked`), so the cost does not grow with
@@ -147,6 +148,10 @@ class VectorCache:
                    meta["paper_vector_ids"], load_array(folder / "papers.npy"), top=top,
                    prefilter=prefilter)  # fmt: skip
 
+    def position(self, paper_id: str) -> int | None:
+        """The paper's index into `paper_ids` (its chunk rows are starts[i]:ends[i]); None without chunks."""
+        return self._pos.get(paper_id)
+
     def _mask(self, allowed: set[str] | None, index: dict[str, int], n: int) -> np.ndarray | None:
         if allowed is None:
             return None
@@ -262,7 +267,7 @@ class DenseWriter:
     """Writes a generation's dense/ folder while an ingest stores its vectors, without holding them: rows are
     appended to spill files in the folder as they come, and grouped by paper (what `VectorCache` needs) by `close`,
     a block at a time from the memory-mapped spill. Past `max_chunks` rows it stops and writes nothing: the
-    retriever then asks Chroma instead of scoring exactly."""
+    retriever then asks Chroma instead of scoring exactly (the ingest passes no bound when Chroma has no copy)."""
 
     def __init__(self, folder: Path, max_chunks: int):
         self.folder, self.max_chunks = folder, max_chunks

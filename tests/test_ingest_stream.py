@@ -238,6 +238,53 @@ def test_the_dense_files_are_given_up_past_exact_max_chunks(tmp_path: Path) -> N
     assert top_hit(engine, marker(12)) == arxiv(12)
 
 
+def dense_records(engine: Engine) -> dict[str, tuple[str, str, np.ndarray]]:
+    """chunk id -> (its paper, its text, its vector) from the answering generation's dense/ files."""
+    cache = VectorCache.open(engine.index.generation_dir / DENSE_FOLDER)
+    assert cache is not None
+    owners = [cache.paper_ids[int(o)] for o in cache.owner]
+    return {
+        cache.chunk_ids[r]: (owners[r], cache.texts[r], np.array(cache.matrix[r]))
+        for r in range(len(owners))
+    }
+
+
+def test_chunk_vectors_in_dense_files_only_at_any_size(tmp_path: Path, pages: list[tuple[str, int]]) -> None:
+    """chroma.chunks off: Chroma holds the paper vectors, the chunk vectors are in dense/ only, kept past
+    exact_max_chunks and scored exactly; a re-ingest copies the unchanged papers' chunks from the old dense/."""
+    corpus = tmp_path / "snapshot.jsonl"
+    write_snapshot(corpus, 30, sentences=9)
+    settings = settings_for(tmp_path / "data", corpus, batch_papers=8)
+    settings = settings.model_copy(
+        update={
+            "chroma": settings.chroma.model_copy(update={"chunks": False}),
+            "retrieval": settings.retrieval.model_copy(update={"exact_max_chunks": 50}),
+        }
+    )
+    engine = Engine(settings, embedder=HashEmbedder())
+    report = engine.ingest(progress=False)
+    assert report.chunks_embedded > 50
+    assert engine.index.collection() is None and engine.index.papers_collection().count() == 30
+    assert not any(c.name.endswith("_c") for c in engine.index.client().list_collections())
+    first = dense_records(engine)
+    assert len(first) == report.chunks_embedded
+    assert [top_hit(engine, marker(i)) for i in (7, 12, 21)] == [arxiv(7), arxiv(12), arxiv(21)]
+
+    write_snapshot(corpus, 30, sentences=9, changed={7: 1})
+    embedder = HashEmbedder()
+    report = Engine(settings, embedder=embedder).ingest(progress=False)
+    assert (report.papers_updated, report.papers_embedded) == (1, 1)
+    assert pages and all(name.endswith("_p") for name, _ in pages)  # the kept chunks came from the old dense/
+    engine = Engine(settings, embedder=HashEmbedder())
+    again = dense_records(engine)
+    (changed,) = {pid for pid, text, _ in first.values() if marker(7) in text}
+    kept = [c for c, r in first.items() if r[0] != changed]
+    assert sorted(c for c, r in again.items() if r[0] != changed) == sorted(kept)
+    assert all(again[c][:2] == first[c][:2] and np.allclose(again[c][2], first[c][2], atol=1e-5) for c in kept)
+    assert top_hit(engine, marker(7, 1)) == arxiv(7) and top_hit(engine, marker(21)) == arxiv(21)
+    assert top_hit(engine, marker(7)) != arxiv(7)  # the old text of the changed paper is gone
+
+
 # ~60 s without a model (chunking and Chroma's writes of ~34k records, twice): too slow for the fast tier's
 # one-minute budget, so it runs with the integration tier.
 @pytest.mark.integration
