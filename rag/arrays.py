@@ -111,6 +111,11 @@ class StringTable(Sequence[str]):
             os.fsync(f.fileno())
         save_array(path.with_suffix(".offsets.npy"), np.array(ends, dtype=np.int64))
 
+    def release(self) -> None:
+        """Drop the pages read so far of the blob and offsets (when memory-mapped)."""
+        release(self._blob)
+        release(self._offsets)
+
     @classmethod
     def open(cls, path: Path) -> StringTable:
         size = path.stat().st_size

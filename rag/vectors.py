@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 
-from rag.arrays import RowWriter, StringTable, load_array, released, save_array, save_rows
+from rag.arrays import RowWriter, StringTable, load_array, release, released, save_array, save_rows
 
 V = TypeVar("V")
 Chunks = list[tuple[str, str, float]]  # (chunk id, text, cosine), best first
@@ -147,6 +147,14 @@ class VectorCache:
                    load_array(folder / "owner.npy"), load_array(folder / "chunks.npy"), meta["paper_ids"],
                    meta["paper_vector_ids"], load_array(folder / "papers.npy"), top=top,
                    prefilter=prefilter)  # fmt: skip
+
+    def release(self) -> None:
+        """Drop the pages read so far of the memory-mapped files (a pass over every row, as a re-ingest's copy)."""
+        for array in (self.matrix, self.owner):
+            release(array)
+        for table in (self.chunk_ids, self.texts):
+            if isinstance(table, StringTable):
+                table.release()
 
     def position(self, paper_id: str) -> int | None:
         """The paper's index into `paper_ids` (its chunk rows are starts[i]:ends[i]); None without chunks."""
