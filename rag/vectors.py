@@ -111,7 +111,8 @@ class VectorCache:
         single_threaded_blas()
         self.top = top
         self.prefilter = prefilter
-        self._paper_rows: np.ndarray | None = None
+        self._row_pos: np.ndarray | None = None
+        self._rows_with_chunks: np.ndarray | None = None
         self._last_products: tuple[bytes, np.ndarray] | None = None
         self.chunk_ids, self.texts, self.owner, self.matrix = chunk_ids, texts, owner, matrix
         self.paper_ids = paper_ids
@@ -213,14 +214,29 @@ class VectorCache:
         self._last_products = (key, sims)  # one assignment: a concurrent question sees the old pair or the new
         return sims
 
+    def _index_rows(self) -> None:
+        """paper matrix row -> paper_ids position (-1: a paper vector without chunks), and which rows have chunks."""
+        rows = np.array([self.paper_index.get(pid, -1) for pid in self.paper_ids], dtype=np.int64)
+        row_pos = np.full(len(self.paper_order), -1, dtype=np.int64)
+        row_pos[rows[rows >= 0]] = np.nonzero(rows >= 0)[0]
+        self._rows_with_chunks = None if bool((row_pos >= 0).all()) else row_pos >= 0
+        self._row_pos = row_pos
+
     def _prefiltered(self, q: np.ndarray, keep: np.ndarray | None) -> tuple[Callable[[int], np.ndarray], list[int]]:
         """Chunk cosines of the `prefilter` papers closest by paper vector only: (paper -> its chunk cosines, the
         `top` papers by best chunk). A paper outside them is scored when looked up."""
-        if self._paper_rows is None:  # paper_ids position -> paper matrix row (-1: no paper vector)
-            self._paper_rows = np.array([self.paper_index.get(pid, -1) for pid in self.paper_ids], dtype=np.int64)
-        rows = self._paper_rows
-        closeness = np.where(rows >= 0, self._paper_products(q)[np.maximum(rows, 0)], -np.inf).astype(np.float32)
-        cand = np.asarray(_best(closeness, keep, self.prefilter), dtype=np.int64)
+        if self._row_pos is None:
+            self._index_rows()
+        assert self._row_pos is not None
+        # Ranked in paper-matrix order and mapped back: no gather of every paper's cosine into paper_ids order
+        # (four passes over a million floats).
+        allowed = self._rows_with_chunks
+        if keep is not None:
+            in_order = np.zeros(len(self.paper_order), dtype=bool)
+            in_order[self._row_pos >= 0] = keep[self._row_pos[self._row_pos >= 0]]
+            allowed = in_order
+        best_rows = np.asarray(_best(self._paper_products(q), allowed, self.prefilter), dtype=np.int64)
+        cand = self._row_pos[best_rows]
         lens = (self.ends[cand] - self.starts[cand]).astype(np.int64)
         at = np.r_[0, np.cumsum(lens)[:-1]].astype(np.int64)
         picked = np.repeat(self.starts[cand] - at, lens) + np.arange(int(lens.sum()))

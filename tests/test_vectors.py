@@ -68,15 +68,22 @@ def test_best_papers_and_any_other_paper_match_brute_force(corpus: Any, seed: in
 
 
 @pytest.mark.parametrize("allowed", [None, 1000])
+@pytest.mark.parametrize("shuffled", [False, True])
 def test_prefiltered_scoring_ranks_the_closest_papers_chunks_and_looks_up_any_other_exactly(
-    corpus: Any, allowed: int | None
+    corpus: Any, allowed: int | None, shuffled: bool
 ) -> None:
-    """Above `prefilter_above_chunks`: only the chunks of the papers closest by paper vector are scored up front."""
+    """Above `prefilter_above_chunks`: only the chunks of the papers closest by paper vector are scored up front.
+    `shuffled`: the paper vectors stored in another order than the chunks' papers (as an ingest writes them), plus
+    a paper vector with no chunks that is the closest of all: never a candidate."""
     cache, unit, owners, paper_unit, papers = corpus
-    pre = VectorCache(cache.chunk_ids, cache.texts, cache.owner, cache.matrix, cache.paper_ids, cache.paper_order,
-                      cache.paper_matrix, top=50, prefilter=300)  # fmt: skip
     q = np.random.default_rng(11).normal(size=32).astype(np.float32)
     q /= np.linalg.norm(q)
+    order, matrix = list(cache.paper_order), cache.paper_matrix
+    if shuffled:
+        perm = np.random.default_rng(3).permutation(len(order))
+        order, matrix = [order[i] for i in perm] + ["p-no-chunks"], np.vstack([matrix[perm], q[None, :]])
+    pre = VectorCache(cache.chunk_ids, cache.texts, cache.owner, cache.matrix, cache.paper_ids, order, matrix,
+                      top=50, prefilter=300)  # fmt: skip
     keep = set(papers[:allowed]) if allowed else None
     want = reference(unit, owners, q)
     close = [papers[i] for i in np.argsort(-(paper_unit @ q), kind="stable") if keep is None or papers[i] in keep]
