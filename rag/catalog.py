@@ -591,6 +591,10 @@ class Catalog:
                                       wanted))  # fmt: skip
         return [got[o] for o in wanted if o in got]
 
+    def ids_in_order(self) -> list[str]:
+        """Every paper id in catalog order (position i is the paper at ord i): one index-only read."""
+        return [r[0] for r in self.store.rows("SELECT paper_id FROM papers INDEXED BY papers_ord_id ORDER BY ord")]
+
     def by_arxiv_id(self, arxiv_id: str) -> list[Paper]:
         rows = self.store.rows("SELECT json FROM papers WHERE arxiv_id = ? ORDER BY ord", (arxiv_id,))
         return [Paper.model_validate_json(r[0]) for r in rows]

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.arrays import RowWriter, StringTable
+from rag.arrays import RowWriter, StringTable, release
 from rag.catalog import Catalog, CatalogReport, iter_catalog
 from rag.catalog_store import SCHEMA_VERSION, CatalogSchemaError, paper_digester, write_catalog
 from rag.errors import UserError
@@ -373,6 +373,11 @@ class SentenceStore:
     def get(self, paper_ids: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
         self._load()
         assert self._rows is not None
+        # The last question's pages dropped: each question reads a few papers' rows of a file that is ~10 GB at 1M
+        # papers, and what it read would otherwise stay counted in this process's memory.
+        release(self._rows)
+        if isinstance(self._texts, StringTable):
+            self._texts.release()
         out = {}
         for pid in paper_ids:
             if (r := self._ranges.get(pid)) is not None:

@@ -307,9 +307,12 @@ class Retriever:
         standalone = analysis.query if r.mode == "hybrid" else analysis.question
         filters, periods_as_filter = scope(analysis, filters) if r.mode == "hybrid" else (filters, False)
         allowed_ids: list[str] | None = None
+        allowed_set: set[str] | None = None
+        ords: list[int] = []
         mask: np.ndarray | None = None
         if filters is not None and filters.active():  # the allowed papers come from the catalog's indexes
             ords, allowed_ids = self.catalog.matching(filters)
+            allowed_set = set(allowed_ids)
             mask = np.zeros(len(self.catalog), dtype=np.float32)
             mask[ords] = 1.0
 
@@ -328,8 +331,8 @@ class Retriever:
         t0 = time.perf_counter()
         cache = self.vectors if vector is not None else None
         if cache is not None and vector is not None:
-            allowed_set = set(allowed_ids) if allowed_ids is not None else None
-            dense_hits = cache.chunks_by_paper(vector, allowed_set)
+            keep = cache.keep_at(ords, self.catalog.ids_in_order) if allowed_ids is not None else None
+            dense_hits = cache.chunks_by_paper(vector, keep)
             if (r.mode == "hybrid" and r.paper_weight > 0) or r.mode == "paper":
                 paper_sims = cache.paper_sims(vector, allowed_set if r.mode == "paper" else None)
         elif vector is not None:
@@ -338,7 +341,7 @@ class Retriever:
                 paper_sims = dict(self.index.query_papers(vector, r.candidates, allowed_ids))
         if cache is not None and vector is not None and r.mode == "hybrid":  # the optional channels, off by default
             if r.paper_weight > 0 and r.prf_weight > 0 and r.prf_depth > 0:
-                paper_sims = self._feedback(cache, vector, set(allowed_ids) if allowed_ids is not None else None)
+                paper_sims = self._feedback(cache, vector, allowed_set)
             if r.sentence_weight > 0 and (store := self.sentences) is not None:
                 best = store.best(np.asarray(vector, dtype=np.float32))
                 sentence_sims = dict(zip(store.index, best.tolist(), strict=True))
@@ -351,7 +354,6 @@ class Retriever:
         timings["bm25"] = _ms(t0)
         named: dict[str, float] = {}
         if r.mode == "hybrid":
-            allowed_set = set(allowed_ids) if allowed_ids is not None else None
             named = {
                 pid: strength
                 for pid, strength in self.metadata(analysis, periods_as_filter).items()
@@ -369,9 +371,8 @@ class Retriever:
                 dict.fromkeys([*list(dense_hits)[: r.candidates], *by_paper, *by_sentence,
                                *(pid for pid, _ in bm25_ranked), *named])
             )  # fmt: skip
-            if allowed_ids is not None:
-                allowed_pool = set(allowed_ids)
-                pool = [pid for pid in pool if pid in allowed_pool]
+            if allowed_set is not None:
+                pool = [pid for pid in pool if pid in allowed_set]
             missing = [pid for pid in pool if pid not in dense_hits]
             if missing and vector is not None:
                 dense_hits.update(self.dense(vector, len(missing) * 8, missing))
@@ -402,7 +403,7 @@ class Retriever:
                 add(pid, "metadata", r.metadata_weight * strength)
         elif r.mode == "paper":  # the whole-abstract baseline: one vector per paper, nothing else
             for pid, sim in paper_sims.items():
-                if allowed_ids is None or pid in allowed_ids:
+                if allowed_set is None or pid in allowed_set:
                     add(pid, "paper", sim)
         else:  # reciprocal rank fusion; with one retriever alone, its own ranking
             ranked = sorted(dense_hits, key=lambda pid: -dense_hits[pid][0][2])[: r.candidates]

@@ -174,3 +174,17 @@ def test_gathering_rows_from_a_memory_map_leaves_none_of_it_resident(tmp_path: P
     save_rows(tmp_path / "out.npy", mapped, order, block=4096)
     assert _resident_kb(tmp_path / "spill.npy") == 0  # ...save_rows's reads do not
     assert np.array_equal(np.load(tmp_path / "out.npy"), rows[order])
+
+
+def test_a_filter_given_as_catalog_positions_allows_what_the_same_ids_allow(corpus: Any) -> None:
+    """`keep_at`: the mask from a filter's catalog positions (the catalog's own order differs from the cache's)
+    is the mask of the same paper ids, and ranks the same papers."""
+    cache, _, _, _, papers = corpus
+    catalog_order = [*reversed(papers), "p-not-indexed"]  # a catalog paper with no chunks
+    ords = list(range(0, len(catalog_order), 7))
+    ids = {catalog_order[o] for o in ords}
+    keep = cache.keep_at(ords, lambda: catalog_order)
+    assert np.array_equal(keep, cache._mask(ids, cache._pos, len(cache.paper_ids)))
+    q = cache.paper_matrix[3].tolist()
+    assert list(cache.chunks_by_paper(q, keep)) == list(cache.chunks_by_paper(q, ids))
+    assert not cache.keep_at([], lambda: catalog_order).any()
