@@ -51,7 +51,7 @@ from rag.models import Paper
 from rag.resume import VectorJournal, text_key
 from rag.settings import Settings
 from rag.text import searchable, sentences
-from rag.vectors import DENSE_FOLDER, DenseWriter, VectorCache, chroma_pages
+from rag.vectors import DENSE_FOLDER, RELEASE_EVERY, DenseWriter, VectorCache, chroma_pages
 
 if TYPE_CHECKING:
     from llama_index.core import Document
@@ -354,6 +354,7 @@ class SentenceStore:
         self._texts: Sequence[str] = []
         self._ranges: dict[str, tuple[int, int]] = {}
         self._dim = 0
+        self._reads = 0
 
     @staticmethod
     def writer(folder: Path) -> SentenceWriter:
@@ -373,11 +374,13 @@ class SentenceStore:
     def get(self, paper_ids: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
         self._load()
         assert self._rows is not None
-        # The last question's pages dropped: each question reads a few papers' rows of a file that is ~10 GB at 1M
-        # papers, and what it read would otherwise stay counted in this process's memory.
-        release(self._rows)
-        if isinstance(self._texts, StringTable):
-            self._texts.release()
+        # Each question reads a few papers' rows of a file that is ~10 GB at 1M papers; what it read stays counted
+        # in this process's memory until released (every RELEASE_EVERY questions, as chunk rows are).
+        self._reads += 1
+        if self._reads % RELEASE_EVERY == 0:
+            release(self._rows)
+            if isinstance(self._texts, StringTable):
+                self._texts.release()
         out = {}
         for pid in paper_ids:
             if (r := self._ranges.get(pid)) is not None:
