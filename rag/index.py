@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.arrays import RowWriter, StringTable, release
+from rag.arrays import RowWriter, StringTable, read_at_random, release
 from rag.catalog import Catalog, CatalogReport, iter_catalog
 from rag.catalog_store import SCHEMA_VERSION, CatalogSchemaError, paper_digester, write_catalog
 from rag.errors import UserError
@@ -365,10 +365,10 @@ class SentenceStore:
         if self._rows is None:
             data = json.loads((self.folder / "sentences.json").read_text(encoding="utf-8"))
             texts = data["texts"]
-            self._texts = StringTable.open(self.folder / texts) if isinstance(texts, str) else texts
+            self._texts = StringTable.open(self.folder / texts).read_at_random() if isinstance(texts, str) else texts
             self._ranges = {k: (int(v[0]), int(v[1])) for k, v in data["ranges"].items()}
             self._dim = int(data["dim"])
-            rows = np.load(self.folder / "sentences.npy", mmap_mode="r")
+            rows = read_at_random(np.load(self.folder / "sentences.npy", mmap_mode="r"))
             self._rows = rows if rows.size else np.zeros((0, self._dim), dtype=np.float32)
 
     def get(self, paper_ids: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:

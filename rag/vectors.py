@@ -22,10 +22,10 @@ from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 
-from rag.arrays import RowWriter, StringTable, load_array, release, released, save_array, save_rows
+from rag.arrays import RowWriter, StringTable, load_array, read_at_random, release, released, save_array, save_rows
 
 V = TypeVar("V")
-RELEASE_EVERY = 16  # questions between two releases of the pages a question read (see chunks_by_paper)
+RELEASE_EVERY = 4  # questions between two releases of the pages a question read (see chunks_by_paper)
 Chunks = list[tuple[str, str, float]]  # (chunk id, text, cosine), best first
 
 
@@ -147,8 +147,9 @@ class VectorCache:
         if not (folder / "meta.json").is_file():
             return None
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        return cls(StringTable.open(folder / "chunk_ids"), StringTable.open(folder / "texts"),
-                   load_array(folder / "owner.npy"), load_array(folder / "chunks.npy"), meta["paper_ids"],
+        return cls(StringTable.open(folder / "chunk_ids").read_at_random(),
+                   StringTable.open(folder / "texts").read_at_random(), load_array(folder / "owner.npy"),
+                   read_at_random(load_array(folder / "chunks.npy")), meta["paper_ids"],
                    meta["paper_vector_ids"], load_array(folder / "papers.npy"), top=top,
                    prefilter=prefilter)  # fmt: skip
 
