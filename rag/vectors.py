@@ -1,4 +1,4 @@
-"""Exact dense scoring in memory, for indexes small enough to hold (a few hundred thousand chunks).
+"""Exact dense scoring over a generation's memory-mapped dense/ files (measured up to 1M papers, 2.9M chunks).
 
 One matrix product scores every chunk and every paper vector against the question: no approximate
 search, no per-question round trips to Chroma, and every candidate paper gets its exact cosine.
@@ -113,8 +113,8 @@ class VectorCache:
         self.top = top
         self.prefilter = prefilter
         self._row_pos: np.ndarray | None = None
-        self._ord_pos: np.ndarray | None = None
-        self._questions = 0  # catalog position -> paper_ids position (-1: no chunks)
+        self._ord_pos: np.ndarray | None = None  # catalog position -> paper_ids position (-1: no chunks)
+        self._questions = 0  # prefiltered questions asked (pages released every RELEASE_EVERY)
         self._rows_with_chunks: np.ndarray | None = None
         self._last_products: tuple[bytes, np.ndarray] | None = None
         self.chunk_ids, self.texts, self.owner, self.matrix = chunk_ids, texts, owner, matrix
