@@ -1,6 +1,7 @@
 """Exact dense scoring over a generation's memory-mapped dense/ files (measured up to 1M papers, 2.9M chunks).
 
-One matrix product scores every chunk and every paper vector against the question: no approximate
+One matrix product scores every paper vector against the question (and every chunk, up to
+`retrieval.prefilter_above_chunks`; above it, the chunks of the papers closest by paper vector): no approximate
 search, no per-question round trips to Chroma, and every candidate paper gets its exact cosine.
 Above `retrieval.exact_max_chunks` the retriever asks Chroma's HNSW index instead (unless the generation stored its
 chunk vectors in dense/ only: `chroma.chunks` off).
