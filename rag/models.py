@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field, field_serializer
 
 
 def format_authors(authors: list[str], truncated: bool) -> str:
@@ -152,13 +152,29 @@ EntityKind = Literal["paper", "author", "affiliation", "venue", "period", "categ
 CONFIDENT: float = 0.75  # an entity at least this sure may route a question (a paper fact, a listing)
 
 
+ENTITY_IDS_SHOWN = 100  # an entity's paper ids in JSON output: a year of a million papers is ~100k of them (1.3 MB)
+
+
 class Entity(BaseModel):
     kind: EntityKind
     name: str = Field(description="As the catalog has it (author, affiliation, title) or as written (venue, period).")
     value: str = Field(description="paper id for papers, ISO prefix for periods, the name otherwise.")
     confidence: float
-    paper_ids: list[str] = Field(default_factory=list, description="The catalog papers the entity stands for.")
+    paper_ids: list[str] = Field(
+        default_factory=list,
+        description=f"The catalog papers the entity names (output: the first {ENTITY_IDS_SHOWN}, see paper_count).",
+    )
     text: str = Field("", description="The words of the question it was read from (removed from the topic).")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def paper_count(self) -> int:
+        """How many papers the entity stands for (its output lists at most ENTITY_IDS_SHOWN)."""
+        return len(self.paper_ids)
+
+    @field_serializer("paper_ids")
+    def _shown(self, ids: list[str]) -> list[str]:
+        return ids[:ENTITY_IDS_SHOWN]
 
 
 class QueryAnalysis(BaseModel):

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rag.catalog import Catalog, build_catalog
 from rag.limits import Limits
-from rag.models import CONFIDENT, Answer, Citation, Entity, Message, QueryAnalysis
+from rag.models import CONFIDENT, ENTITY_IDS_SHOWN, Answer, Citation, Entity, Message, QueryAnalysis
 from rag.settings import Settings
 from rag.understand import ROUTES, Understander
 from tests.conftest import CORPUS
@@ -183,3 +185,14 @@ def test_a_continuation_without_a_reference_to_papers_continues_the_question_not
     assert a.standalone == "and for pizza? (What is a good recipe for lasagna?)"
     a = understander.analyse("and when was the first one published?", history)
     assert a.followup and a.paper == shown[0] and a.fact == "date"
+
+
+def test_an_entity_lists_at_most_a_hundred_papers_in_output_and_says_how_many() -> None:
+    """A year of a million papers is ~100k ids: in process the entity keeps them all (retrieval filters by them);
+    its JSON (`rag search --json`, the HTTP API) lists the first ENTITY_IDS_SHOWN and the count (1.3 MB -> a few KB)."""
+    ids = [f"p{i:06d}" for i in range(250)]
+    period = Entity(kind="period", name="2017", value="2017", confidence=1.0, paper_ids=ids, text="2017")
+    shown = json.loads(period.model_dump_json())
+    assert shown["paper_ids"] == ids[:ENTITY_IDS_SHOWN] and shown["paper_count"] == 250
+    analysis = QueryAnalysis(question="q", standalone="q", entities=[period])
+    assert period.paper_ids == ids and len(analysis.model_dump()["entities"][0]["paper_ids"]) == ENTITY_IDS_SHOWN
