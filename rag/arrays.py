@@ -58,26 +58,28 @@ class RowWriter:
         return self.rows
 
 
+def _mapping(array: np.ndarray) -> mmap.mmap | None:
+    """The memory map a file-backed array (or what it views) reads from; None for an array in memory."""
+    base: object = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    return base
+
+
 def release(array: np.ndarray) -> None:
     """Drop the pages this process has read of a file-backed memory map (`array` or what it views) from its memory;
     they stay in the page cache, so reading them again is cheap. A pass over a map then leaves none of it resident:
     read pages otherwise count in the process's memory until it unmaps the file."""
-    base: object = array
-    while base is not None and not isinstance(base, mmap.mmap):
-        base = getattr(base, "base", None)
-    if base is not None:
-        base.madvise(mmap.MADV_DONTNEED)
+    if (m := _mapping(array)) is not None:
+        m.madvise(mmap.MADV_DONTNEED)
 
 
 def read_at_random(array: np.ndarray) -> np.ndarray:
     """Tell the kernel a file-backed memory map (`array` or what it views) is read at random rows: no read-ahead,
     and a fault maps its own page, not the 16 around it (fault-around), which made each question's few thousand
     scattered rows count ~16 times over in this process's memory. Returns `array`."""
-    base: object = array
-    while base is not None and not isinstance(base, mmap.mmap):
-        base = getattr(base, "base", None)
-    if base is not None:
-        base.madvise(mmap.MADV_RANDOM)
+    if (m := _mapping(array)) is not None:
+        m.madvise(mmap.MADV_RANDOM)
     return array
 
 

@@ -188,3 +188,17 @@ def test_a_filter_given_as_catalog_positions_allows_what_the_same_ids_allow(corp
     q = cache.paper_matrix[3].tolist()
     assert list(cache.chunks_by_paper(q, keep)) == list(cache.chunks_by_paper(q, ids))
     assert not cache.keep_at([], lambda: catalog_order).any()
+
+
+def test_page_advice_reaches_the_map_behind_a_view_and_skips_arrays_in_memory(tmp_path: Path) -> None:
+    """release / read_at_random act on the memory map a file-backed array (or a view of it) reads from."""
+    import mmap
+
+    from rag.arrays import _mapping, read_at_random, release, save_array
+
+    save_array(tmp_path / "a.npy", np.arange(4096, dtype=np.float32).reshape(64, 64))
+    mapped = load_array(tmp_path / "a.npy")
+    assert isinstance(_mapping(mapped[5:10]), mmap.mmap) and _mapping(np.zeros(3)) is None
+    view = read_at_random(mapped[3:])
+    release(view)  # pages dropped: reading again gives the same values from the file
+    assert float(view[0, 0]) == 3 * 64 and read_at_random(np.zeros(2)).shape == (2,)
