@@ -730,6 +730,12 @@ class Index:
         self._gen, self._stamp, self._sentences = gen, self.generations.stamp(), None
 
 
+def chunks_in_dense_only(meta: dict[str, Any]) -> bool:
+    """Whether a generation (its meta) keeps its chunk vectors in dense/ only (ingested with chroma.chunks off):
+    its collections name no chunk collection. Older generations, without collections listed, have one."""
+    return "chunks" not in meta.get("collections", {"chunks": None})
+
+
 @dataclass
 class _Output:
     """Where `Ingest._store` puts the new generation's records: its two collections, dense/ and the sentences."""
@@ -1099,7 +1105,7 @@ class Ingest:
         (`chroma_pages`: one read of a large collection fails inside Chroma)."""
         client = self.index.client()
         keep = set(kept)
-        if "chunks" not in prev.meta["collections"]:  # its chunk vectors are in its dense/ files only
+        if chunks_in_dense_only(prev.meta):
             self._copy_dense(prev, kept, out, batch)
         else:
             old_chunks = client.get_collection(prev.meta["collections"]["chunks"])

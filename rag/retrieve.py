@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.catalog import Catalog
-from rag.index import Index, IndexStateError
+from rag.index import Index, IndexStateError, chunks_in_dense_only
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
 from rag.models import CONFIDENT, EntityKind, Evidence, Hit, Paper, QueryAnalysis, SearchResult
 from rag.settings import Settings
@@ -134,7 +134,7 @@ class Retriever:
             self._vectors_checked = True
             meta = self.index.read_meta() or {}
             chunks = int(meta.get("chunks", 0))
-            dense_only = "chunks" not in meta.get("collections", {"chunks": None})  # chroma.chunks off at ingest
+            dense_only = chunks_in_dense_only(meta)
             if 0 < chunks and (chunks <= self.settings.retrieval.exact_max_chunks or dense_only):
                 r = self.settings.retrieval
                 top = max(100, r.candidates)  # >= any k a request may ask for (k <= 100)
