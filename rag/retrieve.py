@@ -139,7 +139,8 @@ class Retriever:
                 r = self.settings.retrieval
                 top = max(100, r.candidates)  # >= any k a request may ask for (k <= 100)
                 pre = r.prefilter_papers if chunks > r.prefilter_above_chunks else 0
-                self._vectors = VectorCache.open(self.index.generation_dir / DENSE_FOLDER, top=top, prefilter=pre)
+                self._vectors = VectorCache.open(self.index.generation_dir / DENSE_FOLDER, top=top, prefilter=pre,
+                                                 int8_above=r.int8_above_papers)  # fmt: skip
                 if self._vectors is None and dense_only:
                     raise IndexStateError(f"{self.index.generation_dir / DENSE_FOLDER} is missing: run `rag ingest`")
                 if self._vectors is None:

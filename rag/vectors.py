@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, TypeVar
 import numpy as np
 
 from rag.arrays import RowWriter, StringTable, load_array, read_at_random, release, released, save_array, save_rows
+from rag.quantized import Int8Rows, PaperPass, write_int8
 
 V = TypeVar("V")
 RELEASE_EVERY = 4  # questions between two releases of the pages a question read (see chunks_by_paper)
@@ -106,10 +107,13 @@ class VectorCache:
         *,
         top: int = 100,
         prefilter: int = 0,
+        int8: Int8Rows | None = None,
     ):
         """owner[i]: index into paper_ids of chunk row i, rows sorted by owner; matrices with unit rows.
         `prefilter` > 0: chunks are scored only for that many papers closest by their title + abstract vector
-        (any other paper's on lookup): one product over the paper matrix instead of every chunk row."""
+        (any other paper's on lookup): one product over the paper matrix instead of every chunk row.
+        `int8`: the paper matrix's int8 copy; the best papers are then found from it, still exactly (rag.quantized),
+        and the float32 rows are read only for the papers it cannot rule out."""
         single_threaded_blas()
         self.top = top
         self.prefilter = prefilter
@@ -118,6 +122,8 @@ class VectorCache:
         self._questions = 0  # prefiltered questions asked (pages released every RELEASE_EVERY)
         self._rows_with_chunks: np.ndarray | None = None
         self._last_products: tuple[bytes, np.ndarray] | None = None
+        self._last_pass: tuple[bytes, PaperPass] | None = None
+        self.int8 = int8
         self.chunk_ids, self.texts, self.owner, self.matrix = chunk_ids, texts, owner, matrix
         self.paper_ids = paper_ids
         self._pos = {pid: i for i, pid in enumerate(paper_ids)}
@@ -125,7 +131,7 @@ class VectorCache:
         self.ends = np.r_[self.starts[1:], len(owner)].astype(np.int64)
         self.paper_order = paper_vector_ids
         self.paper_index = {pid: i for i, pid in enumerate(paper_vector_ids)}
-        self.paper_matrix = paper_matrix
+        self.paper_matrix = read_at_random(paper_matrix) if int8 is not None else paper_matrix
 
     @classmethod
     def from_collections(cls, chunks: Any, papers: Any, *, top: int = 100, prefilter: int = 0) -> VectorCache:
@@ -143,20 +149,26 @@ class VectorCache:
                    prefilter=prefilter)  # fmt: skip
 
     @classmethod
-    def open(cls, folder: Path, *, top: int = 100, prefilter: int = 0) -> VectorCache | None:
-        """From a generation's dense/ folder, memory-mapped: milliseconds at any size. None when absent."""
+    def open(
+        cls, folder: Path, *, top: int = 100, prefilter: int = 0, int8_above: int | None = None
+    ) -> VectorCache | None:
+        """From a generation's dense/ folder, memory-mapped: milliseconds at any size. None when absent.
+        Above `int8_above` paper vectors the folder's int8 copy ranks them, when it has one."""
         if not (folder / "meta.json").is_file():
             return None
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        rows = len(meta["paper_vector_ids"])
+        int8 = Int8Rows.open(folder, rows) if int8_above is not None and rows > int8_above else None
         return cls(StringTable.open(folder / "chunk_ids").read_at_random(),
                    StringTable.open(folder / "texts").read_at_random(), load_array(folder / "owner.npy"),
                    read_at_random(load_array(folder / "chunks.npy")), meta["paper_ids"],
                    meta["paper_vector_ids"], load_array(folder / "papers.npy"), top=top,
-                   prefilter=prefilter)  # fmt: skip
+                   prefilter=prefilter, int8=int8)  # fmt: skip
 
     def release(self) -> None:
         """Drop the pages read so far of the memory-mapped files (a pass over every row, as a re-ingest's copy)."""
-        for array in (self.matrix, self.owner):
+        # The int8 copy is read whole by every question: it stays.
+        for array in (self.matrix, self.owner, *([self.paper_matrix] if self.int8 is not None else [])):
             release(array)
         for table in (self.chunk_ids, self.texts):
             if isinstance(table, StringTable):
@@ -226,7 +238,7 @@ class VectorCache:
         """Title + abstract cosine of each paper to the question, in the order given (0 for a paper without a
         vector): vectorised, for thousands of metadata matches."""
         rows = np.fromiter((self.paper_index.get(pid, -1) for pid in paper_ids), dtype=np.int64, count=len(paper_ids))
-        sims = self._paper_products(np.asarray(vector, dtype=np.float32))[np.maximum(rows, 0)]
+        sims = self._cosines(np.asarray(vector, dtype=np.float32), np.maximum(rows, 0))
         return np.where(rows >= 0, sims, 0.0)
 
     def _paper_products(self, q: np.ndarray) -> np.ndarray:
@@ -239,6 +251,33 @@ class VectorCache:
         sims = product(self.paper_matrix, q)
         self._last_products = (key, sims)  # one assignment: a concurrent question sees the old pair or the new
         return sims
+
+    def _int8_pass(self, q: np.ndarray) -> PaperPass:
+        """The int8 copy's pass over every paper for this question, kept for the last question."""
+        assert self.int8 is not None
+        key = q.tobytes()
+        last = self._last_pass
+        if last is not None and last[0] == key:
+            return last[1]
+        got = self.int8.scores(q, self.paper_matrix)
+        self._last_pass = (key, got)
+        return got
+
+    def _top_rows(self, q: np.ndarray, n: int, keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(paper matrix rows, cosines) of the n papers closest to q among those kept, best first, ties in row
+        order: from every float32 cosine, or exactly the same from the int8 copy (`PaperPass.top`)."""
+        if self.int8 is None:
+            sims = self._paper_products(q)
+            rows = np.asarray(_best(sims, keep, n), dtype=np.int64)
+            return rows, sims[rows]
+        return self._int8_pass(q).top(n, keep)
+
+    def _cosines(self, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The float32 cosines of these paper matrix rows."""
+        if self.int8 is None:
+            return self._paper_products(q)[rows]
+        unique, back = np.unique(rows, return_inverse=True)
+        return self._int8_pass(q).cosines(unique)[back]
 
     def _index_rows(self) -> None:
         """paper matrix row -> paper_ids position (-1: a paper vector without chunks), and which rows have chunks."""
@@ -261,7 +300,7 @@ class VectorCache:
             in_order = np.zeros(len(self.paper_order), dtype=bool)
             in_order[self._row_pos >= 0] = keep[self._row_pos[self._row_pos >= 0]]
             allowed = in_order
-        best_rows = np.asarray(_best(self._paper_products(q), allowed, self.prefilter), dtype=np.int64)
+        best_rows = self._top_rows(q, self.prefilter, allowed)[0]
         cand = self._row_pos[best_rows]
         lens = (self.ends[cand] - self.starts[cand]).astype(np.int64)
         at = np.r_[0, np.cumsum(lens)[:-1]].astype(np.int64)
@@ -288,12 +327,11 @@ class VectorCache:
         q = np.asarray(vector, dtype=np.float32)
         keep = self._mask(allowed, self.paper_index, len(self.paper_order))
         if among is None:
-            sims = self._paper_products(q)
-            best = _best(sims, keep, self.top)
-            top = [(self.paper_order[i], float(sims[i])) for i in best]
+            rows, cos = self._top_rows(q, self.top, keep)
+            top = [(self.paper_order[i], c) for i, c in zip(rows.tolist(), cos.tolist(), strict=True)]
 
             def cosine(i: int) -> float:
-                return float(sims[i])
+                return float(self._cosines(q, np.array([i]))[0])
         else:
             part = self.paper_matrix[among] @ q
             best = _best(part, None if keep is None else keep[among], self.top)
@@ -310,7 +348,7 @@ class VectorCache:
 
     def closest_rows(self, vector: list[float], n: int) -> np.ndarray:
         """Paper matrix rows of the n papers closest to the question (from the product it already needs)."""
-        return np.asarray(_best(self._paper_products(np.asarray(vector, dtype=np.float32)), None, n), dtype=np.int64)
+        return self._top_rows(np.asarray(vector, dtype=np.float32), n, None)[0]
 
 
 class DenseWriter:
@@ -394,6 +432,7 @@ class DenseWriter:
         spilled = StringTable(blob, np.array(self._text_ends, dtype=np.int64))
         StringTable.write(self.folder / "texts", released((spilled[i] for i in order.tolist()), blob))
         save_rows(self.folder / "papers.npy", load_array(self._paper_rows.path), np.arange(self._paper_rows.rows))
+        write_int8(self.folder, load_array(self.folder / "papers.npy"))
         del blob, spilled
         shutil.rmtree(self.spill, ignore_errors=True)
         meta = {"paper_ids": paper_ids, "paper_vector_ids": self._paper_ids}
