@@ -150,12 +150,14 @@ class CatalogAnswers:
     def by_period(self, found: SearchResult, periods: list[Entity], mode: str) -> Answer:
         when = " or ".join(p.name for p in periods)
         papers = self._papers([pid for p in periods for pid in p.paper_ids])
+        total = sum(p.paper_count for p in periods)  # a period keeps its first papers only (PERIOD_IDS_KEPT)
         if not papers:
             dated = self.catalog.dated_count()
             text = f"No paper in the corpus is dated {when}; only {dated} of its {len(self.catalog)} carry a date."
             return refused(found, text, mode, found.hits[:1], missing=[f"papers dated {when}"])
+        more = f" ({len(papers)} listed here: ask about a topic to narrow them)" if total > len(papers) else ""
         return self._listing(
-            found, papers, f"The corpus holds {len(papers)} paper(s) dated {when}:",
+            found, papers, f"The corpus holds {total:,} paper(s) dated {when}{more}:",
             lambda p: f"{p.title} ({p.date_text or p.date})", mode,
         )  # fmt: skip
 

@@ -1085,7 +1085,8 @@ class Ingest:
         if bar is not None:
             bar.close()
 
-        out.dense.close(dim or 1)  # written only up to retrieval.exact_max_chunks: what exact scoring loads
+        # Written only up to retrieval.exact_max_chunks: what exact scoring loads. `hashes` is in catalog order.
+        out.dense.close(dim or 1, catalog_order=list(hashes))
         n_sentences = out.sentences.close(dim)
         self._stage("store", t0)
         return {

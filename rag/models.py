@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, computed_field, field_serializer
+from pydantic import BaseModel, Field, field_serializer, model_validator
 
 
 def format_authors(authors: list[str], truncated: bool) -> str:
@@ -162,15 +162,19 @@ class Entity(BaseModel):
     confidence: float
     paper_ids: list[str] = Field(
         default_factory=list,
-        description=f"The catalog papers the entity names (output: the first {ENTITY_IDS_SHOWN}, see paper_count).",
+        description=f"The catalog papers the entity names, in catalog order (output: the first {ENTITY_IDS_SHOWN}; "
+        "a period keeps only its first ones): see paper_count.",
     )
     text: str = Field("", description="The words of the question it was read from (removed from the topic).")
+    paper_count: int = Field(0, description="How many papers the entity stands for (paper_ids may list fewer).")
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def paper_count(self) -> int:
-        """How many papers the entity stands for (its output lists at most ENTITY_IDS_SHOWN)."""
-        return len(self.paper_ids)
+    @model_validator(mode="before")
+    @classmethod
+    def _count(cls, data: Any) -> Any:
+        """paper_count defaults to the papers listed."""
+        if isinstance(data, dict) and data.get("paper_count") is None:
+            data = {**data, "paper_count": len(data.get("paper_ids") or [])}
+        return data
 
     @field_serializer("paper_ids")
     def _shown(self, ids: list[str]) -> list[str]:

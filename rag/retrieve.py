@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,29 @@ class Filters(BaseModel):
         return not (self.source and self.source not in p.sources)
 
 
+class Allowed:
+    """The papers a filter allows, as catalog positions. A year of a million papers is ~100k of them: the ids of
+    all are looked up only by the paths that need a set (Chroma's search, the paper-only baseline); fusion checks
+    its few hundred candidates by position."""
+
+    def __init__(self, catalog: Catalog, ords: np.ndarray):
+        self.catalog, self.ords = catalog, ords
+        self.mask = np.zeros(len(catalog), dtype=bool)
+        self.mask[ords] = True
+        self._ids: list[str] | None = None
+
+    def ids(self) -> list[str]:
+        if self._ids is None:
+            self._ids = self.catalog.ids_at(self.ords.tolist())
+        return self._ids
+
+    def among(self, paper_ids: Iterable[str]) -> list[str]:
+        """These papers, the allowed ones only, in the order given."""
+        wanted = list(paper_ids)
+        at = self.catalog.positions(wanted)
+        return [pid for pid in wanted if pid in at and self.mask[at[pid]]]
+
+
 # Words that say what kind of question it is, not what it is about: they only dilute keyword search
 # ("what is the arXiv id of the TarFlow paper?" is about "TarFlow"). Ids and names go to the metadata channel.
 QUESTION_WORDS = ("paper", "papers", "arxiv", "id", "identifier")
@@ -97,17 +120,20 @@ ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", 
 
 
 def strongest_named(
-    named: dict[str, float], closeness: Callable[[list[str]], np.ndarray], cap: int
+    named: dict[str, float], closest: Callable[[list[str], int], list[str]], cap: int
 ) -> dict[str, float]:
     """The `cap` metadata matches that may rank: an author, venue or period can match thousands of papers at 100k+,
     and scoring each in Python dominated search time (1 s p95); only the strongest, then closest (title + abstract
-    cosine, `closeness` of a list of ids), can make the head of the ranking anyway."""
+    cosine: `closest(ids, n)`, the n closest of ids, best first), can make the head of the ranking anyway."""
     if len(named) <= cap:
         return named
-    ids = list(named)
-    strength = np.fromiter(named.values(), dtype=np.float64, count=len(ids))
-    order = np.lexsort((-np.asarray(closeness(ids), dtype=np.float64), -strength))[:cap]  # last key sorts first
-    return {ids[i]: named[ids[i]] for i in order.tolist()}
+    out: dict[str, float] = {}
+    for strength in sorted(set(named.values()), reverse=True):
+        group = [pid for pid, s in named.items() if s == strength]
+        out |= {pid: strength for pid in closest(group, cap - len(out))}
+        if len(out) >= cap:
+            break
+    return out
 
 
 class Retriever:
@@ -270,15 +296,15 @@ class Retriever:
         return cache.paper_sims((moved / max(float(np.linalg.norm(moved)), 1e-12)).tolist(), among=among)
 
     @staticmethod
-    def _closeness(
+    def _closest(
         cache: VectorCache | None, vector: list[float] | None, paper_sims: dict[str, float]
-    ) -> Callable[[list[str]], np.ndarray]:
-        """Title + abstract cosine of a list of papers: vectorised from the exact-scoring matrices, else what the
-        paper channel returned (0 for the rest)."""
+    ) -> Callable[[list[str], int], list[str]]:
+        """The n papers of a list closest to the question by title + abstract cosine: from the exact-scoring
+        matrices, else by what the paper channel returned (0 for the rest)."""
         if cache is not None and vector is not None:
             q = vector
-            return lambda ids: cache.paper_closeness(q, ids)
-        return lambda ids: np.array([paper_sims.get(pid) or 0.0 for pid in ids])
+            return lambda ids, n: cache.closest_among(q, ids, n)
+        return lambda ids, n: sorted(ids, key=lambda pid: -(paper_sims.get(pid) or 0.0))[:n]
 
     def metadata(self, analysis: QueryAnalysis, periods_as_filter: bool) -> dict[str, float]:
         """Papers the question names exactly (its entities), or that were named earlier in the chat."""
@@ -307,15 +333,10 @@ class Retriever:
         # The plain baselines of the benchmark search the question as asked: no rewrite, no metadata channel.
         standalone = analysis.query if r.mode == "hybrid" else analysis.question
         filters, periods_as_filter = scope(analysis, filters) if r.mode == "hybrid" else (filters, False)
-        allowed_ids: list[str] | None = None
-        allowed_set: set[str] | None = None
-        ords: list[int] = []
-        mask: np.ndarray | None = None
+        allowed: Allowed | None = None
         if filters is not None and filters.active():  # the allowed papers come from the catalog's indexes
-            ords, allowed_ids = self.catalog.matching(filters)
-            allowed_set = set(allowed_ids)
-            mask = np.zeros(len(self.catalog), dtype=np.float32)
-            mask[ords] = 1.0
+            allowed = Allowed(self.catalog, self.catalog.matching(filters))
+        allowed_set = set(allowed.ids()) if allowed is not None and r.mode == "paper" else None
 
         scores: dict[str, dict[str, float]] = {}
         rrf = r.rrf_k
@@ -332,17 +353,18 @@ class Retriever:
         t0 = time.perf_counter()
         cache = self.vectors if vector is not None else None
         if cache is not None and vector is not None:
-            keep = cache.keep_at(ords, self.catalog.ids_in_order) if allowed_ids is not None else None
+            keep = cache.keep_at(allowed.ords, self.catalog.ids_in_order) if allowed is not None else None
             dense_hits = cache.chunks_by_paper(vector, keep)
             if (r.mode == "hybrid" and r.paper_weight > 0) or r.mode == "paper":
-                paper_sims = cache.paper_sims(vector, allowed_set if r.mode == "paper" else None)
+                paper_sims = cache.paper_sims(vector, allowed_set)
         elif vector is not None:
+            allowed_ids = allowed.ids() if allowed is not None else None
             dense_hits = self.dense(vector, r.candidates, allowed_ids)
             if (r.mode == "hybrid" and r.paper_weight > 0) or r.mode == "paper":
                 paper_sims = dict(self.index.query_papers(vector, r.candidates, allowed_ids))
         if cache is not None and vector is not None and r.mode == "hybrid":  # the optional channels, off by default
             if r.paper_weight > 0 and r.prf_weight > 0 and r.prf_depth > 0:
-                paper_sims = self._feedback(cache, vector, allowed_set)
+                paper_sims = self._feedback(cache, vector, set(allowed.ids()) if allowed is not None else None)
             if r.sentence_weight > 0 and (store := self.sentences) is not None:
                 best = store.best(np.asarray(vector, dtype=np.float32))
                 sentence_sims = dict(zip(store.index, best.tolist(), strict=True))
@@ -351,16 +373,14 @@ class Retriever:
         bm25_ranked: list[tuple[str, float]] = []
         confidence = 1.0
         if r.mode in ("hybrid", "bm25"):
-            bm25_ranked, confidence = self.bm25(standalone, mask)
+            bm25_ranked, confidence = self.bm25(standalone, allowed.mask if allowed is not None else None)
         timings["bm25"] = _ms(t0)
         named: dict[str, float] = {}
         if r.mode == "hybrid":
-            named = {
-                pid: strength
-                for pid, strength in self.metadata(analysis, periods_as_filter).items()
-                if allowed_set is None or pid in allowed_set
-            }
-            named = strongest_named(named, self._closeness(cache, vector, paper_sims), max(r.candidates, 2 * k))
+            named = self.metadata(analysis, periods_as_filter)
+            if allowed is not None:
+                named = {pid: named[pid] for pid in allowed.among(named)}
+            named = strongest_named(named, self._closest(cache, vector, paper_sims), max(r.candidates, 2 * k))
 
         t0 = time.perf_counter()
         lay_question = False
@@ -372,8 +392,8 @@ class Retriever:
                 dict.fromkeys([*list(dense_hits)[: r.candidates], *by_paper, *by_sentence,
                                *(pid for pid, _ in bm25_ranked), *named])
             )  # fmt: skip
-            if allowed_set is not None:
-                pool = [pid for pid in pool if pid in allowed_set]
+            if allowed is not None:
+                pool = allowed.among(pool)
             missing = [pid for pid in pool if pid not in dense_hits]
             if missing and vector is not None:
                 dense_hits.update(self.dense(vector, len(missing) * 8, missing))

@@ -395,7 +395,7 @@ class Understander:
         for period in periods:
             if period.label not in venues:  # "AISTATS 2025" names a venue, not a year
                 out.append(Entity(kind="period", name=period.label, value=period.prefix, confidence=1.0,
-                                  paper_ids=period.paper_ids, text=period.label))  # fmt: skip
+                                  paper_ids=period.paper_ids, paper_count=period.count, text=period.label))  # fmt: skip
         for code, ids in self.catalog.categories_in(text):
             out.append(Entity(kind="category", name=code, value=code, confidence=1.0, paper_ids=ids, text=code))
         return out

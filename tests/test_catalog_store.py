@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from rag.catalog import (
+    PERIOD_IDS_KEPT,
     Catalog,
     _merge_copies,
     build_catalog,
@@ -205,9 +206,10 @@ def test_filters_match_filters_allows(papers: list[Paper], catalog: Catalog) -> 
         Filters(authors=["Zhou", "bradley"], year_to=2024, category="LG"),
     ]  # fmt: skip
     for f in cases:
-        ords, ids = catalog.matching(f)
-        assert ids == [p.paper_id for p in papers if f.allows(p)] and ids, f
-        assert ords == [i for i, p in enumerate(papers) if f.allows(p)]
+        ords = catalog.matching(f)
+        assert ords.tolist() == [i for i, p in enumerate(papers) if f.allows(p)] and len(ords), f
+        assert catalog.ids_at(ords.tolist()) == [p.paper_id for p in papers if f.allows(p)]
+        assert catalog.positions([papers[3].paper_id, "nope"]) == {papers[3].paper_id: 3}
     total, page = catalog.page(Filters(category="LG"), ["diffusion"], 2, 3)
     allowed = [p for p in papers if p.category == "LG" and "diffusion" in fold(p.title + " " + p.abstract)]
     assert total == len(allowed) and [p.paper_id for p in page] == [p.paper_id for p in allowed[2:5]]
@@ -314,8 +316,11 @@ def test_a_question_on_20k_papers_touches_indexes_only(big: Catalog) -> None:
                 plans.add(row[3])
     scans = [p for p in plans if re.match(rf"SCAN ({'|'.join(BIG_TABLES)})\b", p) or "(kind=?)" in p]
     assert not scans, scans
-    assert {"SEARCH names USING INDEX names_folded (folded=?)", "SEARCH tw USING PRIMARY KEY (word=?)",
-            "SEARCH name_tokens USING PRIMARY KEY (token=?)"} <= plans
+    assert {
+        "SEARCH names USING INDEX names_folded (folded=?)",
+        "SEARCH tw USING PRIMARY KEY (word=?)",
+        "SEARCH name_tokens USING PRIMARY KEY (token=?)",
+    } <= plans
     # A lookup reads the rows it returns and little else: count the virtual machine's steps for a question
     # naming nothing, on 20k papers and on 200.
     small = Catalog.from_papers(itertools.islice(big.iter_papers(), 200))
@@ -342,19 +347,32 @@ def test_filters_on_20k_papers_use_indexes(big: Catalog) -> None:
     statements: list[str] = []
     conn = big.store.conn()
     conn.set_trace_callback(statements.append)
-    _, ids = big.matching(Filters(year_from=2019, year_to=2019, category="cs.lg"))
+    ords = big.matching(Filters(year_from=2019, year_to=2019, category="cs.lg"))
     conn.set_trace_callback(None)
+    ids = big.ids_at(ords.tolist())
     assert ids and all(p.year == 2019 and p.category == "cs.LG" for p in big.get_many(ids[:50]))
     (plan,) = {row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statements[0]}")} - {"USE TEMP B-TREE FOR ORDER BY"}
     assert "USING INDEX" in plan
-    # A period names thousands of papers at 100k: their ids come from the date index alone, not the wide rows.
+    # A period names thousands of papers at 100k: it keeps their count and its first ids in catalog order, read
+    # from the date index alone, not the wide rows.
     statements.clear()
     conn.set_trace_callback(statements.append)
     (period,) = big.periods_in("papers from 2019")
     conn.set_trace_callback(None)
-    assert len(period.paper_ids) > 100
+    in_2019 = big.matching(Filters(dates=["2019"]))
+    assert period.count == len(in_2019) > PERIOD_IDS_KEPT
+    assert period.paper_ids == big.ids_at(in_2019[:PERIOD_IDS_KEPT].tolist())
     plans = {row[3] for sql in statements for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")}
     assert any("COVERING INDEX papers_date" in p for p in plans), plans
+
+
+def test_a_common_period_keeps_the_same_first_papers_read_in_catalog_order(
+    big: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PERIOD_SORTED_MAX papers the first ones are read from the rows in catalog order: the same ones."""
+    sorted_by_index = big.periods_in("papers from 2019") + big.periods_in("from March 2020")
+    monkeypatch.setattr("rag.catalog.PERIOD_SORTED_MAX", 0)
+    assert big.periods_in("papers from 2019") + big.periods_in("from March 2020") == sorted_by_index
 
 
 # -- BM25 saved and loaded ---------------------------------------------------------------------------------------

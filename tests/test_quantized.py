@@ -112,6 +112,10 @@ def test_a_cache_ranking_with_the_int8_copy_answers_as_one_without(tmp_path: Pat
         pa, pb = plain.paper_sims(q), int8.paper_sims(q)
         assert list(pa) == list(pb) and list(pb.values()) == pytest.approx(list(pa.values()), abs=1e-6)
         assert pb["p02999"] == pytest.approx(pa["p02999"], abs=1e-6)  # any other paper, on lookup
-        some = [papers[i] for i in rng.choice(len(papers), 500)] + ["p-unknown"]
-        assert int8.paper_closeness(q, some) == pytest.approx(plain.paper_closeness(q, some), abs=1e-6)
+        some = [papers[i] for i in rng.choice(len(papers), 500, replace=False)] + ["p-unknown"]
+        cosine = {pid: float(plain.paper_matrix[plain.paper_index[pid]] @ np.asarray(q, dtype=np.float32))
+                  for pid in some[:-1]}  # fmt: skip
+        closest = sorted(cosine, key=lambda pid: -cosine[pid])
+        assert plain.closest_among(q, some, 20) == int8.closest_among(q, some, 20) == closest[:20]
+        assert int8.closest_among(q, some, 600) == [*closest, "p-unknown"]  # a paper without a vector: last
         assert int8.closest_rows(q, 7).tolist() == plain.closest_rows(q, 7).tolist()

@@ -135,9 +135,13 @@ def test_written_dense_files_open_memory_mapped_and_score_the_same(corpus: Any, 
     writer.add_chunks([f"{o}#{n}" for n, o in enumerate(owners)], unit, [f"text of {o}#{n}" for n, o in
                       enumerate(owners)], list(owners))  # fmt: skip
     writer.add_papers(list(papers), paper_unit)
-    assert writer.close()
+    catalog_order = [*reversed(papers), "p-not-indexed"]
+    assert writer.close(catalog_order=catalog_order)
     opened = VectorCache.open(tmp_path / "dense", top=50)
     assert opened is not None and isinstance(opened.matrix, np.memmap)
+    # The map from catalog positions the ingest wrote is the one a filter's mask would otherwise be built from.
+    ords = np.arange(0, len(catalog_order), 5)
+    assert np.array_equal(opened.keep_at(ords, lambda: []), cache.keep_at(ords, lambda: catalog_order))
     q = unit[5].tolist()
     a, b = cache.chunks_by_paper(q, None), opened.chunks_by_paper(q, None)
     # (the fixture's rows were normalised once more here: scores agree to float32 rounding)
