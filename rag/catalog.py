@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rapidfuzz import fuzz
 
-from rag.catalog_store import ARXIV_IN_TEXT, TITLE_CANDIDATES, TITLE_POSTINGS_MAX, CatalogStore, ngrams, write_catalog
+from rag.catalog_store import (
+    ARXIV_IN_TEXT,
+    TITLE_CANDIDATES,
+    TITLE_POSTINGS_MAX,
+    CatalogStore,
+    date_columns,
+    date_key,
+    ngrams,
+    write_catalog,
+)
 from rag.corpus import SourceCount, discover, read
 from rag.models import Paper, Record
 from rag.parse import CorpusError, Problem
@@ -503,6 +512,7 @@ class Period:
 # A period's papers a question keeps: a year of a million papers is ~100k of them (60 ms to read their ids). A period
 # is a filter for a search (by date, in SQL) and a listing shows its first papers, so none needs them all.
 PERIOD_IDS_KEPT = 100
+DATE_PREFIX = re.compile(r"\d{4}(-\d{2})?")  # the date filters `matching` answers from the date columns
 PERIOD_SORTED_MAX = 5_000  # up to this many, a period's first papers come sorted from the date index; above it, from
 # the rows in catalog order (`NOT INDEXED`: 1 in 200 papers or more, so ~20k rows read at most for 100; 16 ms at 1M)
 
@@ -546,6 +556,7 @@ class Catalog:
     def __init__(self, papers: Iterable[Paper] | None = None, *, store: CatalogStore | None = None):
         self.store = store if store is not None else CatalogStore.memory(papers or [])
         self._n = int(self.store.meta["papers"])
+        self._columns: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def from_papers(cls, papers: Iterable[Paper]) -> Catalog:
@@ -687,11 +698,36 @@ class Catalog:
         return (" AND ".join(conds) or "1"), args
 
     def matching(self, f: Any) -> np.ndarray:
-        """Catalog positions of the papers a `Filters` allows, ascending: positions only, from the indexes (a year
-        of a million papers is ~100k of them; their ids and SQL's sort cost ~70 ms more)."""
+        """Catalog positions of the papers a `Filters` allows, ascending: positions only (a year of a million
+        papers is ~100k of them; their ids and SQL's sort cost ~70 ms more). A filter by date and year alone tests
+        the catalog's date columns in one vectorised pass; any other, the indexes."""
+        if not (f.paper_ids or f.authors or f.category or f.source) and all(DATE_PREFIX.fullmatch(d) for d in f.dates):
+            keys, years = self._date_columns()
+            keep = np.ones(len(keys), dtype=bool)
+            if f.dates:
+                spans = [(date_key(d), date_key(d) + (10_000 if len(d) == 4 else 100)) for d in f.dates]
+                keep &= np.logical_or.reduce([(keys >= lo) & (keys < hi) for lo, hi in spans])
+            if f.year_from:
+                keep &= years >= f.year_from
+            if f.year_to:
+                keep &= (years > 0) & (years <= f.year_to)
+            return np.flatnonzero(keep).astype(np.int64)
         where, args = self._where(f)
         rows = self.store.rows(f"SELECT ord FROM papers WHERE {where}", args)
         return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+
+    def _date_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """(date key, year) of every paper by catalog position: stored by the catalog's writer, or computed once
+        for a catalog written before (1M papers: ~1 s)."""
+        if self._columns is None:
+            stored = dict(self.store.rows("SELECT name, data FROM columns")) if self.store.rows(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'columns'") else {}  # fmt: skip
+            if stored:
+                cols = {k: np.frombuffer(v, dtype=np.int32) for k, v in stored.items()}
+            else:
+                cols = date_columns(self.store.rows("SELECT ord, date, year FROM papers"), self._n)
+            self._columns = (cols["date_key"], cols["year"])  # one assignment: safe for concurrent questions
+        return self._columns
 
     def positions(self, paper_ids: Iterable[str]) -> dict[str, int]:
         """paper id -> catalog position, for the known ones."""

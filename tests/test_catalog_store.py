@@ -29,7 +29,7 @@ from rag.catalog import (
     mention_pattern,
     period_prefixes,
 )
-from rag.catalog_store import CAPITALISED, HAS_CAPITAL, NAME_TOKEN
+from rag.catalog_store import CAPITALISED, HAS_CAPITAL, NAME_TOKEN, date_columns
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
 from rag.models import Paper, Record
 from rag.parse.arxiv_snapshot import parse as parse_snapshot
@@ -210,6 +210,15 @@ def test_filters_match_filters_allows(papers: list[Paper], catalog: Catalog) -> 
         assert ords.tolist() == [i for i, p in enumerate(papers) if f.allows(p)] and len(ords), f
         assert catalog.ids_at(ords.tolist()) == [p.paper_id for p in papers if f.allows(p)]
         assert catalog.positions([papers[3].paper_id, "nope"]) == {papers[3].paper_id: 3}
+    # A prefix that is not a year or month ("2025-1": October to December) is answered by SQL, the same way.
+    odd = Filters(dates=["2025-1"], year_to=2025)
+    assert catalog.matching(odd).tolist() == [i for i, p in enumerate(papers) if odd.allows(p)]
+    # A catalog written before the date columns were stored computes the same ones.
+    stored = catalog._date_columns()
+    rows = catalog.store.rows("SELECT ord, date, year FROM papers")
+    computed = date_columns(rows, len(catalog))
+    assert np.array_equal(stored[0], computed["date_key"]) and np.array_equal(stored[1], computed["year"])
+    assert (stored[0] > 0).sum() == catalog.dated_count() > 0
     total, page = catalog.page(Filters(category="LG"), ["diffusion"], 2, 3)
     allowed = [p for p in papers if p.category == "LG" and "diffusion" in fold(p.title + " " + p.abstract)]
     assert total == len(allowed) and [p.paper_id for p in page] == [p.paper_id for p in allowed[2:5]]
@@ -364,6 +373,18 @@ def test_filters_on_20k_papers_use_indexes(big: Catalog) -> None:
     assert period.paper_ids == big.ids_at(in_2019[:PERIOD_IDS_KEPT].tolist())
     plans = {row[3] for sql in statements for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")}
     assert any("COVERING INDEX papers_date" in p for p in plans), plans
+
+
+@pytest.mark.parametrize(
+    "f",
+    [Filters(dates=["2019"]), Filters(dates=["2020-03", "2017"]), Filters(year_from=2018, year_to=2019),
+     Filters(year_to=2016), Filters(dates=["2019"], year_from=2020)],
+)  # fmt: skip
+def test_date_filters_from_the_date_columns_match_sql(big: Catalog, f: Filters) -> None:
+    where, args = big._where(f)
+    want = [r[0] for r in big.store.rows(f"SELECT ord FROM papers WHERE {where} ORDER BY ord", args)]
+    assert big.matching(f).tolist() == want
+    assert want or f.year_from == 2020  # (the last: no paper is both)
 
 
 def test_a_common_period_keeps_the_same_first_papers_read_in_catalog_order(
