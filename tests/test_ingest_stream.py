@@ -305,3 +305,30 @@ def test_a_reingest_above_the_size_one_chroma_read_fails_at(tmp_path: Path, page
     assert sum(old_chunks) == total and len(old_chunks) == -(-total // rag.vectors.CHROMA_PAGE)
     assert engine.index.collection().count() == engine.index.read_meta()["chunks"] > 33_000
     assert top_hit(engine, marker(3000, 1)) == arxiv(3000) and top_hit(engine, marker(2500)) == arxiv(2500)
+
+
+def test_an_ingest_writes_what_large_sizes_search_with_and_it_answers_the_same(tmp_path: Path) -> None:
+    """What 1M papers are searched with, written by every ingest: the int8 copy of the paper vectors, the map from
+    catalog positions to the cache's papers, the catalog's date columns. Searching with them (forced on at 30
+    papers, the prefilter too) finds what searching without them finds."""
+    corpus = tmp_path / "snapshot.jsonl"
+    write_snapshot(corpus, 30, sentences=9)
+    settings = settings_for(tmp_path / "data", corpus, batch_papers=8)
+    engine = Engine(settings, embedder=HashEmbedder())
+    engine.ingest(progress=False)
+    dense = engine.index.generation_dir / DENSE_FOLDER
+    cache = VectorCache.open(dense, int8_above=0)
+    assert cache is not None and cache.int8 is not None and cache._ord_pos is not None
+    ids = engine.catalog.ids_in_order()
+    assert [cache.paper_ids[i] if i >= 0 else None for i in cache._ord_pos.tolist()] == ids
+    assert engine.catalog.store.rows("SELECT count(*) FROM columns")[0][0] == 2
+    large = settings.retrieval.model_copy(update={"int8_above_papers": 0, "prefilter_above_chunks": 0,
+                                                  "prefilter_papers": 10})  # fmt: skip
+    forced = Engine(settings.model_copy(update={"retrieval": large}), embedder=HashEmbedder())
+    plain = Engine(settings.model_copy(update={"retrieval": large.model_copy(update={"int8_above_papers": 10**9})}),
+                   embedder=HashEmbedder())  # fmt: skip
+    assert forced.retriever.vectors is not None and forced.retriever.vectors.int8 is not None
+    for query in [marker(7), marker(21), "papers from 2024 on " + marker(3), SHARED]:
+        got, want = forced.search(query, k=5), plain.search(query, k=5)
+        assert [(h.paper_id, h.score) for h in got.hits] == [(h.paper_id, h.score) for h in want.hits], query
+    assert [h.arxiv_id for h in forced.search(marker(12), k=1).hits] == [arxiv(12)]
