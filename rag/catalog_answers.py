@@ -19,6 +19,9 @@ VENUE_COMMENT = re.compile(  # an arXiv comment that states a venue
     re.I,
 )
 LISTED_BY = {"list_by_author": "author", "list_by_affiliation": "affiliation"}
+# Papers a listing shows: a year of a million papers is ~100k of them, and an author can have hundreds. The header
+# says how many there are; a topic in the question narrows them (a period keeps only its first ones: PERIOD_IDS_KEPT).
+LISTED_MAX = 100
 
 
 def _authors(p: Paper) -> str | None:
@@ -91,15 +94,18 @@ class CatalogAnswers:
 
     # -- listings --------------------------------------------------------------------------------------
     def listing_by_name(self, found: SearchResult, name: Entity, mode: str) -> Answer:
-        papers = self._papers(name.paper_ids)
         when = ""
         if found.analysis and (periods := found.analysis.periods):  # "which of her papers are from 2025?"
+            papers = self._papers(name.paper_ids)
             papers = [p for p in papers if p.date and any(p.date.startswith(e.value) for e in periods)]
+            total = len(papers)
             when = " dated " + " or ".join(e.name for e in periods)
+        else:
+            papers, total = self._papers(name.paper_ids[:LISTED_MAX]), name.paper_count
         return self._listing(
             found,
-            papers,
-            f"The corpus holds {len(papers)} paper(s){when} with {name.name} {_role(name)}:",
+            papers[:LISTED_MAX],
+            f"The corpus holds {total:,} paper(s){when} with {name.name} {_role(name)}{_shown(total)}:",
             lambda p: f"{p.title} ({p.date_text or p.year or 'date unknown'})",
             mode,
             footer=self._truncation(name),
@@ -109,13 +115,15 @@ class CatalogAnswers:
         """A name and a topic: the name's papers (retrieval was scoped to them) that are about the topic."""
         assert found.analysis is not None
         topic = found.analysis.topic
-        theirs = self._papers(name.paper_ids)
-        about = [h for h in relevant if h.paper_id in set(name.paper_ids)]
+        total = name.paper_count
+        ids = set(name.paper_ids)
+        about = [h for h in relevant if h.paper_id in ids]
         if not about:
             text = (
-                f"None of the {len(theirs)} paper(s) in the corpus with {name.name} {_role(name)} is about {topic}. "
-                f"Their papers:"
+                f"None of the {total:,} paper(s) in the corpus with {name.name} {_role(name)} is about {topic}. "
+                f"Their papers{_shown(total)}:"
             )
+            theirs = self._papers(name.paper_ids[:LISTED_MAX])
             answer = self._listing(found, theirs, text, lambda p: p.title, mode, footer=self._truncation(name))
             answer.missing = [f"{topic} (among the papers of {name.name})"]
             return answer
@@ -124,9 +132,9 @@ class CatalogAnswers:
             found,
             about,
             "\n".join(
-                [f"{lead}{len(about)} of the {len(theirs)} paper(s) with {name.name} {_role(name)} "
+                [f"{lead}{len(about)} of the {total:,} paper(s) with {name.name} {_role(name)} "
                  f"are about {topic}:" if len(about) > 1 else
-                 f"{lead}1 of the {len(theirs)} paper(s) with {name.name} {_role(name)} is about {topic}:"]
+                 f"{lead}1 of the {total:,} paper(s) with {name.name} {_role(name)} is about {topic}:"]
                 + [f"- {h.title} [{i}]" for i, h in enumerate(about, 1)]
                 + ([t] if (t := self._truncation(name)) else [])
             ),
@@ -134,7 +142,7 @@ class CatalogAnswers:
         )  # fmt: skip
 
     def by_venue(self, found: SearchResult, venue: Entity, mode: str) -> Answer:
-        papers = self._papers(venue.paper_ids)
+        papers, total = self._papers(venue.paper_ids[:LISTED_MAX]), venue.paper_count
         if not papers:
             text = f"No paper's arXiv comments in the corpus mention {venue.name}; venues are recorded only there."
             return refused(found, text, mode, found.hits[:1], missing=[venue.name])
@@ -142,7 +150,7 @@ class CatalogAnswers:
         return self._listing(
             found,
             papers,
-            f"The arXiv comments of {len(papers)} paper(s) in the corpus mention {venue.name}:",
+            f"The arXiv comments of {total:,} paper(s) in the corpus mention {venue.name}{_shown(total)}:",
             lambda p: f'{p.title}: "{"; ".join(c for c in p.venue_notes if mentions.search(c))}"',
             mode,
         )
@@ -155,9 +163,8 @@ class CatalogAnswers:
             dated = self.catalog.dated_count()
             text = f"No paper in the corpus is dated {when}; only {dated} of its {len(self.catalog)} carry a date."
             return refused(found, text, mode, found.hits[:1], missing=[f"papers dated {when}"])
-        more = f" ({len(papers)} listed here: ask about a topic to narrow them)" if total > len(papers) else ""
         return self._listing(
-            found, papers, f"The corpus holds {total:,} paper(s) dated {when}{more}:",
+            found, papers[:LISTED_MAX], f"The corpus holds {total:,} paper(s) dated {when}{_shown(total)}:",
             lambda p: f"{p.title} ({p.date_text or p.date})", mode,
         )  # fmt: skip
 
@@ -181,6 +188,11 @@ class CatalogAnswers:
         lines = [header] + [f"- {describe(p)} [{i}]" for i, p in enumerate(papers, 1)]
         lines += [footer] if footer else []
         return cited(found, [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)], "\n".join(lines), mode)
+
+
+def _shown(total: int) -> str:
+    """What a listing of `total` papers adds to its header when it shows only the first LISTED_MAX."""
+    return f" ({LISTED_MAX} listed here: ask about a topic to narrow them)" if total > LISTED_MAX else ""
 
 
 def _role(name: Entity) -> str:

@@ -456,3 +456,28 @@ def test_bm25_round_trip_scores_and_idf(papers: list[Paper], tmp_path: Path) -> 
     KeywordIndex.reuse(tmp_path / "bm25", tmp_path / "again")
     again = KeywordIndex.open(tmp_path / "again")
     assert again.term_ids(["transform"]) == loaded.term_ids(["transform"])
+
+
+@pytest.mark.parametrize(
+    ("question", "intent", "header"),
+    [("papers from 2019", "list_by_period", "paper(s) dated 2019 (10 listed here"),
+     ("what did Siddartha Devic write?", "list_by_author", "paper(s) with Siddartha Devic among the listed authors (10 "
+                                                           "listed here")],
+)  # fmt: skip
+def test_a_listing_shows_its_first_papers_and_says_how_many(
+    big: Catalog, monkeypatch: pytest.MonkeyPatch, question: str, intent: str, header: str
+) -> None:
+    """A year of a million papers is ~100k of them: a listing shows the first LISTED_MAX, cited, and its header says
+    how many there are (here LISTED_MAX is 10, on 20k papers)."""
+    from rag.catalog_answers import CatalogAnswers
+    from rag.models import SearchResult
+
+    monkeypatch.setattr("rag.catalog_answers.LISTED_MAX", 10)
+    analysis = Understander(big).analyse(question)
+    assert analysis.intent == intent
+    entity = next(e for e in analysis.entities if e.kind in ("period", "author"))  # the one the listing is of
+    answer = CatalogAnswers(big).answer(SearchResult(question=question, hits=[], analysis=analysis), [], "extractive")
+    assert answer is not None and not answer.refused
+    assert f"holds {entity.paper_count:,} {header}" in answer.answer and entity.paper_count > 10
+    assert len(answer.citations) == 10 and answer.answer.count("\n- ") == 10
+    assert [c.paper_id for c in answer.citations] == entity.paper_ids[:10]  # the first ones, in catalog order
