@@ -898,19 +898,26 @@ class Ingest:
         if prev is not None and KeywordIndex.digest_of(prev.keywords_dir) == digest:
             KeywordIndex.reuse(prev.keywords_dir, gen.keywords_dir)
             how = "reused (no search text changed)"
-        elif prev is not None and KeywordIndex.updatable(prev.keywords_dir):
-
-            def texts_at(ords: list[int]) -> list[str]:
-                return [paper_search_text(p) for p in catalog.at(ords)]
-
-            keys = search.keys()
-            index, tokenized = KeywordIndex.update(prev.keywords_dir, keys, texts_at, Tokenizer(), counts=counts)
-            index.save(gen.keywords_dir, digest)
-            how = f"updated ({tokenized:,} of {len(keys):,} papers tokenized)"
         else:
-            texts = (paper_search_text(p) for p in catalog.iter_papers())
-            KeywordIndex.build(texts, Tokenizer(), counts=counts).save(gen.keywords_dir, digest)
-            how = f"built ({len(catalog):,} papers tokenized)"
+            how = ""
+            if prev is not None and KeywordIndex.updatable(prev.keywords_dir):
+
+                def texts_at(ords: list[int]) -> list[str]:
+                    return [paper_search_text(p) for p in catalog.at(ords)]
+
+                keys = search.keys()
+                try:
+                    index, n = KeywordIndex.update(prev.keywords_dir, keys, texts_at, Tokenizer(), counts=counts)
+                    index.save(gen.keywords_dir, digest)
+                    how = f"updated ({n:,} of {len(keys):,} papers tokenized)"
+                except (OSError, ValueError, KeyError, sqlite3.Error) as exc:  # damaged counts: build in full
+                    shutil.rmtree(counts, ignore_errors=True)
+                    shutil.rmtree(gen.keywords_dir, ignore_errors=True)
+                    how = f"not updated ({type(exc).__name__}: {exc}), "
+            if not how.startswith("updated"):
+                texts = (paper_search_text(p) for p in catalog.iter_papers())
+                KeywordIndex.build(texts, Tokenizer(), counts=counts).save(gen.keywords_dir, digest)
+                how += f"built ({len(catalog):,} papers tokenized)"
         self.report.keywords = f"{how} in {time.perf_counter() - t0:.2f} s"
         return digest
 

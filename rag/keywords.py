@@ -441,7 +441,12 @@ class _Saved:
     def __init__(self, folder: Path):
         self.folder = folder
         self.ptr, self.terms, self.tf, self.keys = (np.load(folder / name, mmap_mode="r") for name in COUNTS)
-        self.columns = int(json.loads((folder / INFO).read_text())["columns"])
+        info = json.loads((folder / INFO).read_text())
+        self.columns = int(info["columns"])
+        # A copy that stopped short must not pass for counts: the shapes are checked, not the values (O(rows)).
+        if not (len(self.ptr) == len(self.keys) + 1 == int(info["docs"]) + 1 and len(self.terms) == len(self.tf)
+                and int(self.ptr[-1]) == len(self.terms) and self.keys.dtype == np.dtype("S16")):  # fmt: skip
+            raise ValueError(f"the BM25 counts in {folder} do not match its index")
 
     def vocabulary(self) -> dict[str, int]:
         """term -> column of the terms some document uses (not bm25s's empty token, past the last column)."""

@@ -331,6 +331,15 @@ def test_a_reingest_tokenizes_only_the_papers_whose_search_text_changed(
     assert third.keywords.startswith("updated (1 of 30 papers tokenized)") and len(tokenized) == 1
     assert top_hit(Engine(keyword, embedder=HashEmbedder()), "Snorkelconf") is None
 
+    # Counts cut short (a copy that stopped): the next change builds the index in full instead.
+    saved = Engine(settings, embedder=HashEmbedder()).index.generation_dir / rag.keywords.FOLDER / "doc_tf.npy"
+    saved.write_bytes(saved.read_bytes()[:-40])
+    write_snapshot(corpus, 30, sentences=6, changed={7: 2})
+    fourth = Engine(settings, embedder=HashEmbedder()).ingest(progress=False)
+    assert fourth.keywords.startswith("not updated (ValueError") and "built (30 papers tokenized)" in fourth.keywords
+    engine = Engine(keyword, embedder=HashEmbedder())
+    assert top_hit(engine, marker(7, 2)) == arxiv(7) and top_hit(engine, marker(7, 1)) is None
+
 
 # ~60 s without a model (chunking and Chroma's writes of ~34k records, twice): too slow for the fast tier's
 # one-minute budget, so it runs with the integration tier.
