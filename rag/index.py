@@ -46,7 +46,7 @@ from rag.catalog import Catalog, CatalogReport, iter_catalog
 from rag.catalog_store import SCHEMA_VERSION, CatalogSchemaError, paper_digester, write_catalog
 from rag.errors import UserError
 from rag.keywords import FOLDER as KEYWORDS
-from rag.keywords import KeywordIndex, Tokenizer, paper_search_text, search_digester
+from rag.keywords import KeywordIndex, SearchTexts, Tokenizer, paper_search_text
 from rag.models import Paper
 from rag.resume import VectorJournal, text_key
 from rag.settings import Settings
@@ -102,6 +102,7 @@ class IngestReport:
     generation: str = ""
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)  # parse / chunk / embed / store, seconds
+    keywords: str = ""  # how the BM25 index was made (reused, updated or built) and in how long
     catalog_lines: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # records skipped or trimmed, by paper
 
@@ -120,7 +121,7 @@ class IngestReport:
         split = ", ".join(f"{k} {v:.2f} s" for k, v in self.stages.items())
         return (
             f"stages: {split}; embedded {self.chunks_embedded} chunks + {self.papers_embedded} papers + "
-            f"{self.sentences_embedded} sentences"
+            f"{self.sentences_embedded} sentences" + (f"; bm25 {self.keywords}" if self.keywords else "")
         )
 
 
@@ -780,7 +781,7 @@ class _Tally:
     def __init__(self) -> None:
         self.hashes: dict[str, str] = {}
         self.files: set[str] = set()
-        self.catalog, self.search = paper_digester(), search_digester()
+        self.catalog, self.search = paper_digester(), SearchTexts()
 
     def watch(self, papers: Iterable[Paper]) -> Iterator[Paper]:
         for p in papers:
@@ -864,7 +865,7 @@ class Ingest:
         catalog = Catalog.open(staged)
         # BM25 before the vectors: its score matrix (~1 GB at 1M papers) is freed before Chroma's index grows.
         t0 = time.perf_counter()
-        bm25_digest = self._keywords(gen, prev, tally.search.hexdigest(), catalog)
+        bm25_digest = self._keywords(gen, prev, tally.search, catalog)
         self._stage("store", t0)
         checkpoint("before_chroma")
         meta = self._store(gen, prev_usable, catalog, keep, hashes)
@@ -886,15 +887,38 @@ class Ingest:
         report.seconds = time.perf_counter() - self._t
         return report
 
-    def _keywords(self, gen: Generation, prev: Generation | None, digest: str, catalog: Catalog) -> str:
-        """The BM25 index of the new generation (`digest`: of its papers' search texts): the previous one's files
-        when no paper's search text changed (bm25s cannot add or remove documents, so any change rebuilds it, here
-        at ingest, never at query time), else built from its `catalog`."""
+    def _keywords(self, gen: Generation, prev: Generation | None, search: SearchTexts, catalog: Catalog) -> str:
+        """The BM25 index of the new generation (`search`: its papers' search texts, as digest and keys), here at
+        ingest, never at query time: the previous one's files when no paper's search text changed; else updated
+        from the previous one's saved counts, tokenizing only the papers whose search text is new; else (no counts
+        saved: a generation of an older version, or another tokenizer) built from every paper of its `catalog`."""
+        t0 = time.perf_counter()
+        digest = search.hexdigest()
+        counts = gen.dir / (KEYWORDS + ".counts")  # moved into bm25/ by `save`; inside the generation if killed
         if prev is not None and KeywordIndex.digest_of(prev.keywords_dir) == digest:
             KeywordIndex.reuse(prev.keywords_dir, gen.keywords_dir)
+            how = "reused (no search text changed)"
         else:
-            texts = (paper_search_text(p) for p in catalog.iter_papers())
-            KeywordIndex.build(texts, Tokenizer()).save(gen.keywords_dir, digest)
+            how = ""
+            if prev is not None and KeywordIndex.updatable(prev.keywords_dir):
+
+                def texts_at(ords: list[int]) -> list[str]:
+                    return [paper_search_text(p) for p in catalog.at(ords)]
+
+                keys = search.keys()
+                try:
+                    index, n = KeywordIndex.update(prev.keywords_dir, keys, texts_at, Tokenizer(), counts=counts)
+                    index.save(gen.keywords_dir, digest)
+                    how = f"updated ({n:,} of {len(keys):,} papers tokenized)"
+                except (OSError, ValueError, KeyError, sqlite3.Error) as exc:  # damaged counts: build in full
+                    shutil.rmtree(counts, ignore_errors=True)
+                    shutil.rmtree(gen.keywords_dir, ignore_errors=True)
+                    how = f"not updated ({type(exc).__name__}: {exc}), "
+            if not how.startswith("updated"):
+                texts = (paper_search_text(p) for p in catalog.iter_papers())
+                KeywordIndex.build(texts, Tokenizer(), counts=counts).save(gen.keywords_dir, digest)
+                how += f"built ({len(catalog):,} papers tokenized)"
+        self.report.keywords = f"{how} in {time.perf_counter() - t0:.2f} s"
         return digest
 
     # -- parse: one bad record never stops the ingest -------------------------------------------------

@@ -5,13 +5,17 @@ Documents are the papers in catalog order (document i = the paper at catalog pos
 .npy arrays, memory-mapped on load) plus `terms.sqlite` (term -> column), so a process that answers loads neither
 the vocabulary nor the matrix into memory: a query looks its few terms up and reads their columns.
 
-bm25s has no incremental add: a changed corpus rebuilds the index at ingest (never at query time); a generation
-whose papers' search texts did not change reuses the previous files (hard links).
+Also saved: each document's term counts (COUNTS: memory-mapped .npy files) and a key of its text. bm25s has no
+incremental add, so a changed corpus gets a new index at ingest (never at query time): `update` fills it from
+the previous index's counts, tokenizing only the texts that previous index did not have (tokenizing is most of a
+build); `build` tokenizes every text. A generation whose papers' search texts did not change reuses the previous
+files (hard links).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -20,9 +24,10 @@ import sqlite3
 import tempfile
 import threading
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 from pathlib import Path
+from types import TracebackType
 from urllib.parse import quote
 
 import bm25s
@@ -38,6 +43,11 @@ FOLDER = "bm25"
 BUILD_BATCH = 5000  # texts tokenized together while an index is built
 TERMS = "terms.sqlite"
 INFO = "info.json"
+# Per-document counts: document i's rows are doc_terms/doc_tf[doc_ptr[i]:doc_ptr[i + 1]] (term column, count);
+# doc_keys[i] is `text_key` of its text.
+COUNTS = ("doc_ptr.npy", "doc_terms.npy", "doc_tf.npy", "doc_keys.npy")
+# Counts saved with another tokenizer (another stopword list or stemmer) are not what this one gives a text.
+TOKENIZER = f"bm25s {bm25s.__version__}, PyStemmer {Stemmer.version()}, english"
 
 
 def paper_search_text(p: Paper) -> str:
@@ -55,6 +65,31 @@ def search_digester() -> Digest:
 def search_digest(papers: Iterable[Paper]) -> str:
     """Identity of the keyword index's input: every paper's search text, in catalog order."""
     return search_digester().of(papers)
+
+
+def text_key(text: str) -> bytes:
+    """A document's key in the saved counts: 16 bytes of a hash of its text (the same key, the same tokens)."""
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+class SearchTexts:
+    """What an ingest takes of the papers' search texts as the papers stream past (none is kept): the digest of
+    them all (`search_digest`) and each one's `text_key`, in catalog order (16 bytes a paper)."""
+
+    def __init__(self) -> None:
+        self._digest = Digest(lambda text: text.encode() + b"\x00")
+        self._keys = bytearray()
+
+    def add(self, p: Paper) -> None:
+        text = paper_search_text(p)
+        self._digest.add(text)
+        self._keys += text_key(text)
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+    def keys(self) -> np.ndarray:
+        return np.frombuffer(bytes(self._keys), dtype="S16")
 
 
 class Tokenizer:
@@ -75,76 +110,142 @@ class Tokenizer:
 class KeywordIndex:
     """BM25 scores over the papers, and the document frequencies keyword trust is measured with."""
 
-    def __init__(self, bm25: bm25s.BM25 | None, n_docs: int, terms: dict[str, int] | str):
+    def __init__(
+        self,
+        bm25: bm25s.BM25 | None,
+        n_docs: int,
+        terms: dict[str, int] | str,
+        columns: int = 0,
+        counts: Path | None = None,
+    ):
         self._bm25 = bm25
         self.n_docs = n_docs
         self._terms = terms  # term -> column: a dict (built in memory) or the URI of terms.sqlite
+        self._columns = columns  # of the score matrix, built in memory (terms.sqlite also holds the empty token)
+        self._counts = counts  # the folder of per-document counts a build wrote, until `save` moves them
         self._local = threading.local()
         self.max_idf = math.log(1 + (n_docs + 0.5) / 0.5)
 
     # -- build and store --------------------------------------------------------------------------
     @classmethod
-    def build(cls, texts: Iterable[str], tokenize: Tokenizer, batch: int = BUILD_BATCH) -> KeywordIndex:
+    def build(
+        cls, texts: Iterable[str], tokenize: Tokenizer, batch: int = BUILD_BATCH, counts: Path | None = None
+    ) -> KeywordIndex:
         """bm25s's index of the texts (its default BM25, the same scores its `index` gives), built in bounded
         memory: the texts are tokenized a batch at a time into (document, term, count) rows spilled to a temporary
         file, then the score matrix is filled in place, column by column, from the spill. Held at once: the
         matrix itself (8 bytes a distinct term of a document), the vocabulary, one batch; never every document's
-        tokens (bm25s's own `index` holds them as Python lists: gigabytes at a million papers)."""
+        tokens (bm25s's own `index` holds them as Python lists: gigabytes at a million papers). `counts`: a
+        folder (created) the per-document term counts are written to, which `save` moves into the index and
+        `update` starts the next index from."""
         vocab: dict[str, int] = {}
-        lengths = array("q")  # tokens of each document
-        df = np.zeros(0, dtype=np.int64)  # documents using each term
-        sizes: list[int] = []  # rows spilled per batch
-        with tempfile.TemporaryFile() as spill:
+        with _Rows() as rows:
             rest = iter(texts)
             while part := list(islice(rest, batch)):
-                docs = tokenize(part)
-                tokens = np.fromiter((vocab.setdefault(t, len(vocab)) for d in docs for t in d), dtype=np.int64)
-                counts = np.array([len(d) for d in docs], dtype=np.int64)
-                n_vocab = max(len(vocab), 1)
-                # One row per (document, term), sorted by document then term, with the term's count.
-                codes, tf = np.unique(np.repeat(np.arange(len(docs)), counts) * n_vocab + tokens, return_counts=True)
-                rows = np.empty((3, len(codes)), dtype=np.int32)
-                rows[0], rows[1], rows[2] = codes // n_vocab + len(lengths), codes % n_vocab, tf
-                spill.write(rows.tobytes())
-                sizes.append(len(codes))
-                df = np.pad(df, (0, len(vocab) - len(df))) + np.bincount(rows[1], minlength=len(vocab))
-                lengths.extend(counts.tolist())
-            n_docs = len(lengths)
-            if not n_docs:  # bm25s cannot index nothing; an empty catalog simply has no keyword matches
-                return cls(None, 0, {})
-            bm25 = bm25s.BM25()
-            # What bm25s's build_index_from_ids computes, in its order of operations and types: float64 per row,
-            # stored as float32.
-            avg_doc_len = np.frombuffer(lengths, dtype=np.int64).mean()
-            idf = _build_idf_array(dict(enumerate(df.tolist())), n_docs, _select_idf_scorer(bm25.idf_method))
-            indptr = np.zeros(len(df) + 1, dtype=np.int64)
-            np.cumsum(df, out=indptr[1:])
-            data = np.empty(int(indptr[-1]), dtype=np.float32)
-            indices = np.empty(int(indptr[-1]), dtype=np.int32)
-            free = indptr[:-1].copy()  # next free slot of each column
-            doc_len = np.frombuffer(lengths, dtype=np.int64)
-            spill.seek(0)
-            for size in sizes:
-                doc, term, tf32 = np.frombuffer(spill.read(12 * size), dtype=np.int32).reshape(3, size)
-                tf = tf32.astype(np.float32).astype(np.float64)
-                norm = bm25.k1 * ((1 - bm25.b) + bm25.b * doc_len[doc] / avg_doc_len)
-                scores = (idf[term].astype(np.float64) * (tf / (norm + tf))).astype(np.float32)
-                # Into each term's column, documents ascending (batches come in document order).
-                order = np.argsort(term, kind="stable")
-                term, doc, scores = term[order], doc[order], scores[order]
-                cols, first, n = np.unique(term, return_index=True, return_counts=True)
-                at = free[term] + (np.arange(size) - np.repeat(first, n))
-                data[at], indices[at] = scores, doc
-                free[cols] += n
+                doc, term, tf = _count(tokenize(part), vocab)
+                rows.add(doc + len(rows.lengths), term, tf, len(part), len(vocab), b"".join(map(text_key, part)))
+            return cls._finish(rows, vocab, counts)
+
+    @classmethod
+    def update(
+        cls,
+        prev: Path,
+        keys: np.ndarray,
+        texts_at: Callable[[list[int]], list[str]],
+        tokenize: Tokenizer,
+        batch: int = BUILD_BATCH,
+        counts: Path | None = None,
+    ) -> tuple[KeywordIndex, int]:
+        """The index `build` gives the new corpus, from the counts saved with the previous index (`prev`, which
+        `updatable`): document i, whose text has key `keys[i]` (`text_key`), takes its term counts from the
+        previous document with that key, and only the texts no previous document had are read (`texts_at`:
+        the texts at these document numbers) and tokenized. The score matrix is then filled from the counts as
+        `build` fills it (idf and average length over the new corpus); terms no document uses any more leave the
+        vocabulary. Returns the index and how many texts were tokenized."""
+        old = _Saved(prev)
+        vocab = old.vocabulary()  # previous term ids are kept; new terms get the next ones; `_finish` compacts
+        found = old.find(keys)
+        tokenized = 0
+        with _Rows() as rows:
+            for start in range(0, len(keys), batch):
+                near = found[start : start + batch]
+                have, need = np.flatnonzero(near >= 0), np.flatnonzero(near < 0)
+                # The kept documents' rows, read from the previous counts in one gather.
+                first, n = old.ptr[near[have]], old.ptr[near[have] + 1] - old.ptr[near[have]]
+                at = np.arange(int(n.sum())) + np.repeat(first - (np.cumsum(n) - n), n)
+                doc, term, tf = [np.repeat(have, n)], [old.terms[at].astype(np.int64)], [old.tf[at].astype(np.int64)]
+                if need.size:
+                    texts = texts_at((need + start).tolist())
+                    if len(texts) != need.size:
+                        raise ValueError(f"asked for {need.size} texts, got {len(texts)}")
+                    d, t, f = _count(tokenize(texts), vocab)
+                    doc.append(need[d])
+                    term.append(t)
+                    tf.append(f)
+                    tokenized += len(texts)
+                docs = np.concatenate(doc)
+                order = np.argsort(docs, kind="stable")  # document order; each document's rows stay together
+                rows.add(docs[order] + start, np.concatenate(term)[order], np.concatenate(tf)[order], len(near),
+                         len(vocab), keys[start : start + batch].tobytes())  # fmt: skip
+            return cls._finish(rows, vocab, counts), tokenized
+
+    @classmethod
+    def _finish(cls, rows: _Rows, vocab: dict[str, int], counts: Path | None) -> KeywordIndex:
+        """The index of the spilled rows: vocabulary compacted to the terms some document uses, score matrix
+        filled, per-document counts written to `counts`."""
+        n_docs = len(rows.lengths)
+        df = np.pad(rows.df, (0, len(vocab) - len(rows.df)))
+        column: np.ndarray | None = None
+        if not df.all():  # an update: terms of removed or changed documents only; `term_ids` must not find them
+            used = df > 0
+            column = (np.cumsum(used) - 1).astype(np.int32)
+            cols, keep = column.tolist(), used.tolist()
+            vocab = {t: cols[i] for t, i in vocab.items() if keep[i]}
+            df = df[used]
+        writer = _CountsWriter(counts, rows) if counts is not None else None
+        if not n_docs:  # bm25s cannot index nothing; an empty catalog simply has no keyword matches
+            if writer is not None:
+                writer.close()
+            return cls(None, 0, {}, counts=counts)
+        bm25 = bm25s.BM25()
+        # What bm25s's build_index_from_ids computes, in its order of operations and types: float64 per row,
+        # stored as float32.
+        doc_len = np.frombuffer(rows.lengths, dtype=np.int64)
+        avg_doc_len = doc_len.mean()
+        idf = _build_idf_array(dict(enumerate(df.tolist())), n_docs, _select_idf_scorer(bm25.idf_method))
+        indptr = np.zeros(len(df) + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        data = np.empty(int(indptr[-1]), dtype=np.float32)
+        indices = np.empty(int(indptr[-1]), dtype=np.int32)
+        free = indptr[:-1].copy()  # next free slot of each column
+        rows.spill.seek(0)
+        for size in rows.sizes:
+            doc, term, tf32 = np.frombuffer(rows.spill.read(12 * size), dtype=np.int32).reshape(3, size)
+            if column is not None:
+                term = column[term]
+            if writer is not None:
+                writer.add(term, tf32)
+            tf = tf32.astype(np.float32).astype(np.float64)
+            norm = bm25.k1 * ((1 - bm25.b) + bm25.b * doc_len[doc] / avg_doc_len)
+            scores = (idf[term].astype(np.float64) * (tf / (norm + tf))).astype(np.float32)
+            # Into each term's column, documents ascending (batches come in document order).
+            order = np.argsort(term, kind="stable")
+            term, doc, scores = term[order], doc[order], scores[order]
+            filled, first, n = np.unique(term, return_index=True, return_counts=True)
+            at = free[term] + (np.arange(size) - np.repeat(first, n))
+            data[at], indices[at] = scores, doc
+            free[filled] += n
+        if writer is not None:
+            writer.close()
         bm25.scores = {"data": data, "indices": indices, "indptr": indptr, "num_docs": n_docs}
         bm25.nonoccurrence_array = None
         if "" not in vocab:  # bm25s's `create_empty_token`: a term no document uses, past the last column
             vocab[""] = len(df)
         bm25.vocab_dict = vocab
-        return cls(bm25, n_docs, dict(vocab))
+        return cls(bm25, n_docs, dict(vocab), columns=len(df), counts=counts)
 
     def save(self, folder: Path, digest: str) -> None:
-        """Write the index into `folder` (created; must not exist yet)."""
+        """Write the index into `folder` (created; must not exist yet), with the counts it was built with."""
         folder.mkdir(parents=True)
         assert isinstance(self._terms, dict)
         if self._bm25 is not None:
@@ -155,7 +256,14 @@ class KeywordIndex:
         db.executemany("INSERT INTO terms VALUES (?,?)", sorted(self._terms.items()))
         db.commit()
         db.close()
-        (folder / INFO).write_text(json.dumps({"docs": self.n_docs, "digest": digest}))
+        info: dict[str, object] = {"docs": self.n_docs, "digest": digest}
+        if self._counts is not None:
+            for name in COUNTS:
+                os.replace(self._counts / name, folder / name)
+            self._counts.rmdir()
+            self._counts = None
+            info.update(columns=self._columns, tokenizer=TOKENIZER)  # what `updatable` checks
+        (folder / INFO).write_text(json.dumps(info))
         for f in folder.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -166,6 +274,20 @@ class KeywordIndex:
             return str(json.loads((folder / INFO).read_text())["digest"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    @staticmethod
+    def updatable(folder: Path) -> bool:
+        """Whether `update` can start from this saved index: it has its counts, from this tokenizer."""
+        try:
+            info = json.loads((folder / INFO).read_text())
+        except (OSError, ValueError):
+            return False
+        return (
+            isinstance(info, dict)
+            and info.get("tokenizer") == TOKENIZER
+            and isinstance(info.get("columns"), int)
+            and all((folder / name).is_file() for name in COUNTS)
+        )
 
     @staticmethod
     def reuse(old: Path, new: Path) -> None:
@@ -244,3 +366,101 @@ class KeywordIndex:
         with contextlib.suppress(Exception):
             if (conn := getattr(self._local, "conn", None)) is not None:
                 conn.close()
+
+
+def _count(docs: list[list[str]], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(document, term, count) rows of tokenized documents, sorted by document (0 = the first of `docs`) then
+    term; new terms join `vocab`."""
+    tokens = np.fromiter((vocab.setdefault(t, len(vocab)) for d in docs for t in d), dtype=np.int64)
+    lengths = np.array([len(d) for d in docs], dtype=np.int64)
+    n_vocab = max(len(vocab), 1)
+    codes, tf = np.unique(np.repeat(np.arange(len(docs)), lengths) * n_vocab + tokens, return_counts=True)
+    return codes // n_vocab, codes % n_vocab, tf
+
+
+class _Rows:
+    """(document, term, count) rows of every document, spilled to a temporary file a batch at a time (documents
+    in order), and what the score matrix and the counts files need of them: each term's document frequency,
+    each document's length, rows and key."""
+
+    def __init__(self) -> None:
+        self.spill = tempfile.TemporaryFile()
+        self.sizes: list[int] = []  # rows spilled per batch
+        self.df = np.zeros(0, dtype=np.int64)  # documents using each term
+        self.lengths = array("q")  # tokens of each document
+        self.per_doc = array("q")  # rows (distinct terms) of each document
+        self.keys = bytearray()
+
+    def add(self, doc: np.ndarray, term: np.ndarray, tf: np.ndarray, n_docs: int, n_vocab: int, keys: bytes) -> None:
+        """The rows of the next `n_docs` documents (numbered from the first not added yet), sorted by document."""
+        rows = np.empty((3, len(doc)), dtype=np.int32)
+        rows[0], rows[1], rows[2] = doc, term, tf
+        self.spill.write(rows.tobytes())
+        self.sizes.append(len(doc))
+        self.df = np.pad(self.df, (0, n_vocab - len(self.df))) + np.bincount(rows[1], minlength=n_vocab)
+        local = rows[0] - len(self.lengths)
+        # float64 sums of int32 counts are exact
+        self.lengths.extend(np.bincount(local, weights=rows[2], minlength=n_docs).astype(np.int64).tolist())
+        self.per_doc.extend(np.bincount(local, minlength=n_docs).tolist())
+        self.keys += keys
+
+    def __enter__(self) -> _Rows:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.spill.close()
+
+
+class _CountsWriter:
+    """The COUNTS files of spilled rows, the (term, count) columns streamed in batch by batch."""
+
+    def __init__(self, folder: Path, rows: _Rows):
+        folder.mkdir(parents=True)
+        ptr = np.zeros(len(rows.per_doc) + 1, dtype=np.int64)
+        np.cumsum(np.frombuffer(rows.per_doc, dtype=np.int64), out=ptr[1:])
+        np.save(folder / "doc_ptr.npy", ptr)
+        np.save(folder / "doc_keys.npy", np.frombuffer(bytes(rows.keys), dtype="S16"))
+        self._files = [open(folder / name, "wb") for name in ("doc_terms.npy", "doc_tf.npy")]
+        for f in self._files:
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.int32)), "fortran_order": False,
+                      "shape": (int(ptr[-1]),)}  # fmt: skip
+            np.lib.format.write_array_header_1_0(f, header)
+
+    def add(self, term: np.ndarray, tf: np.ndarray) -> None:
+        self._files[0].write(term.astype(np.int32).tobytes())
+        self._files[1].write(tf.astype(np.int32).tobytes())
+
+    def close(self) -> None:
+        for f in self._files:
+            f.close()
+
+
+class _Saved:
+    """The counts saved with an index (memory-mapped) and its vocabulary, which `KeywordIndex.update` starts from."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.ptr, self.terms, self.tf, self.keys = (np.load(folder / name, mmap_mode="r") for name in COUNTS)
+        info = json.loads((folder / INFO).read_text())
+        self.columns = int(info["columns"])
+        # A copy that stopped short must not pass for counts: the shapes are checked, not the values (O(rows)).
+        if not (len(self.ptr) == len(self.keys) + 1 == int(info["docs"]) + 1 and len(self.terms) == len(self.tf)
+                and int(self.ptr[-1]) == len(self.terms) and self.keys.dtype == np.dtype("S16")):  # fmt: skip
+            raise ValueError(f"the BM25 counts in {folder} do not match its index")
+
+    def vocabulary(self) -> dict[str, int]:
+        """term -> column of the terms some document uses (not bm25s's empty token, past the last column)."""
+        db = sqlite3.connect(f"file:{quote(str((self.folder / TERMS).resolve()))}?mode=ro", uri=True)
+        try:
+            return {t: i for t, i in db.execute("SELECT term, id FROM terms") if i < self.columns}
+        finally:
+            db.close()
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """For each key, a saved document with that key (its text), else -1."""
+        if not len(self.keys):
+            return np.full(len(keys), -1, dtype=np.int64)
+        order = np.argsort(self.keys, kind="stable")
+        known = np.asarray(self.keys)[order]
+        at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+        return np.where(known[at] == keys, order[at], -1).astype(np.int64)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import rag.keywords
 from rag.catalog import (
     PERIOD_IDS_KEPT,
     Catalog,
@@ -30,7 +31,7 @@ from rag.catalog import (
     period_prefixes,
 )
 from rag.catalog_store import CAPITALISED, HAS_CAPITAL, NAME_TOKEN, date_columns
-from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
+from rag.keywords import KeywordIndex, SearchTexts, Tokenizer, paper_search_text, search_digest, text_key
 from rag.models import Paper, Record
 from rag.parse.arxiv_snapshot import parse as parse_snapshot
 from rag.retrieve import Filters
@@ -481,3 +482,101 @@ def test_a_listing_shows_its_first_papers_and_says_how_many(
     assert f"holds {entity.paper_count:,} {header}" in answer.answer and entity.paper_count > 10
     assert len(answer.citations) == 10 and answer.answer.count("\n- ") == 10
     assert [c.paper_id for c in answer.citations] == entity.paper_ids[:10]  # the first ones, in catalog order
+
+
+def bm25_columns(index: KeywordIndex) -> dict[str, tuple[list[int], bytes]]:
+    """term -> its column of the score matrix: (documents, float32 scores as bytes); bm25s's empty token: ([], b"")."""
+    bm25: Any = index._bm25
+    indptr, out = bm25.scores["indptr"], {}
+    for term, i in bm25.vocab_dict.items():
+        a, b = (int(indptr[i]), int(indptr[i + 1])) if i + 1 < len(indptr) else (0, 0)
+        out[term] = (bm25.scores["indices"][a:b].tolist(), bm25.scores["data"][a:b].astype(np.float32).tobytes())
+    return out
+
+
+def saved_counts(folder: Path) -> list[tuple[bytes, dict[str, int]]]:
+    """Each document's (key, {term: count}) from an index's saved counts."""
+    ptr, terms, tf, keys = (np.load(folder / name) for name in rag.keywords.COUNTS)
+    names = {i: t for t, i in sqlite3.connect(folder / "terms.sqlite").execute("SELECT term, id FROM terms")}
+    out = []
+    for d in range(len(ptr) - 1):
+        span = slice(ptr[d], ptr[d + 1])
+        out.append((bytes(keys[d]), {names[int(t)]: int(c) for t, c in zip(terms[span], tf[span], strict=True)}))
+    return out
+
+
+def test_bm25_updated_from_saved_counts_is_the_full_build(papers: list[Paper], tmp_path: Path) -> None:
+    """KeywordIndex.update gives the index `build` gives the new corpus, term by term, bit for bit, tokenizing only
+    the texts the previous index did not have: papers removed, changed and added (one with the text of a kept
+    paper), a term only a removed paper used gone from the vocabulary, a term only a new text uses in it."""
+    tokenize = Tokenizer()
+    base = [paper_search_text(p) for p in papers]
+    old = [*base[:5], base[5] + " Quuxgoneword", *base[6:]]  # only document 5 uses "quuxgoneword"
+    new = [t for i, t in enumerate(base) if i not in (3, 10, 11)]  # removed: 3, 10, 11; document 5 back to base
+    new[6] += " Blorptnewword"  # base[7], changed
+    new.insert(20, "A paper nobody saw before, on Zyxwvnovel transport")
+    new.append(base[40])  # a new paper whose text an old one has: its counts are reused
+    built_old = KeywordIndex.build(old, tokenize, batch=37, counts=tmp_path / "c-old")
+    built_old.save(tmp_path / "old", "d-old")
+    assert KeywordIndex.updatable(tmp_path / "old")
+
+    asked: list[int] = []
+
+    def texts_at(ords: list[int]) -> list[str]:
+        asked.extend(ords)
+        return [new[o] for o in ords]
+
+    keys = np.frombuffer(b"".join(text_key(t) for t in new), dtype="S16")
+    updated, tokenized = KeywordIndex.update(tmp_path / "old", keys, texts_at, tokenize, batch=37,
+                                             counts=tmp_path / "c-new")  # fmt: skip
+    full = KeywordIndex.build(new, tokenize, batch=1000, counts=tmp_path / "c-full")
+    assert sorted(asked) == [4, 6, 20] and tokenized == 3  # old 5 (its text changed back), old 7, the novel one
+    assert updated.n_docs == full.n_docs == len(new)
+    got, want = bm25_columns(updated), bm25_columns(full)
+    assert got.keys() == want.keys() and got == want
+    assert "quuxgoneword" in bm25_columns(built_old) and "quuxgoneword" not in got
+    assert got[tokenize(["Blorptnewword"])[0][0]][0] == [6] and got["zyxwvnovel"][0] == [20]
+    for term in tokenize(["transport diffusion transformers Quuxgoneword"])[0]:
+        a, b = updated.term_ids([term]), full.term_ids([term])
+        assert a.keys() == b.keys()
+        if a:
+            assert updated.idf(a[term]) == full.idf(b[term])
+
+    # Saved and opened: the vanished term is not in terms.sqlite; the counts are the full build's, term by term.
+    updated.save(tmp_path / "new", "d-new")
+    full.save(tmp_path / "full", "d-new")
+    opened = KeywordIndex.open(tmp_path / "new")
+    assert opened.term_ids(["quuxgoneword"]) == {} and opened.term_ids(["zyxwvnovel"])
+    assert saved_counts(tmp_path / "new") == saved_counts(tmp_path / "full")
+    assert not (tmp_path / "c-new").exists()  # moved into the index
+
+    # And back: an update from an updated index gives the old corpus's full build.
+    back, n = KeywordIndex.update(tmp_path / "new", np.frombuffer(b"".join(map(text_key, old)), dtype="S16"),
+                                  lambda ords: [old[o] for o in ords], tokenize)  # fmt: skip
+    assert n == 5 and bm25_columns(back) == bm25_columns(built_old)
+
+
+def test_bm25_update_needs_saved_counts_of_this_tokenizer(
+    papers: list[Paper], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokenize = Tokenizer()
+    texts = [paper_search_text(p) for p in papers[:30]]
+    KeywordIndex.build(texts, tokenize).save(tmp_path / "plain", "d")  # counts not kept: an index of an older version
+    KeywordIndex.build(texts, tokenize, counts=tmp_path / "c").save(tmp_path / "counted", "d")
+    assert not KeywordIndex.updatable(tmp_path / "plain") and KeywordIndex.updatable(tmp_path / "counted")
+    monkeypatch.setattr(rag.keywords, "TOKENIZER", "bm25s 9.9, PyStemmer 9.9, english")
+    assert not KeywordIndex.updatable(tmp_path / "counted")
+    # An empty corpus saves (empty) counts that an update starts from.
+    KeywordIndex.build([], tokenize, counts=tmp_path / "c0").save(tmp_path / "empty", "e")
+    monkeypatch.undo()
+    grown, n = KeywordIndex.update(tmp_path / "empty", np.frombuffer(b"".join(map(text_key, texts)), dtype="S16"),
+                                   lambda ords: [texts[o] for o in ords], tokenize)  # fmt: skip
+    assert n == 30 and bm25_columns(grown) == bm25_columns(KeywordIndex.build(texts, tokenize))
+
+
+def test_search_texts_digest_is_search_digest(papers: list[Paper]) -> None:
+    tally = SearchTexts()
+    for p in papers:
+        tally.add(p)
+    assert tally.hexdigest() == search_digest(papers)
+    assert tally.keys().tolist() == [text_key(paper_search_text(p)).rstrip(b"\0") for p in papers]

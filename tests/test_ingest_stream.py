@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import rag.index
+import rag.keywords
 import rag.vectors
 from rag.engine import Engine
 from rag.index import paper_text
@@ -283,6 +284,61 @@ def test_chunk_vectors_in_dense_files_only_at_any_size(tmp_path: Path, pages: li
     assert all(again[c][:2] == first[c][:2] and np.allclose(again[c][2], first[c][2], atol=1e-5) for c in kept)
     assert top_hit(engine, marker(7, 1)) == arxiv(7) and top_hit(engine, marker(21)) == arxiv(21)
     assert top_hit(engine, marker(7)) != arxiv(7)  # the old text of the changed paper is gone
+
+
+def test_a_reingest_tokenizes_only_the_papers_whose_search_text_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BM25 at re-ingest is updated from the previous generation's saved counts: only the changed paper is
+    tokenized, and one whose comments alone changed (its content hash, by which its vectors are copied, does not
+    cover comments; its search text does). Keyword search finds the new texts and not the old."""
+    tokenized: list[str] = []
+
+    class Spy(rag.keywords.Tokenizer):
+        def __call__(self, texts: list[str]) -> list[list[str]]:
+            tokenized.extend(texts)
+            return super().__call__(texts)
+
+    monkeypatch.setattr(rag.index, "Tokenizer", Spy)  # the ingest's tokenizer; searching tokenizes with its own
+    corpus = tmp_path / "snapshot.jsonl"
+    write_snapshot(corpus, 30, sentences=6)
+    settings = settings_for(tmp_path / "data", corpus, batch_papers=8)
+    first = Engine(settings, embedder=HashEmbedder()).ingest(progress=False)
+    assert len(tokenized) == 30 and first.keywords.startswith("built (30 papers tokenized)")
+
+    write_snapshot(corpus, 30, sentences=6, changed={7: 1})
+    lines = corpus.read_text(encoding="utf-8").splitlines()
+    rec = json.loads(lines[12])
+    lines[12] = json.dumps({**rec, "comments": "Accepted at Snorkelconf 2024"})
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tokenized.clear()
+    second = Engine(settings, embedder=HashEmbedder()).ingest(progress=False)
+    assert second.papers_updated == 1  # paper 12 kept its content hash: its vectors were copied
+    assert second.keywords.startswith("updated (2 of 30 papers tokenized)") and "bm25 updated" in second.stage_line()
+    assert len(tokenized) == 2 and marker(7, 1) in tokenized[0] and "Snorkelconf" in tokenized[1]
+
+    keyword = settings.model_copy(deep=True)
+    keyword.retrieval.mode = "bm25"
+    engine = Engine(keyword, embedder=HashEmbedder())
+    assert top_hit(engine, marker(7, 1)) == arxiv(7) and top_hit(engine, "Snorkelconf") == arxiv(12)
+    assert top_hit(engine, marker(21)) == arxiv(21)  # an unchanged paper, its counts reused
+    assert top_hit(engine, marker(7)) is None  # the old text is gone, its marker from the vocabulary too
+    assert engine.retriever.keywords.term_ids(rag.keywords.Tokenizer()([marker(7)])[0]) == {}
+
+    tokenized.clear()
+    write_snapshot(corpus, 30, sentences=6, changed={7: 1})  # paper 12's comments gone again: one more update
+    third = Engine(settings, embedder=HashEmbedder()).ingest(progress=False)
+    assert third.keywords.startswith("updated (1 of 30 papers tokenized)") and len(tokenized) == 1
+    assert top_hit(Engine(keyword, embedder=HashEmbedder()), "Snorkelconf") is None
+
+    # Counts cut short (a copy that stopped): the next change builds the index in full instead.
+    saved = Engine(settings, embedder=HashEmbedder()).index.generation_dir / rag.keywords.FOLDER / "doc_tf.npy"
+    saved.write_bytes(saved.read_bytes()[:-40])
+    write_snapshot(corpus, 30, sentences=6, changed={7: 2})
+    fourth = Engine(settings, embedder=HashEmbedder()).ingest(progress=False)
+    assert fourth.keywords.startswith("not updated (ValueError") and "built (30 papers tokenized)" in fourth.keywords
+    engine = Engine(keyword, embedder=HashEmbedder())
+    assert top_hit(engine, marker(7, 2)) == arxiv(7) and top_hit(engine, marker(7, 1)) is None
 
 
 # ~60 s without a model (chunking and Chroma's writes of ~34k records, twice): too slow for the fast tier's
