@@ -2,7 +2,9 @@
 
 One matrix product scores every paper vector against the question (and every chunk, up to
 `retrieval.prefilter_above_chunks`; above it, the chunks of the papers closest by paper vector): no approximate
-search, no per-question round trips to Chroma, and every candidate paper gets its exact cosine.
+search, no per-question round trips to Chroma, and every candidate paper gets its exact cosine. Above
+`retrieval.int8_above_papers` the closest papers are found from an int8 copy of the paper vectors, with the same
+result (rag/quantized.py).
 Above `retrieval.exact_max_chunks` the retriever asks Chroma's HNSW index instead (unless the generation stored its
 chunk vectors in dense/ only: `chroma.chunks` off).
 
@@ -282,13 +284,6 @@ class VectorCache:
             rows = np.asarray(_best(sims, keep, n), dtype=np.int64)
             return rows, sims[rows]
         return self._int8_pass(q).top(n, keep)
-
-    def _cosines(self, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """The float32 cosines of these paper matrix rows."""
-        if self.int8 is None:
-            return self._paper_products(q)[rows]
-        unique, back = np.unique(rows, return_inverse=True)
-        return self._int8_pass(q).cosines(unique)[back]
 
     def _index_rows(self) -> None:
         """paper matrix row -> paper_ids position (-1: a paper vector without chunks), and which rows have chunks."""
