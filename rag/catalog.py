@@ -34,6 +34,7 @@ from rag.catalog_store import (
     date_columns,
     date_key,
     ngrams,
+    word_terms,
     write_catalog,
 )
 from rag.corpus import SourceCount, discover, read
@@ -557,6 +558,7 @@ class Catalog:
         self.store = store if store is not None else CatalogStore.memory(papers or [])
         self._n = int(self.store.meta["papers"])
         self._columns: tuple[np.ndarray, np.ndarray] | None = None
+        self._word_index: bool | None = None
 
     @classmethod
     def from_papers(cls, papers: Iterable[Paper]) -> Catalog:
@@ -736,15 +738,38 @@ class Catalog:
 
     def page(self, f: Any, words: list[str], offset: int, limit: int) -> tuple[int, list[Paper]]:
         """(how many papers match, one page of them): filters, and words that must all occur in the folded
-        title, abstract, authors or ids. The word test reads each filtered paper's text (no word index)."""
+        title, abstract, authors or ids (`instr`, as ever). The catalog's word index (`paper_words`) gives the
+        candidates: the papers with, for each word, a token starting with it; only they are read. So a word
+        found only inside a longer token is not found: "former" finds "former", "formers", not "transformer".
+        A word with no letter or digit, and a catalog written without the index, are searched by reading every
+        (filtered) paper's text, which finds a word anywhere."""
         where, args = self._where(f)
         for w in words:
             where += " AND instr(haystack, ?) > 0"
             args.append(w)
-        total = int(self.store.rows(f"SELECT count(*) FROM papers WHERE {where}", args)[0][0])
-        rows = self.store.rows(f"SELECT json FROM papers WHERE {where} ORDER BY ord LIMIT ? OFFSET ?",
+        terms = [t for w in words for t in word_terms(w)]
+        if terms and self._has_word_index():
+            # NOT INDEXED: the papers are read by rowid from the candidates, never through a filter's index.
+            candidates = "ord IN (SELECT rowid FROM paper_words WHERE paper_words MATCH ?)"
+            try:
+                return self._page("papers NOT INDEXED", f"{candidates} AND {where}", [" AND ".join(terms), *args],
+                                  offset, limit)  # fmt: skip
+            except sqlite3.OperationalError:  # a term the index's tokenizer splits in two (a letter newer than it)
+                pass
+        return self._page("papers", where, args, offset, limit)
+
+    def _page(self, table: str, where: str, args: list[Any], offset: int, limit: int) -> tuple[int, list[Paper]]:
+        total = int(self.store.rows(f"SELECT count(*) FROM {table} WHERE {where}", args)[0][0])
+        rows = self.store.rows(f"SELECT json FROM {table} WHERE {where} ORDER BY ord LIMIT ? OFFSET ?",
                                [*args, limit, offset])  # fmt: skip
         return total, [Paper.model_validate_json(r[0]) for r in rows]
+
+    def _has_word_index(self) -> bool:
+        """Was the catalog written with the browse word index (`paper_words`)?"""
+        if self._word_index is None:
+            self._word_index = bool(self.store.rows(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'paper_words'"))  # fmt: skip
+        return self._word_index
 
     # -- what a question names --------------------------------------------------------------------------
     def names_in(self, text: str) -> list[NameMatch]:

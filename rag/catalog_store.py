@@ -16,7 +16,9 @@ Tables (what a question's words are looked up in):
 - vocabulary: every word of titles and abstracts, with how many papers use it (the misspelling check leaves
   corpus words alone; a capitalised common word is not a paper's name);
 - title_words / title_df: title words -> papers, and their document frequency over titles;
-- title_keys: the first three words of each title, to find titles quoted in a question or an answer.
+- title_keys: the first three words of each title, to find titles quoted in a question or an answer;
+- paper_words (optional: a catalog written before it has none, and browsing scans): FTS5 over each paper's
+  browse search text (`haystack`), rowid = ord, for the browse word search.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import os
 import re
 import sqlite3
 import threading
+import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,7 +44,8 @@ from rag.models import Paper
 from rag.text import fold
 
 # Raise it with any change to the tables or meta: `rag ingest` then rewrites the catalog. (The `columns` table is
-# optional: a catalog written before it has its columns computed when first needed.)
+# optional: a catalog written before it has its columns computed when first needed; so is `paper_words`: without
+# it the browse word search scans.)
 SCHEMA_VERSION = 6
 BATCH = 2000  # papers per write transaction: the writer holds one batch, never the corpus
 IN_CHUNK = 500  # values per `IN (...)` list
@@ -97,6 +101,44 @@ CREATE INDEX comments_folded ON comments(folded);
 CREATE TABLE title_df(word TEXT PRIMARY KEY, df INTEGER) WITHOUT ROWID;
 INSERT INTO title_df SELECT word, count(*) FROM title_words GROUP BY word;
 """
+
+
+# Contentless (the text is papers.haystack already) and without positions or lengths: the browse search asks which
+# papers have tokens starting with each word, nothing more. 21 MB at 100k papers (59 MB with positions).
+WORD_INDEX = """
+CREATE VIRTUAL TABLE paper_words USING fts5(haystack, content='', columnsize=0, detail=none, tokenize='unicode61');
+INSERT INTO paper_words(rowid, haystack) SELECT ord, haystack FROM papers;
+INSERT INTO paper_words(paper_words) VALUES ('optimize');
+"""
+
+
+def write_word_index(conn: sqlite3.Connection) -> None:
+    """The browse word index over the papers already written (also adds it to a catalog written without it)."""
+    conn.executescript(WORD_INDEX)
+
+
+def _token_char(ch: str) -> bool:
+    """What FTS5's unicode61 tokenizer keeps in a token by default: letters, digits, private-use characters."""
+    category = unicodedata.category(ch)
+    return category[0] in "LN" or category == "Co"
+
+
+def word_terms(word: str) -> list[str]:
+    """FTS5 terms whose AND every paper containing `word` from a token start matches, each a quoted run of token
+    characters (never query syntax: quotes, `*`, parentheses are separators): a run followed in the word by a
+    separator is a whole token, the run ending the word a token prefix. "in-context" -> '"in"', '"context"*';
+    "o(n)" -> '"o"', '"n"'. `[]`: no token character, nothing the index can look up."""
+    runs: list[str] = []
+    current = ""
+    for ch in word:
+        if _token_char(ch):
+            current += ch
+        elif current:
+            runs.append(f'"{current}"')  # followed by a separator: the whole token
+            current = ""
+    if current:
+        runs.append(f'"{current}"*')  # ends the word: the start of a token
+    return runs
 
 
 class CatalogSchemaError(ValueError):
@@ -285,6 +327,7 @@ class _Writer:
         c.executemany("INSERT INTO columns VALUES (?,?)",
                       [(k, v.tobytes()) for k, v in date_columns(c.execute("SELECT ord, date, year FROM papers"),
                                                                  self.ord).items()])  # fmt: skip
+        write_word_index(c)
         c.execute("ANALYZE")
         c.commit()
 
