@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.catalog import Catalog  # noqa: E402
-from rag.catalog_store import write_word_index  # noqa: E402
-from rag.retrieve import Filters  # noqa: E402
+from rag.catalog import Catalog
+from rag.catalog_store import write_word_index
+from rag.retrieve import Filters
 
 QUERIES = ["diffusion", "length generalization", "diffus", "transformer attention", "model", "in context"]
 

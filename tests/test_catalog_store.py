@@ -397,6 +397,125 @@ def test_a_common_period_keeps_the_same_first_papers_read_in_catalog_order(
     assert big.periods_in("papers from 2019") + big.periods_in("from March 2020") == sorted_by_index
 
 
+# -- browse word search: the word index and the scan it replaces -------------------------------------------------
+BROWSE_QUERIES = ["diffusion", "length generalization", "diffus", "in-context learning", "chain of thought", "former",
+                  "transformer", "gen", "net", "llm", "rl", "x", "gpt-4", "o(n)", "2412.06329", "saremi", "zero-shot",
+                  "attention is all", "e", "3d", "Ünïcode naïve", "zzqx"]  # fmt: skip
+
+
+def scan_page(cat: Catalog, f: Filters, words: list[str], offset: int = 0, limit: int = 10**6) -> tuple[int, list[str]]:
+    """`Catalog.page` by reading every paper's text, as a catalog without the word index answers."""
+    cat._word_index = False
+    try:
+        total, papers = cat.page(f, words, offset, limit)
+    finally:
+        cat._word_index = None
+    return total, [p.paper_id for p in papers]
+
+
+def index_page(
+    cat: Catalog, f: Filters, words: list[str], offset: int = 0, limit: int = 10**6
+) -> tuple[int, list[str]]:
+    """`Catalog.page` through the word index, when the catalog has it."""
+    total, papers = cat.page(f, words, offset, limit)
+    return total, [p.paper_id for p in papers]
+
+
+def at_token_starts(cat: Catalog, words: list[str], ids: list[str]) -> list[str]:
+    """Of these papers, those whose search text has, for every (folded) word, a word starting with it."""
+    hay = dict(cat.store.rows_in("SELECT paper_id, haystack FROM papers WHERE paper_id IN ({})", ids))
+    return [pid for pid in ids if all(any(t.startswith(w) for t in hay[pid].split()) for w in words)]
+
+
+@pytest.mark.parametrize("f", [Filters(), Filters(category="LG", year_from=2024)])
+def test_browse_words_by_index_are_the_scan_at_word_starts(papers: list[Paper], catalog: Catalog, f: Filters) -> None:
+    assert catalog._has_word_index()
+    differ = 0
+    for q in BROWSE_QUERIES:
+        words = fold(q).split()
+        scanned = scan_page(catalog, f, words)
+        want = at_token_starts(catalog, words, scanned[1])
+        assert index_page(catalog, f, words) == (len(want), want), q
+        differ += want != scanned[1]
+        # A page from the middle is that part of the same list.
+        assert index_page(catalog, f, words, 2, 3) == (len(want), want[2:5]), q
+    assert differ >= 3  # "former", "net", "x" are inside longer words of this corpus
+    # Whole words, their prefixes and phrases split by folding are found as the scan finds them.
+    for q in ["diffusion", "diffus", "length generalization", "in-context learning", "chain of thought", "saremi"]:
+        words = fold(q).split()
+        assert index_page(catalog, Filters(), words) == scan_page(catalog, Filters(), words) != (0, []), q
+
+
+def test_a_word_inside_a_longer_word_is_no_longer_found(catalog: Catalog) -> None:
+    total, ids = index_page(catalog, Filters(), ["former"])
+    scanned, scanned_ids = scan_page(catalog, Filters(), ["former"])
+    assert 0 < total < scanned and set(ids) < set(scanned_ids)
+    texts = dict(catalog.store.rows("SELECT paper_id, haystack FROM papers"))
+    assert all(re.search(r"\bformer", texts[pid]) for pid in ids)
+    lost = [pid for pid in scanned_ids if pid not in ids]
+    assert all("transformer" in texts[pid] and not re.search(r"\bformer", texts[pid]) for pid in lost)
+    # A prefix is found: "transf" finds every "transformer" paper.
+    assert set(index_page(catalog, Filters(), ["transformer"])[1]) <= set(index_page(catalog, Filters(), ["transf"])[1])
+
+
+def test_a_catalog_without_the_word_index_scans(papers: list[Paper], catalog: Catalog, tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    Catalog.from_papers(papers).save(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE paper_words")
+    old = Catalog.open(path)
+    assert not old._has_word_index()
+    for q in ["former", "diffusion", "length generalization"]:
+        assert index_page(old, Filters(), q.split()) == scan_page(catalog, Filters(), q.split()), q
+    assert index_page(old, Filters(), ["former"]) != index_page(catalog, Filters(), ["former"])
+
+
+def test_a_word_the_index_tokenizer_splits_is_scanned(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A term the index cannot look up alone (a letter newer than SQLite's tokenizer splits a word): the scan."""
+    monkeypatch.setattr("rag.catalog.word_terms", lambda w: [f'"{w} {w}"*'])  # a phrase: detail=none refuses it
+    assert index_page(catalog, Filters(), ["former"]) == scan_page(catalog, Filters(), ["former"])
+
+
+HOSTILE = ['"', "*", "NEAR", "near", "AND", "and", "OR", "NOT", "(", ")", "(diffusion)", "diffusion*", '"diffusion',
+           "NEAR(diffusion model)", "diffusion AND model", "^diffusion", "col:diffusion", "-", "'", "''", "\\", "%",
+           "{diffusion}", "a\"b", "diffusion\x00", "±", "NEAR/2"]  # fmt: skip
+
+
+@pytest.mark.parametrize("word", HOSTILE)
+def test_hostile_words_match_literally(catalog: Catalog, word: str) -> None:
+    """Query syntax is never obeyed: a word is looked for as written (with "diffusion", as the one word)."""
+    for words in ([word], ["diffusion", word], fold(word).split()):
+        total, ids = index_page(catalog, Filters(), words)
+        scanned = scan_page(catalog, Filters(), words)
+        assert (total, ids) == (len(want := at_token_starts(catalog, words, scanned[1])), want), words
+        if any(not w.isalnum() or w != w.lower() for w in words):
+            assert total == scanned[0] == 0  # the folded text has no such character, nor a capital
+    assert index_page(catalog, Filters(), ["near"])[0] > 0 and index_page(catalog, Filters(), ["and"])[0] > 500
+
+
+def test_browse_words_on_20k_papers_read_the_candidates_only(big: Catalog) -> None:
+    statements: list[str] = []
+    conn = big.store.conn()
+    conn.set_trace_callback(statements.append)
+    try:
+        for f in (Filters(), Filters(category="cs.LG", year_from=2019), Filters(source="arxiv-snapshot")):
+            assert index_page(big, f, ["length", "generaliz"], 0, 20)[0] > 0
+    finally:
+        conn.set_trace_callback(None)
+    pages = [sql for sql in statements if sql.startswith("SELECT") and "paper_words MATCH" in sql]
+    assert len(pages) == 6, statements  # a count and a page each time
+    plans = {row[3] for sql in pages for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")}
+    assert not [p for p in plans if re.match(r"SCAN papers\b", p)], plans
+    assert any(p.startswith("SCAN paper_words VIRTUAL TABLE") for p in plans), plans
+    assert any(p.startswith("SEARCH papers USING INTEGER PRIMARY KEY") for p in plans), plans
+    # The same answers as the scan's, at word starts; a word found only inside longer words is not found.
+    for words in (["length", "generaliz"], ["diffusion"], ["rl"]):
+        scanned = scan_page(big, Filters(), words)
+        want = at_token_starts(big, words, scanned[1])
+        assert index_page(big, Filters(), words) == (len(want), want)
+    assert index_page(big, Filters(), ["rl"])[0] < scan_page(big, Filters(), ["rl"])[0]
+
+
 # -- BM25 saved and loaded ---------------------------------------------------------------------------------------
 def test_bm25_built_in_batches_is_bm25s_own_index(papers: list[Paper]) -> None:
     """KeywordIndex.build tokenizes a batch at a time and fills the score matrix from a spill: every term's column
