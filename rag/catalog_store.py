@@ -117,7 +117,7 @@ def write_word_index(conn: sqlite3.Connection) -> None:
     conn.executescript(WORD_INDEX)
 
 
-def _token_char(ch: str) -> bool:
+def token_char(ch: str) -> bool:
     """What FTS5's unicode61 tokenizer keeps in a token by default: letters, digits, private-use characters."""
     category = unicodedata.category(ch)
     return category[0] in "LN" or category == "Co"
@@ -131,7 +131,7 @@ def word_terms(word: str) -> list[str]:
     runs: list[str] = []
     current = ""
     for ch in word:
-        if _token_char(ch):
+        if token_char(ch):
             current += ch
         elif current:
             runs.append(f'"{current}"')  # followed by a separator: the whole token
