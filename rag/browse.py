@@ -48,7 +48,11 @@ def category_meaning(code: str | None) -> str | None:
 class CatalogQuery(BaseModel):
     """One view of the catalog: words to search, filters, and the page wanted."""
 
-    q: str | None = Field(None, description="Words that must all occur in the title, abstract, authors or id.")
+    q: str | None = Field(
+        None,
+        description="Words that must each start a word of the title, abstract, authors or id ('diffus' finds "
+        "'diffusion'; 'former' does not find 'transformer').",
+    )
     author: str | None = Field(None, description="Substring of an author's name (case-insensitive).")
     year_from: int | None = None
     year_to: int | None = None
