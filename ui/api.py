@@ -405,7 +405,11 @@ def create_api(engine: Engine) -> FastAPI:
 
     @app.get("/api/papers")
     def papers(
-        q: str | None = Query(None, description="Words that must all occur in the title, abstract, authors or id."),
+        q: str | None = Query(
+            None,
+            description="Words that must each start a word of the title, abstract, authors "
+            "or id ('diffus' finds 'diffusion'; 'former' does not find 'transformer').",
+        ),
         author: str | None = Query(None, description="Substring of an author's name (case-insensitive)."),
         year: str | None = Query(None, description="YYYY or YYYY-YYYY."),
         year_from: int | None = Query(None, description="First year (alternative to `year`)."),
