@@ -515,11 +515,11 @@ class Period:
 # is a filter for a search (by date, in SQL) and a listing shows its first papers, so none needs them all.
 PERIOD_IDS_KEPT = 100
 DATE_PREFIX = re.compile(r"\d{4}(-\d{2})?")  # the date filters `matching` answers from the date columns
+PERIOD_SORTED_MAX = 5_000  # up to this many, a period's first papers come sorted from the date index; above it, from
+# the rows in catalog order (`NOT INDEXED`: 1 in 200 papers or more, so ~20k rows read at most for 100; 16 ms at 1M)
 # Browse words: up to this many papers the filters allow are read without asking the word index (a few ms at most; a
 # common word's candidates alone take ~25 ms to list at 100k papers).
 FILTERED_READ_MAX = 2_000
-PERIOD_SORTED_MAX = 5_000  # up to this many, a period's first papers come sorted from the date index; above it, from
-# the rows in catalog order (`NOT INDEXED`: 1 in 200 papers or more, so ~20k rows read at most for 100; 16 ms at 1M)
 
 
 # What a question that lists papers of a period says besides the period ("which papers in the corpus came
@@ -753,7 +753,7 @@ class Catalog:
         if not self._has_word_index():
             return self._page(where + tests, [*args, *words], offset, limit)
         terms = [t for w in words for t in word_terms(w)]
-        allowed = self.matching(f) if where != "1" else None
+        allowed = self.matching(f) if where != "1" else None  # "1": no filter
         if terms and (allowed is None or len(allowed) > FILTERED_READ_MAX):
             try:
                 found = self.store.rows("SELECT json_group_array(rowid) FROM paper_words WHERE paper_words MATCH ?",
