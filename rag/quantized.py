@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.arrays import load_array, save_array
+from rag.arrays import load_array, release, save_array
 
 CODES, SCALES, COLSUM, INFO = "papers.i8.npy", "papers.i8.scales.npy", "papers.i8.colsum.npy", "papers.i8.json"
 BLOCK = 65_536  # rows quantised at a time: a write never holds the float32 matrix
@@ -45,7 +45,8 @@ def _quantise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def write_int8(folder: Path, matrix: np.ndarray) -> None:
     """Write the int8 copy of `matrix` (unit float32 rows, memory-mapped is fine) into `folder`, a block of rows at a
-    time; INFO last, so its presence means the copy is complete."""
+    time; INFO last, so its presence means the copy is complete. The pages read of `matrix` and written of the copy
+    are released block by block: at 1M papers, kept, they added ~1.9 GB to the ingest's peak memory (6.2 GB)."""
     rows, dim = matrix.shape
     codes = np.lib.format.open_memmap(folder / CODES, mode="w+", dtype=np.int8, shape=(dim, rows))
     scales = np.zeros(rows, dtype=np.float32)
@@ -60,6 +61,9 @@ def write_int8(folder: Path, matrix: np.ndarray) -> None:
         codes[:, s : s + len(x)] = c.T  # stored transposed: [dim, rows] is the layout the fast kernel reads
         scales[s : s + len(x)] = sc
         colsum[s : s + len(x)] = c.sum(axis=1, dtype=np.int32)
+        codes.flush()  # written to the file, then dropped from this process
+        release(codes)
+        release(matrix)
     codes.flush()
     with open(folder / CODES, "rb+") as f:
         os.fsync(f.fileno())

@@ -119,3 +119,16 @@ def test_a_cache_ranking_with_the_int8_copy_answers_as_one_without(tmp_path: Pat
         assert plain.closest_among(q, some, 20) == int8.closest_among(q, some, 20) == closest[:20]
         assert int8.closest_among(q, some, 600) == [*closest, "p-unknown"]  # a paper without a vector: last
         assert int8.closest_rows(q, 7).tolist() == plain.closest_rows(q, 7).tolist()
+
+
+def test_writing_the_copy_leaves_none_of_the_matrix_resident(tmp_path: Path) -> None:
+    """At 1M papers the float32 matrix is 1.5 GB: read through its memory map and kept, it counted in the ingest's
+    peak memory (6.2 GB, over the 6 GB target)."""
+    from rag.arrays import save_array
+    from tests.test_vectors import _resident_kb
+
+    save_array(tmp_path / "papers.npy", clustered(40_000, 384, 3))  # 61 MB
+    matrix = load_array(tmp_path / "papers.npy")
+    write_int8(tmp_path, matrix)
+    assert _resident_kb(tmp_path / "papers.npy") < 4_096, "the float32 rows read stayed in this process"
+    assert Int8Rows.open(tmp_path, 40_000) is not None
