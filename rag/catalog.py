@@ -726,8 +726,7 @@ class Catalog:
         """(date key, year) of every paper by catalog position: stored by the catalog's writer, or computed once
         for a catalog written before (1M papers: ~1 s)."""
         if self._columns is None:
-            stored = dict(self.store.rows("SELECT name, data FROM columns")) if self.store.rows(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'columns'") else {}  # fmt: skip
+            stored = dict(self.store.rows("SELECT name, data FROM columns")) if self.store.has_table("columns") else {}
             if stored:
                 cols = {k: np.frombuffer(v, dtype=np.int32) for k, v in stored.items()}
             else:
@@ -787,8 +786,7 @@ class Catalog:
     def _has_word_index(self) -> bool:
         """Was the catalog written with the browse word index (`paper_words`)?"""
         if self._word_index is None:
-            self._word_index = bool(self.store.rows(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'paper_words'"))  # fmt: skip
+            self._word_index = self.store.has_table("paper_words")
         return self._word_index
 
     # -- what a question names --------------------------------------------------------------------------

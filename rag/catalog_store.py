@@ -433,6 +433,10 @@ class CatalogStore:
             self._local.conn = c
         return c
 
+    def has_table(self, name: str) -> bool:
+        """Does the catalog have this table? (The optional ones: `columns`, `paper_words`.)"""
+        return bool(self.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.conn().execute(sql, params).fetchall()
 
