@@ -752,7 +752,8 @@ class Catalog:
         if not self._has_word_index():
             return self._page(where + tests, [*args, *words], offset, limit)
         terms = [t for w in words for t in word_terms(w)]
-        allowed = self.matching(f) if where != "1" else None  # "1": no filter
+        # The filter's positions decide between the word index and reading the allowed rows: only words need it.
+        allowed = self.matching(f) if terms and where != "1" else None  # "1": no filter
         if terms and (allowed is None or len(allowed) > FILTERED_READ_MAX):
             try:
                 found = self.store.rows("SELECT json_group_array(rowid) FROM paper_words WHERE paper_words MATCH ?",
