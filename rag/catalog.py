@@ -39,7 +39,7 @@ from rag.catalog_store import (
     write_catalog,
 )
 from rag.corpus import SourceCount, discover, read
-from rag.models import Paper, Record
+from rag.models import Entity, Paper, Record
 from rag.parse import CorpusError, Problem
 from rag.text import derive_title, fold
 
@@ -507,13 +507,15 @@ def period_prefixes(text: str) -> list[tuple[str, str]]:
 class Period:
     label: str  # as the text wrote it: "October 2025"
     prefix: str  # of the ISO dates in it: "2025-10"
-    paper_ids: list[str]  # the first PERIOD_IDS_KEPT in catalog order
+    paper_ids: list[str]  # the first IDS_KEPT in catalog order
     count: int  # all of them
 
 
-# A period's papers a question keeps: a year of a million papers is ~100k of them (60 ms to read their ids). A period
-# is a filter for a search (by date, in SQL) and a listing shows its first papers, so none needs them all.
-PERIOD_IDS_KEPT = 100
+# The paper ids a question keeps of a period, name or venue it names: a year of a million papers is ~100k of them
+# (60 ms to read their ids), a prolific author thousands. A period is a filter for a search (by date, in SQL), a name
+# or venue keeps the catalog positions of all its papers (search filters and ranks by position), and a listing shows
+# the first papers, so none needs all their ids.
+IDS_KEPT = 100
 DATE_PREFIX = re.compile(r"\d{4}(-\d{2})?")  # the date filters `matching` answers from the date columns
 PERIOD_SORTED_MAX = 5_000  # up to this many, a period's first papers come sorted from the date index; above it, from
 # the rows in catalog order (`NOT INDEXED`: 1 in 200 papers or more, so ~20k rows read at most for 100; 16 ms at 1M)
@@ -538,13 +540,20 @@ def topic_words(text: str, periods: list[Period]) -> list[str]:
     return [w for w in re.findall(r"[a-z][a-z-]+", text.lower()) if w not in LISTING_WORDS]
 
 
+def _in_periods(keys: np.ndarray, prefixes: list[str]) -> np.ndarray:
+    """Which of these date keys (`date_key`) fall in one of the periods (YYYY or YYYY-MM prefixes)."""
+    spans = [(date_key(d), date_key(d) + (10_000 if len(d) == 4 else 100)) for d in prefixes]
+    return np.logical_or.reduce([(keys >= lo) & (keys < hi) for lo, hi in spans])
+
+
 @dataclass
 class NameMatch:
-    kind: str  # "author" | "affiliation"
+    kind: str  # "author" | "affiliation" | "venue"
     name: str
-    paper_ids: list[str]
+    paper_ids: list[str]  # of the first IDS_KEPT papers, in catalog order
     exact: bool
     said: str = ""  # the words of the text that name it (a short form: "jacob springer", "apple")
+    ords: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # catalog positions of all, ascending
 
 
 def kind_order(kind: str) -> int:
@@ -612,9 +621,14 @@ class Catalog:
 
     def ids_at(self, ords: Iterable[int]) -> list[str]:
         wanted = [int(o) for o in ords]
-        got = dict(self.store.rows_in("SELECT ord, paper_id FROM papers INDEXED BY papers_ord_id WHERE ord IN ({})",
-                                      wanted))  # fmt: skip
+        got = self.id_map(wanted)
         return [got[o] for o in wanted if o in got]
+
+    def id_map(self, ords: Iterable[int]) -> dict[int, str]:
+        """catalog position -> paper id, for the positions that exist."""
+        wanted = sorted({int(o) for o in ords})
+        return dict(self.store.rows_in("SELECT ord, paper_id FROM papers INDEXED BY papers_ord_id WHERE ord IN ({})",
+                                       wanted))  # fmt: skip
 
     def ids_in_order(self) -> list[str]:
         """Every paper id in catalog order (position i is the paper at ord i): one index-only read."""
@@ -711,8 +725,7 @@ class Catalog:
             keys, years = self._date_columns()
             keep = np.ones(len(keys), dtype=bool)
             if f.dates:
-                spans = [(date_key(d), date_key(d) + (10_000 if len(d) == 4 else 100)) for d in f.dates]
-                keep &= np.logical_or.reduce([(keys >= lo) & (keys < hi) for lo, hi in spans])
+                keep &= _in_periods(keys, f.dates)
             if f.year_from:
                 keep &= years >= f.year_from
             if f.year_to:
@@ -721,6 +734,23 @@ class Catalog:
         where, args = self._where(f)
         rows = self.store.rows(f"SELECT ord FROM papers WHERE {where}", args)
         return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+
+    def positions_of(self, e: Entity) -> np.ndarray:
+        """Catalog positions of an entity's papers, ascending: all of a name's or venue's, else of the ids it lists
+        (an entity that came without positions)."""
+        if e.ords:
+            return np.asarray(e.ords, dtype=np.int64)
+        return np.array(sorted(self.positions(e.paper_ids).values()), dtype=np.int64)
+
+    def dated_among(self, ords: np.ndarray, prefixes: list[str]) -> np.ndarray:
+        """The positions among these whose paper is dated in one of the periods (YYYY or YYYY-MM prefixes)."""
+        if not prefixes or not len(ords):
+            return ords[:0]
+        if all(DATE_PREFIX.fullmatch(d) for d in prefixes):
+            return ords[_in_periods(self._date_columns()[0][ords], prefixes)]
+        papers, keys = self.at(ords.tolist()), tuple(prefixes)
+        dated = [o for o, p in zip(ords.tolist(), papers, strict=True) if p.date and p.date.startswith(keys)]
+        return np.array(dated, dtype=np.int64)
 
     def _date_columns(self) -> tuple[np.ndarray, np.ndarray]:
         """(date key, year) of every paper by catalog position: stored by the catalog's writer, or computed once
@@ -840,16 +870,18 @@ class Catalog:
         return list(found.values())
 
     def _fill_papers(self, found: dict[int, NameMatch]) -> None:
-        """Each name's papers in catalog order; `found` ends in name order (first seen in the catalog first)."""
-        ids: dict[int, list[str]] = {}
-        for name_id, pid in self.store.rows_in(
-            "SELECT np.name_id, p.paper_id FROM name_papers np JOIN papers p INDEXED BY papers_ord_id "
-            "ON p.ord = np.ord WHERE np.name_id IN ({}) ORDER BY np.name_id, np.ord",
-            sorted(found),
+        """Each name's papers: all their positions, the first ones' ids (an author of thousands of papers: their
+        ids were most of a question's understanding at 1M); `found` ends in name order (first seen first)."""
+        ords: dict[int, list[int]] = {}
+        for name_id, o in self.store.rows_in(
+            "SELECT name_id, ord FROM name_papers WHERE name_id IN ({}) ORDER BY name_id, ord", sorted(found)
         ):
-            ids.setdefault(name_id, []).append(pid)
+            ords.setdefault(name_id, []).append(o)
+        ids = self.id_map(o for v in ords.values() for o in v[:IDS_KEPT])
         for i in sorted(found):
-            found[i].paper_ids = ids.get(i, [])
+            mine = ords.get(i, [])
+            found[i].ords = np.array(mine, dtype=np.int64)
+            found[i].paper_ids = [ids[o] for o in mine[:IDS_KEPT]]
             found[i] = found.pop(i)  # re-insert in id order
 
     def periods_in(self, text: str) -> list[Period]:
@@ -863,7 +895,7 @@ class Catalog:
                 sql = "SELECT paper_id FROM papers WHERE date >= ? AND date < ? ORDER BY ord LIMIT ?"
             else:
                 sql = "SELECT paper_id FROM papers NOT INDEXED WHERE date >= ? AND date < ? ORDER BY ord LIMIT ?"
-            ids = [r[0] for r in self.store.rows(sql, (*span, PERIOD_IDS_KEPT))]
+            ids = [r[0] for r in self.store.rows(sql, (*span, IDS_KEPT))]
             out.append(Period(label, prefix, ids, count))
         return out
 
@@ -885,8 +917,12 @@ class Catalog:
         return self.at(ords)
 
     def mentioning(self, venue: str) -> list[str]:
-        """Papers whose journal reference or arXiv comment names the venue ("AISTATS 2025") as whole words:
-        the full-text index finds the candidates, the same pattern as ever decides."""
+        """Papers whose journal reference or arXiv comment names the venue ("AISTATS 2025") as whole words."""
+        return [pid for _, pid in self._mentioning(venue)]
+
+    def _mentioning(self, venue: str) -> list[tuple[int, str]]:
+        """(position, id) of `mentioning`'s papers, in catalog order: the full-text index finds the candidates,
+        the same pattern as ever decides."""
         phrase = '"' + venue.replace('"', '""') + '"'
         try:
             ords = [r[0] for r in self.store.rows("SELECT rowid FROM venue_notes WHERE venue_notes MATCH ? "
@@ -895,12 +931,18 @@ class Catalog:
             return []
         pattern = mention_pattern(venue)  # the notes are joined by newlines, which a venue name never matches
         rows = self.store.rows_in("SELECT ord, paper_id, notes FROM papers WHERE ord IN ({})", ords)
-        return [pid for _, pid, notes in sorted(rows) if pattern.search(notes)]
+        return [(o, pid) for o, pid, notes in sorted(rows) if pattern.search(notes)]
 
-    def venues_in(self, text: str) -> list[tuple[str, list[str]]]:
-        """(venue as written, papers whose page comment mentions it) for each venue the text names
-        ("accepted to AISTATS 2025"). Venues are known only from comments; a venue none mentions has no papers."""
-        return [(m.group(1), self.mentioning(m.group(1))) for m in VENUE_NAMED.finditer(text)]
+    def venue(self, name: str) -> NameMatch:
+        """A venue as written ("AISTATS 2025") and the papers whose page comment mentions it."""
+        found = self._mentioning(name)
+        ords = np.array([o for o, _ in found], dtype=np.int64)
+        return NameMatch("venue", name, [pid for _, pid in found[:IDS_KEPT]], exact=True, ords=ords)
+
+    def venues_in(self, text: str) -> list[NameMatch]:
+        """Each venue the text names ("accepted to AISTATS 2025"), with the papers whose page comment mentions it.
+        Venues are known only from comments; a venue none mentions has no papers."""
+        return [self.venue(m.group(1)) for m in VENUE_NAMED.finditer(text)]
 
     def token_papers(self, token: str) -> tuple[int, list[str]]:
         """(how many papers use this coined name or capitalised word in their title or abstract, the first few

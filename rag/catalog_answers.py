@@ -96,9 +96,8 @@ class CatalogAnswers:
     def listing_by_name(self, found: SearchResult, name: Entity, mode: str) -> Answer:
         when = ""
         if found.analysis and (periods := found.analysis.periods):  # "which of her papers are from 2025?"
-            papers = self._papers(name.paper_ids)
-            papers = [p for p in papers if p.date and any(p.date.startswith(e.value) for e in periods)]
-            total = len(papers)
+            dated = self.catalog.dated_among(self.catalog.positions_of(name), [e.value for e in periods])
+            papers, total = self.catalog.at(dated[:LISTED_MAX].tolist()), len(dated)
             when = " dated " + " or ".join(e.name for e in periods)
         else:
             papers, total = self._papers(name.paper_ids[:LISTED_MAX]), name.paper_count
@@ -116,8 +115,9 @@ class CatalogAnswers:
         assert found.analysis is not None
         topic = found.analysis.topic
         total = name.paper_count
-        ids = set(name.paper_ids)
-        about = [h for h in relevant if h.paper_id in ids]
+        mine = set(self.catalog.positions_of(name).tolist())  # all the name's papers, not only the ids it lists
+        at = self.catalog.positions(h.paper_id for h in relevant)
+        about = [h for h in relevant if at.get(h.paper_id) in mine]
         if not about:
             text = (
                 f"None of the {total:,} paper(s) in the corpus with {name.name} {_role(name)} is about {topic}. "

@@ -167,6 +167,12 @@ class Entity(BaseModel):
     )
     text: str = Field("", description="The words of the question it was read from (removed from the topic).")
     paper_count: int = Field(0, description="How many papers the entity stands for (paper_ids may list fewer).")
+    ords: list[int] = Field(
+        default_factory=list,
+        exclude=True,
+        description="Catalog positions of all its papers, ascending (names and venues; in process only): what search "
+        "filters and ranks by when paper_ids lists only the first.",
+    )
 
     @model_validator(mode="before")
     @classmethod

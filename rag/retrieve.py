@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from rag.catalog import Catalog
 from rag.index import Index, IndexStateError, chunks_in_dense_only
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
-from rag.models import CONFIDENT, EntityKind, Evidence, Hit, Paper, QueryAnalysis, SearchResult
+from rag.models import CONFIDENT, Entity, EntityKind, Evidence, Hit, Paper, QueryAnalysis, SearchResult
 from rag.settings import Settings
 from rag.vectors import DENSE_FOLDER, Ranked, VectorCache
 
@@ -119,15 +119,16 @@ ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
 ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", "a", "an"}
 
 
-def strongest_named(
-    named: dict[str, float], closest: Callable[[list[str], int], list[str]], cap: int
-) -> dict[str, float]:
+K = TypeVar("K")
+
+
+def strongest_named(named: dict[K, float], closest: Callable[[list[K], int], list[K]], cap: int) -> dict[K, float]:
     """The `cap` metadata matches that may rank: an author, venue or period can match thousands of papers at 100k+,
     and scoring each in Python dominated search time (1 s p95); only the strongest, then closest (title + abstract
     cosine: `closest(ids, n)`, the n closest of ids, best first), can make the head of the ranking anyway."""
     if len(named) <= cap:
         return named
-    out: dict[str, float] = {}
+    out: dict[K, float] = {}
     for strength in sorted(set(named.values()), reverse=True):
         group = [pid for pid, s in named.items() if s == strength]
         out |= {pid: strength for pid in closest(group, cap - len(out))}
@@ -295,20 +296,26 @@ class Retriever:
         among = cache.closest_rows(vector, cache.prefilter) if cache.prefilter else None
         return cache.paper_sims((moved / max(float(np.linalg.norm(moved)), 1e-12)).tolist(), among=among)
 
-    @staticmethod
     def _closest(
-        cache: VectorCache | None, vector: list[float] | None, paper_sims: dict[str, float]
-    ) -> Callable[[list[str], int], list[str]]:
-        """The n papers of a list closest to the question by title + abstract cosine: from the exact-scoring
-        matrices, else by what the paper channel returned (0 for the rest)."""
+        self, cache: VectorCache | None, vector: list[float] | None, paper_sims: dict[str, float]
+    ) -> Callable[[list[int], int], list[int]]:
+        """The n papers of a list of catalog positions closest to the question by title + abstract cosine: from the
+        exact-scoring matrices, else by what the paper channel returned (0 for the rest)."""
         if cache is not None and vector is not None:
             q = vector
-            return lambda ids, n: cache.closest_among(q, ids, n)
-        return lambda ids, n: sorted(ids, key=lambda pid: -(paper_sims.get(pid) or 0.0))[:n]
+            return lambda ords, n: cache.closest_at(q, ords, n, self.catalog)
 
-    def metadata(self, analysis: QueryAnalysis, periods_as_filter: bool) -> dict[str, float]:
-        """Papers the question names exactly (its entities), or that were named earlier in the chat."""
-        found: dict[str, float] = {}
+        def by_channel(ords: list[int], n: int) -> list[int]:
+            ids = self.catalog.id_map(ords)
+            return sorted(ords, key=lambda o: -(paper_sims.get(ids.get(o, "")) or 0.0))[:n]
+
+        return by_channel
+
+    def metadata(self, analysis: QueryAnalysis, periods_as_filter: bool) -> dict[int, float]:
+        """Catalog position -> strength of the papers the question names exactly (its entities), or that were named
+        earlier in the chat. A name or venue brings the positions of all its papers (thousands, for some): none of
+        their ids is looked up."""
+        named: list[tuple[float, list[int] | list[str]]] = []
         for e in analysis.entities:
             if e.kind == "period" and periods_as_filter:
                 continue  # a period that filters is not also a match: it would rank every paper of it alike
@@ -320,10 +327,14 @@ class Retriever:
                 strength = 0.8 if e.confidence >= 1.0 else 0.6
             else:
                 strength = 0.8
-            for pid in e.paper_ids:
-                found[pid] = max(found.get(pid, 0.0), strength)
-        for i, pid in enumerate(analysis.pinned):
-            found[pid] = max(found.get(pid, 0.0), 0.9 - 0.1 * i)
+            named.append((strength, e.ords or e.paper_ids))
+        named += [(0.9 - 0.1 * i, [pid]) for i, pid in enumerate(analysis.pinned)]
+        at = self.catalog.positions(x for _, xs in named for x in xs if isinstance(x, str))
+        found: dict[int, float] = {}
+        for strength, xs in named:
+            for x in xs:
+                if (o := at.get(x) if isinstance(x, str) else x) is not None:
+                    found[o] = max(found.get(o, 0.0), strength)
         return found
 
     # -- fusion --------------------------------------------------------------------------------
@@ -332,10 +343,15 @@ class Retriever:
         timings: dict[str, float] = {}
         # The plain baselines of the benchmark search the question as asked: no rewrite, no metadata channel.
         standalone = analysis.query if r.mode == "hybrid" else analysis.question
-        filters, periods_as_filter = scope(analysis, filters) if r.mode == "hybrid" else (filters, False)
+        filters, periods_as_filter, names = scope(analysis, filters) if r.mode == "hybrid" else (filters, False, [])
         allowed: Allowed | None = None
-        if filters is not None and filters.active():  # the allowed papers come from the catalog's indexes
-            allowed = Allowed(self.catalog, self.catalog.matching(filters))
+        # The allowed papers come from the catalog's indexes, and from the positions of the names' papers.
+        ords = self.catalog.matching(filters) if filters is not None and filters.active() else None
+        if names:
+            theirs = np.unique(np.concatenate([self.catalog.positions_of(e) for e in names]))
+            ords = theirs if ords is None else np.intersect1d(ords, theirs, assume_unique=True)
+        if ords is not None:
+            allowed = Allowed(self.catalog, ords)
         allowed_set = set(allowed.ids()) if allowed is not None and r.mode == "paper" else None
 
         scores: dict[str, dict[str, float]] = {}
@@ -377,10 +393,12 @@ class Retriever:
         timings["bm25"] = _ms(t0)
         named: dict[str, float] = {}
         if r.mode == "hybrid":
-            named = self.metadata(analysis, periods_as_filter)
+            found = self.metadata(analysis, periods_as_filter)
             if allowed is not None:
-                named = {pid: named[pid] for pid in allowed.among(named)}
-            named = strongest_named(named, self._closest(cache, vector, paper_sims), max(r.candidates, 2 * k))
+                found = {o: s for o, s in found.items() if allowed.mask[o]}
+            found = strongest_named(found, self._closest(cache, vector, paper_sims), max(r.candidates, 2 * k))
+            ids = self.catalog.id_map(found)
+            named = {ids[o]: s for o, s in found.items() if o in ids}
 
         t0 = time.perf_counter()
         lay_question = False
@@ -478,23 +496,22 @@ class Retriever:
         )
 
 
-def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | None, bool]:
-    """The filters the question itself implies, on top of the user's: (filters, periods used as a filter).
+def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | None, bool, list[Entity]]:
+    """The filters the question itself implies, on top of the user's: (filters, periods used as a filter, the names
+    whose papers are the only candidates).
 
     "which 2025 papers study diffusion?": the period filters, the topic is searched.
     "did Hattie Zhou write anything on diffusion?": her papers are the candidates, the topic ranks them.
     """
-    implied: dict[str, list[str]] = {}
-    periods = analysis.periods
-    if analysis.intent == "topical" and periods and analysis.topic and not (filters and filters.dates):
-        implied["dates"] = [p.value for p in periods]
+    names: list[Entity] = []
     if analysis.intent in ("list_by_author", "list_by_affiliation") and analysis.topic:
         kind: EntityKind = "author" if analysis.intent == "list_by_author" else "affiliation"
-        ids = {pid for e in analysis.of_kind(kind) for pid in e.paper_ids}
-        implied["paper_ids"] = sorted(ids & set(filters.paper_ids)) if filters and filters.paper_ids else sorted(ids)
-    if not implied:
-        return filters, False
-    return (filters or Filters()).model_copy(update=implied), "dates" in implied
+        names = analysis.of_kind(kind)
+    periods = analysis.periods
+    if analysis.intent == "topical" and periods and analysis.topic and not (filters and filters.dates):
+        dates = [p.value for p in periods]
+        return (filters or Filters()).model_copy(update={"dates": dates}), True, names
+    return filters, False, names
 
 
 def as_asked(words: list[str], question: str) -> list[str]:

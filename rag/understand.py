@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from rapidfuzz.distance import OSA
 
-from rag.catalog import Catalog
+from rag.catalog import Catalog, NameMatch
 from rag.catalog_store import CAPITALISED, NAME_TOKEN
 from rag.coverage import MODEL_NOUNS
 from rag.lay import lay_terms
@@ -369,8 +369,7 @@ class Understander:
                 conf = 1.0
             else:
                 conf = 0.8 if _reads_as_person(text, words[-1]) else 0.4
-            out.append(Entity(kind=m.kind, name=m.name, value=m.name, confidence=conf,  # type: ignore[arg-type]
-                              paper_ids=m.paper_ids, text=said))  # fmt: skip
+            out.append(_entity(m, conf, said))
         known = {e.name for e in out if e.confidence >= CONFIDENT}
         # "Jacob Springer" for "Jacob Mitchell Springer"; "Apple" for the affiliation "apple-ml".
         for m in self.catalog.short_names_in(text):
@@ -379,15 +378,14 @@ class Understander:
                 continue
             if m.name in known or f" {short} " not in q or _part_of_longer_name(text, short):
                 continue
-            out.append(Entity(kind=m.kind, name=m.name, value=m.name, confidence=0.9,  # type: ignore[arg-type]
-                              paper_ids=m.paper_ids, text=short))  # fmt: skip
+            out.append(_entity(m, 0.9, short))
         return out
 
     def entities(self, text: str) -> list[Entity]:
         out = self.papers_in(text) + self.names_in(text)
-        for name, ids in self.catalog.venues_in(text) + _venue_acronyms(text, self.catalog):
-            if not any(e.kind == "venue" and e.name.lower() == name.lower() for e in out):
-                out.append(Entity(kind="venue", name=name, value=name, confidence=1.0, paper_ids=ids, text=name))
+        for venue in self.catalog.venues_in(text) + _venue_acronyms(text, self.catalog):
+            if not any(e.kind == "venue" and e.name.lower() == venue.name.lower() for e in out):
+                out.append(_entity(venue, 1.0, venue.name))
         venues = " ".join(e.name for e in out if e.kind == "venue")
         periods = self.catalog.periods_in(text)
         if not periods and not topic_of(text, []):  # nothing but a period: "2020", "October 2025?"
@@ -622,9 +620,15 @@ VENUE_ACRONYM = re.compile(
 )
 
 
-def _venue_acronyms(text: str, catalog: Catalog) -> list[tuple[str, list[str]]]:
+def _venue_acronyms(text: str, catalog: Catalog) -> list[NameMatch]:
     """Known venue acronyms ('papers at ICML 2024'), with the papers whose arXiv comments mention them."""
-    return [(m.group(0), catalog.mentioning(m.group(0))) for m in VENUE_ACRONYM.finditer(text)]
+    return [catalog.venue(m.group(0)) for m in VENUE_ACRONYM.finditer(text)]
+
+
+def _entity(m: NameMatch, confidence: float, text: str) -> Entity:
+    """An author, affiliation or venue the text names: its first papers' ids, every paper's catalog position."""
+    return Entity(kind=m.kind, name=m.name, value=m.name, confidence=confidence,  # type: ignore[arg-type]
+                  paper_ids=m.paper_ids, paper_count=len(m.ords), ords=m.ords.tolist(), text=text)  # fmt: skip
 
 
 def _reads_as_org(text: str, word: str) -> bool:

@@ -21,7 +21,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 import numpy as np
 
@@ -120,7 +120,8 @@ class VectorCache:
         single_threaded_blas()
         self.top = top
         self.prefilter = prefilter
-        self._row_pos: np.ndarray | None = None
+        self._row_pos: np.ndarray | None = None  # paper matrix row -> paper_ids position (-1: no chunks)
+        self._pos_row: np.ndarray | None = None  # paper_ids position -> paper matrix row (-1: no paper vector)
         self._ord_pos: np.ndarray | None = None  # catalog position -> paper_ids position (-1: no chunks)
         self._questions = 0  # prefiltered questions asked (pages released every RELEASE_EVERY)
         self._rows_with_chunks: np.ndarray | None = None
@@ -192,12 +193,15 @@ class VectorCache:
         vectorised step per question (a set of 100k paper ids looked up one by one took ~80 ms at 1M papers). The
         position map is the one the ingest wrote (CATALOG_POS), or built on the first filtered question from the
         catalog's ids in order (1.1 s at 1M papers)."""
-        if self._ord_pos is None:
-            self._ord_pos = np.fromiter((self._pos.get(pid, -1) for pid in ids_in_order()), dtype=np.int64)
-        pos = self._ord_pos[np.asarray(ords, dtype=np.int64)] if len(ords) else np.zeros(0, dtype=np.int64)
+        pos = self._ord_positions(ids_in_order)[np.asarray(ords, dtype=np.int64)]
         keep = np.zeros(len(self.paper_ids), dtype=bool)
         keep[pos[pos >= 0]] = True
         return keep
+
+    def _ord_positions(self, ids_in_order: Callable[[], list[str]]) -> np.ndarray:
+        if self._ord_pos is None:
+            self._ord_pos = np.fromiter((self._pos.get(pid, -1) for pid in ids_in_order()), dtype=np.int64)
+        return self._ord_pos
 
     def _mask(self, allowed: set[str] | None, index: dict[str, int], n: int) -> np.ndarray | None:
         if allowed is None:
@@ -244,15 +248,28 @@ class VectorCache:
 
         return Ranked(((self.paper_ids[i], chunks_of(i)) for i in ranked), lookup)
 
-    def closest_among(self, vector: list[float], paper_ids: list[str], n: int) -> list[str]:
-        """The n of these papers closest to the question by title + abstract vector, best first (ties in paper
-        matrix order), then those without a vector: for thousands of metadata matches, only the rows the int8 pass
-        cannot rule out are read."""
-        rows = np.fromiter((self.paper_index.get(pid, -1) for pid in paper_ids), dtype=np.int64, count=len(paper_ids))
+    def closest_at(self, vector: list[float], ords: list[int], n: int, catalog: CatalogIds) -> list[int]:
+        """The n of these catalog positions whose papers are closest to the question by title + abstract vector,
+        best first (ties in paper matrix order), then those without a vector, as given: for thousands of metadata
+        matches, only the rows the int8 pass cannot rule out are read, and no paper id is looked up but those of
+        papers without chunks (the position map goes through the chunk owners)."""
+        if self._pos_row is None:
+            self._index_rows()
+        assert self._pos_row is not None
+        at = np.asarray(ords, dtype=np.int64)
+        pos = self._ord_positions(catalog.ids_in_order)[at]
+        rows = np.full(len(at), -1, dtype=np.int64)
+        rows[pos >= 0] = self._pos_row[pos[pos >= 0]]
+        if len(lost := np.flatnonzero(pos < 0)):  # a paper without chunks may still have a paper vector
+            ids = catalog.id_map(at[lost].tolist())
+            rows[lost] = [self.paper_index.get(ids.get(int(o), ""), -1) for o in at[lost]]
+        has = rows >= 0
         keep = np.zeros(len(self.paper_order), dtype=bool)
-        keep[rows[rows >= 0]] = True
-        best = [self.paper_order[i] for i in self._top_rows(np.asarray(vector, dtype=np.float32), n, keep)[0]]
-        return (best + [pid for pid, i in zip(paper_ids, rows.tolist(), strict=True) if i < 0])[:n]
+        keep[rows[has]] = True
+        best = self._top_rows(np.asarray(vector, dtype=np.float32), n, keep)[0]
+        order = np.argsort(rows[has], kind="stable")
+        back = at[has][order][np.searchsorted(rows[has][order], best)]  # matrix row -> its position
+        return [*back.tolist(), *at[~has].tolist()][:n]
 
     def _paper_products(self, q: np.ndarray) -> np.ndarray:
         """Every paper vector's cosine to q. The last question's are kept: prefiltering and the paper channel both
@@ -288,6 +305,7 @@ class VectorCache:
     def _index_rows(self) -> None:
         """paper matrix row -> paper_ids position (-1: a paper vector without chunks), and which rows have chunks."""
         rows = np.array([self.paper_index.get(pid, -1) for pid in self.paper_ids], dtype=np.int64)
+        self._pos_row = rows
         row_pos = np.full(len(self.paper_order), -1, dtype=np.int64)
         row_pos[rows[rows >= 0]] = np.nonzero(rows >= 0)[0]
         self._rows_with_chunks = None if bool((row_pos >= 0).all()) else row_pos >= 0
@@ -355,6 +373,14 @@ class VectorCache:
     def closest_rows(self, vector: list[float], n: int) -> np.ndarray:
         """Paper matrix rows of the n papers closest to the question (from the product it already needs)."""
         return self._top_rows(np.asarray(vector, dtype=np.float32), n, None)[0]
+
+
+class CatalogIds(Protocol):
+    """What the cache asks of the catalog to go from catalog positions to papers."""
+
+    def ids_in_order(self) -> list[str]: ...
+
+    def id_map(self, ords: Iterable[int]) -> dict[int, str]: ...
 
 
 class DenseWriter:

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+import rag.catalog
 from rag.engine import Engine
 from rag.errors import UserError
 from rag.models import Message
@@ -172,6 +173,29 @@ def test_a_name_and_a_topic_answer_the_conjunction(built_engine: Engine) -> None
     assert all("princeton" in (built_engine.catalog.get(c.paper_id).affiliations) for c in a.citations)  # type: ignore[union-attr]
     a = built_engine.ask("Did Omid Saremi write about protein folding?")
     assert not a.refused and a.answer.startswith("None of the 2 paper(s)") and a.missing
+
+
+def test_a_names_papers_beyond_the_ids_it_keeps_still_count(
+    built_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name keeps the ids of its first IDS_KEPT papers (an author of thousands at 1M); the catalog positions of
+    all of them scope the search and decide the conjunction, so with no id kept the answers are the same."""
+    questions = [
+        "Did Hattie Zhou write anything on diffusion models?",
+        "Which Princeton papers are about reinforcement learning?",
+    ]
+    before = [built_engine.ask(q) for q in questions]
+    monkeypatch.setattr(rag.catalog, "IDS_KEPT", 0)
+    after = [built_engine.ask(q) for q in questions]
+    for a, b in zip(after, before, strict=True):
+        assert a.answer == b.answer and [c.paper_id for c in a.citations] == [c.paper_id for c in b.citations]
+    found = built_engine.search(questions[0])
+    assert found.analysis is not None
+    (hattie,) = found.analysis.of_kind("author")
+    assert hattie.paper_ids == [] and hattie.paper_count == len(hattie.ords) == 3
+    monkeypatch.setattr(rag.catalog, "IDS_KEPT", 1)
+    a = built_engine.ask("Did Omid Saremi write about protein folding?")
+    assert a.answer.startswith("None of the 2 paper(s)") and a.missing
 
 
 def test_an_earlier_topic_does_not_leak_into_a_new_question(built_engine: Engine) -> None:

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+import rag.catalog
 import rag.keywords
 from rag.catalog import (
-    PERIOD_IDS_KEPT,
+    IDS_KEPT,
     Catalog,
     _merge_copies,
     build_catalog,
@@ -164,15 +165,16 @@ def test_names_by_full_name_surname_and_short_form(papers: list[Paper], catalog:
 def test_periods_categories_comments_venues(papers: list[Paper], catalog: Catalog) -> None:
     for q in QUESTIONS:
         assert [(p.prefix, p.paper_ids) for p in catalog.periods_in(q)] == scan_periods(papers, q), q
-        for name, ids in catalog.venues_in(q):
-            assert ids == scan_venues(papers, name), q
+        for venue in catalog.venues_in(q):
+            assert venue.paper_ids == scan_venues(papers, venue.name)[:IDS_KEPT], q
+            assert catalog.ids_at(venue.ords.tolist()) == scan_venues(papers, venue.name), q
         q_fold = f" {fold(q)} "
         quoted = [p.paper_id for p in papers if any(len(c) > 6 and f" {fold(c)} " in q_fold for c in p.comments)]
         assert [p.paper_id for p in catalog.comments_in(q)] == quoted, q
     (october,) = catalog.periods_in("which papers came out in October 2025?")
     assert october.prefix == "2025-10" and october.paper_ids
-    ((venue, ids),) = catalog.venues_in("papers accepted to AISTATS 2025")
-    assert venue == "AISTATS 2025" and ids
+    (venue,) = catalog.venues_in("papers accepted to AISTATS 2025")
+    assert venue.name == "AISTATS 2025" and venue.paper_ids and len(venue.ords) == len(venue.paper_ids)
     for venue in ("NeurIPS", "ICML 2024", "AISTATS 2025", "ICLR"):
         assert catalog.mentioning(venue) == scan_venues(papers, venue)
     (cl,) = catalog.categories_in("papers in the CL category")
@@ -370,10 +372,38 @@ def test_filters_on_20k_papers_use_indexes(big: Catalog) -> None:
     (period,) = big.periods_in("papers from 2019")
     conn.set_trace_callback(None)
     in_2019 = big.matching(Filters(dates=["2019"]))
-    assert period.count == len(in_2019) > PERIOD_IDS_KEPT
-    assert period.paper_ids == big.ids_at(in_2019[:PERIOD_IDS_KEPT].tolist())
+    assert period.count == len(in_2019) > IDS_KEPT
+    assert period.paper_ids == big.ids_at(in_2019[:IDS_KEPT].tolist())
     plans = {row[3] for sql in statements for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")}
     assert any("COVERING INDEX papers_date" in p for p in plans), plans
+
+
+def test_a_prolific_name_keeps_every_position_and_its_first_ids(big: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An author or venue with hundreds of papers (at 1M, the synthetic corpus gives real names thousands): the
+    match holds the catalog positions of all their papers and the ids of the first IDS_KEPT; the entity counts all
+    of them and its JSON lists those ids only. (IDS_KEPT lowered: at 20k papers the most prolific has ~80.)"""
+    kept = 20
+    monkeypatch.setattr(rag.catalog, "IDS_KEPT", kept)
+    papers = list(big.iter_papers())  # in catalog order
+    name, n = Counter(a for p in papers for a in p.authors).most_common(1)[0]
+    every = [o for o, p in enumerate(papers) if name in p.authors]
+    assert n == len(every) > kept
+    (match,) = [m for m in big.names_in(f"What did {name} co-author?") if m.name == name]
+    assert match.ords.tolist() == every and match.paper_ids == big.ids_at(every[:kept])
+    analysis = Understander(big).analyse(f"What did {name} co-author?")
+    (entity,) = [e for e in analysis.entities if e.name == name]
+    assert entity.ords == every and entity.paper_count == len(every)
+    dumped = json.loads(entity.model_dump_json())
+    assert "ords" not in dumped and dumped["paper_ids"] == match.paper_ids
+    assert big.positions_of(entity).tolist() == every
+    assert big.positions_of(entity.model_copy(update={"ords": []})).tolist() == every[:kept]  # ids only
+    in_2019 = big.matching(Filters(dates=["2019"]))
+    mine = np.asarray(every)
+    assert 0 < len(big.dated_among(mine, ["2019"])) < len(mine)
+    assert big.dated_among(mine, ["2019"]).tolist() == mine[np.isin(mine, in_2019)].tolist()
+    (icml,) = big.venues_in("papers accepted to ICML 2024")
+    assert big.ids_at(icml.ords.tolist()) == big.mentioning("ICML 2024") and len(icml.ords) > kept
+    assert icml.paper_ids == big.mentioning("ICML 2024")[:kept]
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,19 @@ def test_an_absent_incomplete_or_other_copy_is_not_opened(tmp_path: Path) -> Non
     assert Int8Rows.open(tmp_path / "elsewhere", 100) is None
 
 
+class Positions:
+    """A catalog's position -> paper id map, as the cache asks for it."""
+
+    def __init__(self, ids: list[str]):
+        self.ids = ids
+
+    def ids_in_order(self) -> list[str]:
+        return self.ids
+
+    def id_map(self, ords: Iterable[int]) -> dict[int, str]:
+        return {o: self.ids[o] for o in ords if 0 <= o < len(self.ids)}
+
+
 def test_a_cache_ranking_with_the_int8_copy_answers_as_one_without(tmp_path: Path) -> None:
     """What an ingest writes: the dense/ folder holds the int8 copy; opened with and without it, every answer is
     the same (prefiltered chunks, allowed papers, the paper channel, closeness of a list, closest rows)."""
@@ -95,15 +109,17 @@ def test_a_cache_ranking_with_the_int8_copy_answers_as_one_without(tmp_path: Pat
     chunks = clustered(len(owners), 48, 1)
     writer = DenseWriter(tmp_path / "dense", max_chunks=len(owners))
     writer.add_chunks([f"{o}#{n}" for n, o in enumerate(owners)], chunks, ["t"] * len(owners), owners)
-    writer.add_papers(papers, clustered(len(papers), 48, 2))
+    with_vectors = [*papers, "p-vector-only"]  # a paper with a title + abstract vector and no chunk
+    writer.add_papers(with_vectors, clustered(len(with_vectors), 48, 2))
     assert writer.close()
     assert (tmp_path / "dense" / CODES).is_file()
-    assert load_array(tmp_path / "dense" / CODES).shape == (48, len(papers))  # stored transposed
+    assert load_array(tmp_path / "dense" / CODES).shape == (48, len(with_vectors))  # stored transposed
     plain = VectorCache.open(tmp_path / "dense", top=50, prefilter=300)
     int8 = VectorCache.open(tmp_path / "dense", top=50, prefilter=300, int8_above=0)
     assert plain is not None and int8 is not None and plain.int8 is None and int8.int8 is not None
     allowed = np.zeros(len(plain.paper_ids), dtype=bool)
     allowed[::3] = True
+    catalog = Positions([*with_vectors, "p-without-vectors"])  # catalog position i: with_vectors[i]
     for seed in range(4):
         q = clustered(1, 48, 10 + seed)[0].tolist()
         for keep in (None, allowed):
@@ -112,12 +128,13 @@ def test_a_cache_ranking_with_the_int8_copy_answers_as_one_without(tmp_path: Pat
         pa, pb = plain.paper_sims(q), int8.paper_sims(q)
         assert list(pa) == list(pb) and list(pb.values()) == pytest.approx(list(pa.values()), abs=1e-6)
         assert pb["p02999"] == pytest.approx(pa["p02999"], abs=1e-6)  # any other paper, on lookup
-        some = [papers[i] for i in rng.choice(len(papers), 500, replace=False)] + ["p-unknown"]
-        cosine = {pid: float(plain.paper_matrix[plain.paper_index[pid]] @ np.asarray(q, dtype=np.float32))
-                  for pid in some[:-1]}  # fmt: skip
-        closest = sorted(cosine, key=lambda pid: -cosine[pid])
-        assert plain.closest_among(q, some, 20) == int8.closest_among(q, some, 20) == closest[:20]
-        assert int8.closest_among(q, some, 600) == [*closest, "p-unknown"]  # a paper without a vector: last
+        # Catalog positions: 500 papers, the one without chunks, the one without vectors.
+        some = [int(i) for i in rng.choice(len(papers), 500, replace=False)] + [len(papers), len(papers) + 1]
+        cosine = {o: float(plain.paper_matrix[plain.paper_index[with_vectors[o]]] @ np.asarray(q, dtype=np.float32))
+                  for o in some[:-1]}  # fmt: skip
+        closest = sorted(cosine, key=lambda o: -cosine[o])
+        assert plain.closest_at(q, some, 20, catalog) == int8.closest_at(q, some, 20, catalog) == closest[:20]
+        assert int8.closest_at(q, some, 600, catalog) == [*closest, len(papers) + 1]  # without a vector: last
         assert int8.closest_rows(q, 7).tolist() == plain.closest_rows(q, 7).tolist()
 
 
