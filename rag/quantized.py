@@ -167,6 +167,16 @@ class PaperPass:
         best = best[np.lexsort((rows[best], -cos[best]))]
         return rows[best], cos[best]
 
+    def estimated_top(self, n: int, keep: np.ndarray | None) -> np.ndarray:
+        """The n rows (among those kept) with the best int8 estimates, best first: no float32 row is read. For a cut
+        whose edge need not be exact (the papers whose chunks are scored), not for cosines that rank."""
+        estimate = self.estimate if keep is None else np.where(keep, self.estimate, -np.inf)
+        n = min(n, len(estimate) if keep is None else int(keep.sum()))
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        rows = self._guess(estimate, n)
+        return rows[np.argsort(-estimate[rows], kind="stable")]
+
     @staticmethod
     def _guess(estimate: np.ndarray, n: int) -> np.ndarray:
         """n rows with high estimates (sorted): the best by estimate among those above a threshold guessed from a

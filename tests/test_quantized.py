@@ -101,8 +101,9 @@ class Positions:
 
 
 def test_a_cache_ranking_with_the_int8_copy_answers_as_one_without(tmp_path: Path) -> None:
-    """What an ingest writes: the dense/ folder holds the int8 copy; opened with and without it, every answer is
-    the same (prefiltered chunks, allowed papers, the paper channel, closeness of a list, closest rows)."""
+    """What an ingest writes: the dense/ folder holds the int8 copy; opened with and without it, every cosine that
+    ranks is the same (the paper channel, closeness of a list, closest rows). The prefilter's papers, whose chunks are
+    scored, are the best by int8 estimate: no float32 row read for the cut; their chunks' cosines are exact."""
     rng = np.random.default_rng(5)
     papers = [f"p{i:05d}" for i in range(3000)]
     owners = [p for p in papers for _ in range(int(rng.integers(1, 4)))]
@@ -120,11 +121,29 @@ def test_a_cache_ranking_with_the_int8_copy_answers_as_one_without(tmp_path: Pat
     allowed = np.zeros(len(plain.paper_ids), dtype=bool)
     allowed[::3] = True
     catalog = Positions([*with_vectors, "p-without-vectors"])  # catalog position i: with_vectors[i]
+    every = VectorCache.open(tmp_path / "dense", top=50, prefilter=0)  # every chunk scored
+    assert every is not None
+    nothing = np.zeros(len(plain.paper_ids), dtype=bool)  # a filter no paper passes ("papers from 2031")
+    q0 = clustered(1, 48, 9)[0].tolist()
+    assert [list(c.chunks_by_paper(q0, nothing).items()) for c in (plain, int8, every)] == [[], [], []]
     for seed in range(4):
         q = clustered(1, 48, 10 + seed)[0].tolist()
         for keep in (None, allowed):
-            a, b = plain.chunks_by_paper(q, keep), int8.chunks_by_paper(q, keep)
-            assert list(a.items()) == list(b.items())
+            exact = every.chunks_by_paper(q, keep)
+            got = int8.chunks_by_paper(q, keep)
+            items = list(got.items())
+            assert len(items) == 50
+            for pid, chunks in items:  # each paper's best chunks, with their float32 cosines
+                want = exact.get(pid)
+                assert want is not None and [c for c, _, _ in chunks] == [c for c, _, _ in want]
+                assert [x for _, _, x in chunks] == pytest.approx([x for _, _, x in want], abs=1e-6)
+                assert keep is None or keep[int8.position(pid)]
+            # The papers: the best by chunk among the prefilter's, the 300 best paper rows by estimate.
+            cut = int8._int8_pass(np.asarray(q, dtype=np.float32)).estimated_top(300, int8._rows_with_chunks)
+            if keep is None:
+                cand = [int8.paper_order[r] for r in cut.tolist()]
+                best = {pid: exact.get(pid)[0][2] for pid in cand}  # type: ignore[index]
+                assert [pid for pid, _ in items] == sorted(cand, key=lambda pid: -best[pid])[:50]
         pa, pb = plain.paper_sims(q), int8.paper_sims(q)
         assert list(pa) == list(pb) and list(pb.values()) == pytest.approx(list(pa.values()), abs=1e-6)
         assert pb["p02999"] == pytest.approx(pa["p02999"], abs=1e-6)  # any other paper, on lookup
