@@ -470,6 +470,9 @@ class Retriever:
             if paper is None:
                 continue
             chunks = dense_hits.get(pid, [])
+            shown = chunks[: r.evidence_chunks]
+            if cache is not None:  # the exact-scoring matrices leave the texts to read for the papers answered
+                shown = cache.with_texts(pid, shown)
             hits.append(
                 Hit.of(
                     paper,
@@ -477,9 +480,7 @@ class Retriever:
                     score=round(sum(scores[pid].values()), 6),
                     dense_score=round(chunks[0][2], 4) if chunks else None,
                     scores={c: round(v, 6) for c, v in scores[pid].items()},
-                    evidence=[
-                        Evidence(chunk_id=c, text=t, score=round(s, 4)) for c, t, s in chunks[: r.evidence_chunks]
-                    ],
+                    evidence=[Evidence(chunk_id=c, text=t, score=round(s, 4)) for c, t, s in shown],
                 )
             )
         return SearchResult(

@@ -30,7 +30,9 @@ from rag.quantized import Int8Rows, PaperPass, write_int8
 
 V = TypeVar("V")
 RELEASE_EVERY = 4  # questions between two releases of the pages a question read (see chunks_by_paper)
-Chunks = list[tuple[str, str, float]]  # (chunk id, text, cosine), best first
+# (chunk id, text, cosine), best first. `VectorCache.chunks_by_paper` leaves each text "" until `with_texts` reads
+# it: a question scores ~170 papers' chunks and answers from 5-10, and at 1M papers each text is a random read.
+Chunks = list[tuple[str, str, float]]
 
 
 def single_threaded_blas() -> None:
@@ -240,13 +242,20 @@ class VectorCache:
         def chunks_of(i: int) -> Chunks:
             s, sub = int(self.starts[i]), sims_of(i)
             order = np.argsort(-sub, kind="stable")[:per_paper]
-            return [(self.chunk_ids[s + j], self.texts[s + j], float(sub[j])) for j in order.tolist()]
+            return [(self.chunk_ids[s + j], "", float(sub[j])) for j in order.tolist()]
 
         def lookup(pid: str) -> Chunks | None:
             i = self._pos.get(pid)
             return None if i is None or (keep is not None and not keep[i]) else chunks_of(i)
 
         return Ranked(((self.paper_ids[i], chunks_of(i)) for i in ranked), lookup)
+
+    def with_texts(self, paper_id: str, chunks: Chunks) -> Chunks:
+        """These chunks of one paper (from `chunks_by_paper`) with their texts read."""
+        if (i := self._pos.get(paper_id)) is None:
+            return chunks
+        rows = {self.chunk_ids[r]: r for r in range(int(self.starts[i]), int(self.ends[i]))}
+        return [(c, t or (self.texts[rows[c]] if c in rows else t), s) for c, t, s in chunks]
 
     def closest_at(self, vector: list[float], ords: list[int], n: int, catalog: CatalogIds) -> list[int]:
         """The n of these catalog positions whose papers are closest to the question by title + abstract vector,

@@ -149,7 +149,11 @@ def test_written_dense_files_open_memory_mapped_and_score_the_same(corpus: Any, 
     assert [s for cs in b.values() for _, _, s in cs] == pytest.approx(
         [s for cs in a.values() for _, _, s in cs], abs=1e-6
     )
-    assert b["p00007"][0][1] == "text of " + b["p00007"][0][0] and b["p00007"][0][0] == a["p00007"][0][0]
+    # Texts are read for the papers answered only: `with_texts`.
+    assert b["p00007"][0][1] == "" and b["p00007"][0][0] == a["p00007"][0][0]
+    (cid, text, score), *_ = opened.with_texts("p00007", b["p00007"])
+    assert text == "text of " + cid and cid == b["p00007"][0][0] and score == b["p00007"][0][2]
+    assert opened.with_texts("p-unknown", []) == []
     pa, pb = cache.paper_sims(q), opened.paper_sims(q)
     assert list(pa) == list(pb) and list(pb.values()) == pytest.approx(list(pa.values()), abs=1e-6)
     assert VectorCache.open(tmp_path / "nothing") is None
