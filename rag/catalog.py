@@ -572,6 +572,7 @@ class Catalog:
         self._n = int(self.store.meta["papers"])
         self._columns: tuple[np.ndarray, np.ndarray] | None = None
         self._word_index: bool | None = None
+        self._name_index: bool | None = None  # has the catalog the names' trigram index (name_grams)?
 
     @classmethod
     def from_papers(cls, papers: Iterable[Paper]) -> Catalog:
@@ -698,11 +699,8 @@ class Catalog:
             conds.append("(" + " OR ".join("(date >= ? AND date < ?)" for _ in f.dates) + ")")
             args += [x for d in f.dates for x in (d, d + "\U0010ffff")]
         if f.authors:
-            conds.append(
-                "ord IN (SELECT np.ord FROM names n JOIN name_papers np ON np.name_id = n.id WHERE n.kind = 'author' "
-                "AND (" + " OR ".join("instr(n.name_lc, ?) > 0" for _ in f.authors) + "))"
-            )
-            args += [a.lower() for a in f.authors]
+            conds.append("ord IN (SELECT ord FROM name_papers WHERE name_id IN (SELECT value FROM json_each(?)))")
+            args.append(json.dumps(self._author_ids(f.authors)))
         if f.year_from:
             conds.append("year >= ?")
             args.append(f.year_from)
@@ -716,6 +714,28 @@ class Catalog:
             conds.append("ord IN (SELECT ord FROM paper_sources WHERE source = ?)")
             args.append(f.source)
         return (" AND ".join(conds) or "1"), args
+
+    def _author_ids(self, texts: list[str]) -> list[int]:
+        """Ids of the author names containing any of these texts (in any case): from the names' trigram index for a
+        text of three characters or more (every trigram present, then the same `instr` test), else by reading every
+        name, as a catalog written without the index does."""
+        if self._name_index is None:
+            self._name_index = self.store.has_table("name_grams")
+        found: set[int] = set()
+        for text in (t.lower() for t in texts):
+            if self._name_index and len(text) >= 3:
+                grams = " AND ".join('"' + text[i : i + 3].replace('"', '""') + '"' for i in range(len(text) - 2))
+                sql = ("SELECT id FROM names WHERE id IN (SELECT rowid FROM name_grams WHERE name_grams MATCH ?) "
+                       "AND kind = 'author' AND instr(name_lc, ?) > 0")  # fmt: skip
+                try:
+                    rows = self.store.rows(sql, (grams, text))
+                except sqlite3.OperationalError:  # a text the index cannot look up: read every name
+                    rows = self.store.rows(sql.split(" WHERE ")[0] + " WHERE kind = 'author' AND instr(name_lc, ?) > 0",
+                                           (text,))  # fmt: skip
+            else:
+                rows = self.store.rows("SELECT id FROM names WHERE kind = 'author' AND instr(name_lc, ?) > 0", (text,))
+            found |= {r[0] for r in rows}
+        return sorted(found)
 
     def matching(self, f: Any) -> np.ndarray:
         """Catalog positions of the papers a `Filters` allows, ascending: positions only (a year of a million

@@ -19,6 +19,7 @@ Tables (what a question's words are looked up in):
 - title_keys: the first three words of each title, to find titles quoted in a question or an answer;
 - paper_words (optional: a catalog written before it has none, and browsing scans): FTS5 over each paper's
   browse search text (`haystack`), rowid = ord, for the browse word search.
+- name_grams (optional, likewise: without it the author filter reads every name): FTS5 trigrams of the names.
 """
 
 from __future__ import annotations
@@ -109,6 +110,15 @@ WORD_INDEX = """
 CREATE VIRTUAL TABLE paper_words USING fts5(haystack, content='', columnsize=0, detail=none, tokenize='unicode61');
 INSERT INTO paper_words(rowid, haystack) SELECT ord, haystack FROM papers;
 INSERT INTO paper_words(paper_words) VALUES ('optimize');
+"""
+
+
+# The author filter's substring search (`--author zhou`): the names holding a text's trigrams, then tested with `instr`
+# as before, so exactly the names a scan finds. External content (the names table holds the text), no positions.
+NAME_INDEX = """
+CREATE VIRTUAL TABLE name_grams USING fts5(name_lc, content='names', content_rowid='id', columnsize=0, detail=none,
+                                           tokenize='trigram');
+INSERT INTO name_grams(name_grams) VALUES ('rebuild');
 """
 
 
@@ -328,6 +338,7 @@ class _Writer:
                       [(k, v.tobytes()) for k, v in date_columns(c.execute("SELECT ord, date, year FROM papers"),
                                                                  self.ord).items()])  # fmt: skip
         write_word_index(c)
+        c.executescript(NAME_INDEX)
         c.execute("ANALYZE")
         c.commit()
 

@@ -418,6 +418,33 @@ def test_date_filters_from_the_date_columns_match_sql(big: Catalog, f: Filters) 
     assert want or f.year_from == 2020  # (the last: no paper is both)
 
 
+AUTHOR_TEXTS = ["saremi", "Zhou", "omid", "n. raz", "an", "z", "e m", 'a"b', "*", "ö", "zzqx", "bradley"]
+
+
+def test_the_author_filter_finds_by_trigrams_what_a_scan_finds(big: Catalog) -> None:
+    """`--author TEXT`: names containing the text in any case. The names' trigram index gives the candidates for a
+    text of 3+ characters; the result is the scan's (a catalog written without the index), and no name is read
+    whole for it."""
+    papers = list(big.iter_papers())
+    for text in AUTHOR_TEXTS:
+        want = [o for o, p in enumerate(papers) if any(text.lower() in a.lower() for a in p.authors)]
+        assert big.matching(Filters(authors=[text])).tolist() == want, text
+        big._name_index = False
+        try:
+            assert big.matching(Filters(authors=[text])).tolist() == want, text
+        finally:
+            big._name_index = None
+    assert big.matching(Filters(authors=["saremi", "bradley"])).size > big.matching(Filters(authors=["saremi"])).size
+    statements: list[str] = []
+    conn = big.store.conn()
+    conn.set_trace_callback(statements.append)
+    big._author_ids(["saremi"])
+    conn.set_trace_callback(None)
+    asked = [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]  # not FTS5's own statements
+    plans = {row[3] for sql in asked for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")}
+    assert not any(p.startswith("SCAN names") for p in plans) and any("name_grams" in p for p in plans), plans
+
+
 def test_a_common_period_keeps_the_same_first_papers_read_in_catalog_order(
     big: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
