@@ -74,6 +74,15 @@ class Answerer:
         if (from_catalog := self.catalog_answers.answer(found, relevant, self.mode)) is not None:
             yield from _whole(from_catalog)
             return
+        if (
+            intent == "topical"
+            and analysis
+            and analysis.topic
+            and analysis.periods
+            and not any(p.paper_count for p in analysis.periods)
+        ):  # "Which papers from 2031 study diffusion?": the period (a filter, `scope`) left no paper to search
+            yield from _whole(self.catalog_answers.none_dated(found, analysis.periods, self.mode))
+            return
         best = max((h.dense_score or 0.0 for h in found.hits), default=0.0)
         # Words no paper uses: the corpus does not cover the question when nothing scores close, or whatever scores
         # close when one of them names something ("COBOL", "Yoshua Bengio": papers on other things do not answer).

@@ -158,15 +158,20 @@ class CatalogAnswers:
     def by_period(self, found: SearchResult, periods: list[Entity], mode: str) -> Answer:
         when = " or ".join(p.name for p in periods)
         papers = self._papers([pid for p in periods for pid in p.paper_ids])
-        total = sum(p.paper_count for p in periods)  # a period keeps its first papers only (PERIOD_IDS_KEPT)
+        total = sum(p.paper_count for p in periods)  # a period keeps its first papers only (IDS_KEPT)
         if not papers:
-            dated = self.catalog.dated_count()
-            text = f"No paper in the corpus is dated {when}; only {dated} of its {len(self.catalog)} carry a date."
-            return refused(found, text, mode, found.hits[:1], missing=[f"papers dated {when}"])
+            return self.none_dated(found, periods, mode)
         return self._listing(
             found, papers[:LISTED_MAX], f"The corpus holds {total:,} paper(s) dated {when}{_shown(total)}:",
             lambda p: f"{p.title} ({p.date_text or p.date})", mode,
         )  # fmt: skip
+
+    def none_dated(self, found: SearchResult, periods: list[Entity], mode: str) -> Answer:
+        """No paper is dated in the periods the question asks about ("papers from 2031"): said, and what is."""
+        when = " or ".join(p.name for p in periods)
+        dated = self.catalog.dated_count()
+        text = f"No paper in the corpus is dated {when}; only {dated} of its {len(self.catalog)} carry a date."
+        return refused(found, text, mode, found.hits[:1], missing=[f"papers dated {when}"])
 
     def _papers(self, ids: list[str]) -> list[Paper]:
         return self.catalog.get_many(ids)

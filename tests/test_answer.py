@@ -154,6 +154,17 @@ def test_a_subject_no_paper_mentions_is_refused_and_named(built_engine: Engine) 
     assert "football" in a.missing and 'No paper in the corpus mentions "football"' in a.answer
 
 
+def test_a_period_no_paper_is_dated_in_is_said_so(built_engine: Engine) -> None:
+    """A topic in a period the corpus has no paper of: the period filters every paper out; the answer says that,
+    not that no paper is close to the topic."""
+    a = built_engine.ask("Which papers from 2031 study diffusion models?")
+    assert (
+        a.refused and a.missing == ["papers dated 2031"] and a.answer.startswith("No paper in the corpus is dated 2031")
+    )
+    a = built_engine.ask("Which papers from 2025 study diffusion models?")  # a period the corpus has papers of
+    assert not a.missing or "papers dated" not in a.missing[0]
+
+
 def test_a_detail_the_abstracts_do_not_give_is_said_to_be_missing(built_engine: Engine) -> None:
     a = built_engine.ask("How many GPUs were used to train SliM-LLM?")
     assert not a.refused and a.missing == ["number of GPUs"]
