@@ -8,6 +8,7 @@ contradicts it (two different titles or arXiv ids, or both copies on one page).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -721,19 +722,17 @@ class Catalog:
         name, as a catalog written without the index does."""
         if self._name_index is None:
             self._name_index = self.store.has_table("name_grams")
+        test = "kind = 'author' AND instr(name_lc, ?) > 0"
         found: set[int] = set()
         for text in (t.lower() for t in texts):
+            rows = None
             if self._name_index and len(text) >= 3:
                 grams = " AND ".join('"' + text[i : i + 3].replace('"', '""') + '"' for i in range(len(text) - 2))
-                sql = ("SELECT id FROM names WHERE id IN (SELECT rowid FROM name_grams WHERE name_grams MATCH ?) "
-                       "AND kind = 'author' AND instr(name_lc, ?) > 0")  # fmt: skip
-                try:
-                    rows = self.store.rows(sql, (grams, text))
-                except sqlite3.OperationalError:  # a text the index cannot look up: read every name
-                    rows = self.store.rows(sql.split(" WHERE ")[0] + " WHERE kind = 'author' AND instr(name_lc, ?) > 0",
-                                           (text,))  # fmt: skip
-            else:
-                rows = self.store.rows("SELECT id FROM names WHERE kind = 'author' AND instr(name_lc, ?) > 0", (text,))
+                with contextlib.suppress(sqlite3.OperationalError):  # a text the index cannot look up: read them all
+                    rows = self.store.rows("SELECT id FROM names WHERE id IN (SELECT rowid FROM name_grams WHERE "
+                                           f"name_grams MATCH ?) AND {test}", (grams, text))  # fmt: skip
+            if rows is None:
+                rows = self.store.rows(f"SELECT id FROM names WHERE {test}", (text,))
             found |= {r[0] for r in rows}
         return sorted(found)
 
