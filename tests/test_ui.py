@@ -543,7 +543,8 @@ def test_off_corpus_question_shows_related_reading(watched: Watched, app_url: st
     watched.ask("what is the recipe for chocolate cake?")
     answer = watched.wait_for_answer()
     assert 'no paper in the corpus mentions "chocolate"' in answer.lower()
-    assert "Missing" in watched.page.locator("#a1").inner_text()  # what the corpus lacks, shown to the user
+    missing = watched.page.locator("#a1 .pc-missing").inner_text()  # what the corpus lacks, shown to the user
+    assert missing.startswith("Missing: ") and "chocolate" in missing and "object" not in missing, missing
     assert "Related reading" in watched.page.locator("#a1 .pc-sources").inner_text()
     assert watched.page.locator("#a1 .pc-source").count() > 0
     assert "not answered by the corpus" in watched.page.locator("#a1 .pc-status").inner_text()

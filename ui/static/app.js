@@ -30,7 +30,7 @@ function el(tag, attrs = {}, ...children) {
     else if (k === "class") node.className = v;
     else node.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {  // nested lists of children (a list of [separator, node] pairs) too
     if (c === null || c === undefined || c === false) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -40,7 +40,7 @@ function el(tag, attrs = {}, ...children) {
 /** Replace a node's children; null/false children are skipped like in `el`. */
 function fill(node, ...children) {
   node.replaceChildren();
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {  // nested lists of children (a list of [separator, node] pairs) too
     if (c !== null && c !== undefined && c !== false) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return node;
