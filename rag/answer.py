@@ -64,7 +64,7 @@ class Answerer:
         intent = analysis.intent if analysis else "topical"
         # A name with a topic ("did Hattie Zhou write on diffusion?"): her papers all match the name exactly,
         # so only closeness to the topic says which are about it.
-        conjunction = bool(analysis and analysis.topic and intent in ("list_by_author", "list_by_affiliation"))
+        conjunction = bool(analysis and analysis.conjunction)
         relevant = self.relevant_hits(found.hits, many=bool(analysis and analysis.many) and not conjunction,
                                       exact_counts=not conjunction, lay=found.lay)  # fmt: skip
         if intent == "chitchat":

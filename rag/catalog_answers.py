@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 
 from rag.catalog import Catalog, mention_pattern
-from rag.models import Answer, Entity, Fact, Hit, Paper, SearchResult
+from rag.models import LISTED_BY, Answer, Entity, Fact, Hit, Paper, SearchResult
 from rag.responses import cited, refused
 
 TRUNCATED_NOTE = "(Some pages list only the first authors, 'et al.': papers where they come later may be missing.)"
@@ -18,7 +18,6 @@ VENUE_COMMENT = re.compile(  # an arXiv comment that states a venue
     r"|\b(NeurIPS|ICML|ICLR|AISTATS|CVPR|ICCV|ECCV|ACL|EMNLP|NAACL|AAAI|IJCAI|COLT|UAI|KDD|TMLR|JMLR)\b",
     re.I,
 )
-LISTED_BY = {"list_by_author": "author", "list_by_affiliation": "affiliation"}
 # Papers a listing shows: a year of a million papers is ~100k of them, and an author can have hundreds. The header
 # says how many there are; a topic in the question narrows them (a period keeps only its first ones: PERIOD_IDS_KEPT).
 LISTED_MAX = 100
@@ -64,11 +63,12 @@ class CatalogAnswers:
             return None
         if a.intent == "paper_fact" and a.paper:
             return self.facts(found, self.catalog.by_id[a.paper], mode)
-        if a.intent in LISTED_BY:
-            (name, *_) = a.of_kind(LISTED_BY[a.intent])  # type: ignore[arg-type]
-            return self.by_name(found, name, relevant, mode) if a.topic else self.listing_by_name(found, name, mode)
+        if a.conjunction:
+            return self.by_name(found, a.conjunction[0], relevant, mode)
         if a.intent == "list_by_venue":
             return self.by_venue(found, a.of_kind("venue")[0], mode)
+        if a.intent in LISTED_BY:
+            return self.listing_by_name(found, a.of_kind(LISTED_BY[a.intent])[0], mode)
         if a.intent == "list_by_period":
             return self.by_period(found, a.periods, mode)
         return None
@@ -169,8 +169,9 @@ class CatalogAnswers:
     def none_dated(self, found: SearchResult, periods: list[Entity], mode: str) -> Answer:
         """No paper is dated in the periods the question asks about ("papers from 2031"): said, and what is."""
         when = " or ".join(p.name for p in periods)
-        dated = self.catalog.dated_count()
-        text = f"No paper in the corpus is dated {when}; only {dated} of its {len(self.catalog)} carry a date."
+        dated, total = self.catalog.dated_count(), len(self.catalog)
+        of = f"all {total:,} carry a date" if dated == total else f"only {dated:,} of its {total:,} carry a date"
+        text = f"No paper in the corpus is dated {when}; {of}."
         return refused(found, text, mode, found.hits[:1], missing=[f"papers dated {when}"])
 
     def _papers(self, ids: list[str]) -> list[Paper]:
@@ -201,4 +202,6 @@ def _shown(total: int) -> str:
 
 
 def _role(name: Entity) -> str:
+    if name.kind == "venue":
+        return "in their arXiv comments"
     return "among the listed authors" if name.kind == "author" else "among the listed affiliations"

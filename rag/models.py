@@ -150,6 +150,10 @@ Fact = Literal["authors", "arxiv_id", "date", "venue"]
 EntityKind = Literal["paper", "author", "affiliation", "venue", "period", "category"]
 
 CONFIDENT: float = 0.75  # an entity at least this sure may route a question (a paper fact, a listing)
+# Listings by a name or venue. With a topic they answer the conjunction ("did Hattie Zhou write on diffusion?",
+# "which NeurIPS 2020 papers are about optimization?"): the named papers are the candidates, the topic ranks and cuts.
+LISTED_BY: dict[str, EntityKind] = {"list_by_author": "author", "list_by_affiliation": "affiliation",
+                                    "list_by_venue": "venue"}  # fmt: skip
 
 
 ENTITY_IDS_SHOWN = 100  # an entity's paper ids in JSON output: a year of a million papers is ~100k of them (1.3 MB)
@@ -212,6 +216,12 @@ class QueryAnalysis(BaseModel):
 
     def of_kind(self, kind: EntityKind, confident: bool = True) -> list[Entity]:
         return [e for e in self.entities if e.kind == kind and (e.confidence >= CONFIDENT or not confident)]
+
+    @property
+    def conjunction(self) -> list[Entity]:
+        """A listing by name or venue with a topic: the names whose papers are the only candidates (LISTED_BY)."""
+        kind = LISTED_BY.get(self.intent)
+        return self.of_kind(kind) if kind is not None and self.topic else []
 
     @property
     def paper(self) -> str | None:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from rag.catalog import Catalog
 from rag.index import Index, IndexStateError, chunks_in_dense_only
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
-from rag.models import CONFIDENT, Entity, EntityKind, Evidence, Hit, Paper, QueryAnalysis, SearchResult
+from rag.models import CONFIDENT, Entity, Evidence, Hit, Paper, QueryAnalysis, SearchResult
 from rag.settings import Settings
 from rag.vectors import DENSE_FOLDER, Ranked, VectorCache
 
@@ -502,12 +502,10 @@ def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | N
     whose papers are the only candidates).
 
     "which 2025 papers study diffusion?": the period filters, the topic is searched.
-    "did Hattie Zhou write anything on diffusion?": her papers are the candidates, the topic ranks them.
+    "did Hattie Zhou write anything on diffusion?", "NeurIPS 2020 papers on optimization": the named papers are the
+    candidates, the topic ranks them.
     """
-    names: list[Entity] = []
-    if analysis.intent in ("list_by_author", "list_by_affiliation") and analysis.topic:
-        kind: EntityKind = "author" if analysis.intent == "list_by_author" else "affiliation"
-        names = analysis.of_kind(kind)
+    names = analysis.conjunction
     periods = analysis.periods
     if analysis.intent == "topical" and periods and analysis.topic and not (filters and filters.dates):
         dates = [p.value for p in periods]

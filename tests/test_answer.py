@@ -186,6 +186,22 @@ def test_a_name_and_a_topic_answer_the_conjunction(built_engine: Engine) -> None
     assert not a.refused and a.answer.startswith("None of the 2 paper(s)") and a.missing
 
 
+def test_a_venue_and_a_topic_answer_the_conjunction(built_engine: Engine) -> None:
+    """'Which AISTATS 2025 papers are about X?': the venue's papers (those whose arXiv comments mention it) are the
+    candidates, the topic decides; a topic none of them is about is said so, and named as missing."""
+    a = built_engine.ask("Which AISTATS 2025 papers are about diffusion?")
+    venue = built_engine.catalog.mentioning("AISTATS 2025")
+    assert (
+        a.answer.startswith("Yes: 1 of the 1 paper(s) with AISTATS 2025") and [c.paper_id for c in a.citations] == venue
+    )
+    a = built_engine.ask("Which AISTATS 2025 papers are about protein folding?")
+    assert a.answer.startswith("None of the 1 paper(s)") and a.missing == [
+        "protein folding (among the papers of AISTATS 2025)"
+    ]
+    a = built_engine.ask("papers accepted to AISTATS 2025")  # no topic: the listing, with the comments quoted
+    assert a.answer.startswith("The arXiv comments of 1 paper(s) in the corpus mention AISTATS 2025")
+
+
 def test_a_names_papers_beyond_the_ids_it_keeps_still_count(
     built_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
