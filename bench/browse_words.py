@@ -59,14 +59,14 @@ def main() -> None:
     if args.add_index:
         add_index(args.catalog)
     cat = Catalog.open(args.catalog)
-    print(f"{len(cat)} papers, word index: {cat._has_word_index()}")
+    print(f"{len(cat)} papers, word index: {cat.has('paper_words')}")
     filters = [Filters()] + ([Filters(category=args.category)] if args.category else [])
     for f in filters:
         for q in args.queries:
             words = q.split()
-            cat._word_index = False  # today's scan
+            cat._optional["paper_words"] = False  # today's scan
             scan_ms, scan_total, scan_ids = best_ms(cat, f, words, args.repeat)
-            cat._word_index = None  # the index, when the catalog has it
+            cat._optional.pop("paper_words")  # the index, when the catalog has it
             index_ms, total, ids = best_ms(cat, f, words, args.repeat)
             same = "same page" if ids == scan_ids else "PAGE DIFFERS"
             label = f"{q!r} {f.category or ''}"

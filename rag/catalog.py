@@ -572,8 +572,7 @@ class Catalog:
         self.store = store if store is not None else CatalogStore.memory(papers or [])
         self._n = int(self.store.meta["papers"])
         self._columns: tuple[np.ndarray, np.ndarray] | None = None
-        self._word_index: bool | None = None
-        self._name_index: bool | None = None  # has the catalog the names' trigram index (name_grams)?
+        self._optional: dict[str, bool] = {}  # which optional tables the catalog has (`has`)
 
     @classmethod
     def from_papers(cls, papers: Iterable[Paper]) -> Catalog:
@@ -720,13 +719,11 @@ class Catalog:
         """Ids of the author names containing any of these texts (in any case): from the names' trigram index for a
         text of three characters or more (every trigram present, then the same `instr` test), else by reading every
         name, as a catalog written without the index does."""
-        if self._name_index is None:
-            self._name_index = self.store.has_table("name_grams")
         test = "kind = 'author' AND instr(name_lc, ?) > 0"
         found: set[int] = set()
         for text in (t.lower() for t in texts):
             rows = None
-            if self._name_index and len(text) >= 3:
+            if len(text) >= 3 and self.has("name_grams"):
                 grams = " AND ".join('"' + text[i : i + 3].replace('"', '""') + '"' for i in range(len(text) - 2))
                 with contextlib.suppress(sqlite3.OperationalError):  # a text the index cannot look up: read them all
                     rows = self.store.rows("SELECT id FROM names WHERE id IN (SELECT rowid FROM name_grams WHERE "
@@ -798,7 +795,7 @@ class Catalog:
         allowed paper read."""
         where, args = self._where(f)
         tests = "".join(" AND instr(haystack, ?) > 0" for _ in words)
-        if not self._has_word_index():
+        if not self.has("paper_words"):
             return self._page(where + tests, [*args, *words], offset, limit)
         terms = [t for w in words for t in word_terms(w)]
         # The filter's positions decide between the word index and reading the allowed rows: only words need it.
@@ -833,11 +830,12 @@ class Catalog:
                                [*args, limit, offset])  # fmt: skip
         return total, [Paper.model_validate_json(r[0]) for r in rows]
 
-    def _has_word_index(self) -> bool:
-        """Was the catalog written with the browse word index (`paper_words`)?"""
-        if self._word_index is None:
-            self._word_index = self.store.has_table("paper_words")
-        return self._word_index
+    def has(self, table: str) -> bool:
+        """Was the catalog written with this optional table (`paper_words`: the browse word index; `name_grams`: the
+        names' trigrams)? Asked once per catalog; without one, its lookups read the rows as before it."""
+        if table not in self._optional:
+            self._optional[table] = self.store.has_table(table)
+        return self._optional[table]
 
     # -- what a question names --------------------------------------------------------------------------
     def names_in(self, text: str) -> list[NameMatch]:

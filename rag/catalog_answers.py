@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from rag.catalog import Catalog, mention_pattern
+from rag.catalog import IDS_KEPT, Catalog, mention_pattern
 from rag.models import LISTED_BY, Answer, Entity, Fact, Hit, Paper, SearchResult
 from rag.responses import cited, refused
 
@@ -18,9 +18,9 @@ VENUE_COMMENT = re.compile(  # an arXiv comment that states a venue
     r"|\b(NeurIPS|ICML|ICLR|AISTATS|CVPR|ICCV|ECCV|ACL|EMNLP|NAACL|AAAI|IJCAI|COLT|UAI|KDD|TMLR|JMLR)\b",
     re.I,
 )
-# Papers a listing shows: a year of a million papers is ~100k of them, and an author can have hundreds. The header
-# says how many there are; a topic in the question narrows them (a period keeps only its first ones: PERIOD_IDS_KEPT).
-LISTED_MAX = 100
+# Papers a listing shows: a year of a million papers is ~100k of them, and an author can have thousands. The header
+# says how many there are; a topic in the question narrows them. The ids an entity keeps (IDS_KEPT) are those shown.
+LISTED_MAX = IDS_KEPT
 
 
 def _authors(p: Paper) -> str | None:

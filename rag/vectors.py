@@ -3,8 +3,8 @@
 One matrix product scores every paper vector against the question (and every chunk, up to
 `retrieval.prefilter_above_chunks`; above it, the chunks of the papers closest by paper vector): no approximate
 search, no per-question round trips to Chroma, and every candidate paper gets its exact cosine. Above
-`retrieval.int8_above_papers` the closest papers are found from an int8 copy of the paper vectors, with the same
-result (rag/quantized.py).
+`retrieval.int8_above_papers` the closest papers are found from an int8 copy of the paper vectors
+(rag/quantized.py): every cosine that ranks is the float32 one; the prefilter's cut comes from the int8 estimates.
 Above `retrieval.exact_max_chunks` the retriever asks Chroma's HNSW index instead (unless the generation stored its
 chunk vectors in dense/ only: `chroma.chunks` off).
 

@@ -429,11 +429,11 @@ def test_the_author_filter_finds_by_trigrams_what_a_scan_finds(big: Catalog) -> 
     for text in AUTHOR_TEXTS:
         want = [o for o, p in enumerate(papers) if any(text.lower() in a.lower() for a in p.authors)]
         assert big.matching(Filters(authors=[text])).tolist() == want, text
-        big._name_index = False
+        big._optional["name_grams"] = False
         try:
             assert big.matching(Filters(authors=[text])).tolist() == want, text
         finally:
-            big._name_index = None
+            big._optional.pop("name_grams")
     assert big.matching(Filters(authors=["saremi", "bradley"])).size > big.matching(Filters(authors=["saremi"])).size
     statements: list[str] = []
     conn = big.store.conn()
@@ -462,11 +462,11 @@ BROWSE_QUERIES = ["diffusion", "length generalization", "diffus", "in-context le
 
 def scan_page(cat: Catalog, f: Filters, words: list[str], offset: int = 0, limit: int = 10**6) -> tuple[int, list[str]]:
     """`Catalog.page` by reading every paper's text, as a catalog without the word index answers."""
-    cat._word_index = False
+    cat._optional["paper_words"] = False
     try:
         total, papers = cat.page(f, words, offset, limit)
     finally:
-        cat._word_index = None
+        cat._optional.pop("paper_words")
     return total, [p.paper_id for p in papers]
 
 
@@ -486,7 +486,7 @@ def at_token_starts(cat: Catalog, words: list[str], ids: list[str]) -> list[str]
 
 @pytest.mark.parametrize("f", [Filters(), Filters(category="LG", year_from=2024)])
 def test_browse_words_by_index_are_the_scan_at_word_starts(papers: list[Paper], catalog: Catalog, f: Filters) -> None:
-    assert catalog._has_word_index()
+    assert catalog.has("paper_words")
     differ = 0
     for q in BROWSE_QUERIES:
         words = fold(q).split()
@@ -541,7 +541,7 @@ def test_a_catalog_without_the_word_index_scans(papers: list[Paper], catalog: Ca
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TABLE paper_words")
     old = Catalog.open(path)
-    assert not old._has_word_index()
+    assert not old.has("paper_words")
     for q in ["former", "diffusion", "length generalization"]:
         assert index_page(old, Filters(), q.split()) == scan_page(catalog, Filters(), q.split()), q
     assert index_page(old, Filters(), ["former"]) != index_page(catalog, Filters(), ["former"])
