@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from rag.catalog import Catalog
 from rag.index import Index, IndexStateError, chunks_in_dense_only
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
-from rag.models import CONFIDENT, Entity, Evidence, Hit, Paper, QueryAnalysis, SearchResult
+from rag.models import CONFIDENT, EXACT_MATCH, Entity, Evidence, Hit, Paper, QueryAnalysis, SearchResult
 from rag.settings import Settings
 from rag.vectors import DENSE_FOLDER, Ranked, VectorCache
 
@@ -439,7 +439,7 @@ class Retriever:
             for pid, value in bm25_ranked:
                 add(pid, "bm25", r.bm25_weight * confidence * value / top_bm25)
             for pid, strength in named.items():
-                add(pid, "metadata", r.metadata_weight * strength)
+                add(pid, _channel(strength), r.metadata_weight * strength)
         elif r.mode == "paper":  # the whole-abstract baseline: one vector per paper, nothing else
             for pid, sim in paper_sims.items():
                 if allowed_set is None or pid in allowed_set:
@@ -452,7 +452,7 @@ class Retriever:
             for rank, (pid, _) in enumerate(bm25_ranked, 1):
                 add(pid, "bm25", weight / (rrf + rank))
             for pid, strength in named.items():
-                add(pid, "metadata", r.metadata_weight * strength * 2.0 / (rrf + 1))
+                add(pid, _channel(strength), r.metadata_weight * strength * 2.0 / (rrf + 1))
 
         if r.mode == "hybrid" and analysis.exclude:
             for pid in self.ruled_out(analysis.exclude):
@@ -495,6 +495,11 @@ class Retriever:
             lay=lay_question,
             query_vector=vector,
         )
+
+
+def _channel(strength: float) -> str:
+    """An exact match of a name, id or title is "metadata"; a weak guess ("US", a word three papers use) "name"."""
+    return "metadata" if strength >= EXACT_MATCH else "name"
 
 
 def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | None, bool, list[Entity]]:
