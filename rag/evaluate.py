@@ -295,7 +295,8 @@ def compare_to_baseline(
     # Each split is gated on its own (a held-out drop is not hidden by a dev gain); older baselines have one block.
     old_splits = {s: b["overall"] for s, b in baseline.get("splits", {}).items()} or {"all": baseline["overall"]}
     new_splits = {s: b["overall"] for s, b in summary.get("splits", {}).items()} or {"all": summary["overall"]}
-    metrics = (*RETRIEVAL_METRICS, *ANSWER_METRICS, "refusal_accuracy", "false_refusal_rate", *COVERAGE_METRICS)
+    metrics = (*RETRIEVAL_METRICS, *ANSWER_METRICS, "refusal_accuracy", "refused_or_missing", "false_refusal_rate",
+               *COVERAGE_METRICS)  # fmt: skip
     for split in [s for s in new_splits if s in old_splits]:
         for metric in metrics:
             old, new = old_splits[split].get(metric), new_splits[split].get(metric)
