@@ -8,8 +8,7 @@
 3. the subject hinges on words no paper contains ("football") -> an honest refusal naming them (`missing`);
 4. nothing retrieved close enough (best cosine below the threshold, no exact match) -> refusal with related reading;
 5. otherwise the LLM (`LLMAnswers`) when configured, else the extractive answer (`Extractive`); either says when
-   a specific detail asked for is not in the abstracts, and, first, which words of the question no paper mentions
-   when they pull it away from the papers found (`SearchResult.uncovered`: "poker" in "AI that plays poker").
+   a specific detail asked for is not in the abstracts.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from rag.catalog_answers import CatalogAnswers
 from rag.coverage import names
 from rag.extractive import Extractive, SentenceVectors
 from rag.models import Answer, Hit, Message, SearchResult
-from rag.responses import UNCOVERED_NOTE, either, not_relevant, refused
+from rag.responses import not_relevant, refused
 from rag.settings import Settings
 
 CHITCHAT_REPLY = (
@@ -101,15 +100,15 @@ class Answerer:
             yield from _whole(self.catalog_answers.facts(found, self.catalog.by_id[relevant[0].paper_id], self.mode))
             return
         if self.llm_answers is not None:
-            parts = self.llm_answers.stream(found, relevant, history)
+            yield from self.llm_answers.stream(found, relevant, history)
         else:
-            parts = self.extractive.stream(found, relevant)
-        yield from _noting_uncovered(parts, found.uncovered) if found.uncovered else parts
+            yield from self.extractive.stream(found, relevant)
 
     def absent(self, found: SearchResult) -> Answer:
         """The question's subject hinges on words no paper contains: say which, offer the closest papers."""
         words = found.unmatched
-        text = f"No paper in the corpus mentions {either(words)}, so it cannot answer this."
+        named = ", ".join(f'"{w}"' for w in words[:-1]) + (" or " if len(words) > 1 else "") + f'"{words[-1]}"'
+        text = f"No paper in the corpus mentions {named}, so it cannot answer this."
         if found.hits[:3]:
             text += " Closest papers, as related reading: " + "; ".join(h.title for h in found.hits[:3]) + "."
         return refused(found, text, self.mode, found.hits[:3], missing=list(words))
@@ -149,17 +148,6 @@ class Answerer:
 def _exact(h: Hit, settings: Settings) -> bool:
     lexical_floor = settings.answer.bm25_support * settings.retrieval.bm25_weight
     return "metadata" in h.scores or (lexical_floor > 0 and h.scores.get("bm25", 0.0) >= lexical_floor)
-
-
-def _noting_uncovered(parts: Iterator[str | Answer], words: list[str]) -> Iterator[str | Answer]:
-    """The answer from the closest papers, led by the words none of them covers (named in `missing`)."""
-    note = UNCOVERED_NOTE.format(words=either(words)) + "\n\n"
-    yield note
-    for part in parts:
-        if isinstance(part, Answer):
-            part.answer = note + part.answer
-            part.missing = list(dict.fromkeys([*words, *part.missing]))
-        yield part
 
 
 def _whole(answer: Answer) -> Iterator[str | Answer]:

@@ -256,12 +256,6 @@ class SearchResult(BaseModel):
     unmatched: list[str] = Field(
         default_factory=list, description="Subject words of the question that no paper of the corpus contains."
     )
-    uncovered: list[str] = Field(
-        default_factory=list,
-        description="The unmatched words when they pull the question away from each of the first papers (the question "
-        "with them is further from every one of those papers' title + abstract vectors than without them): the papers "
-        "found do not cover what those words ask about.",
-    )
     lay: bool = Field(
         False,
         description="A topical question in everyday words: keyword search found little to trust in it, so papers "

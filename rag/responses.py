@@ -7,15 +7,6 @@ from rag.models import Answer, Citation, Hit, SearchResult
 
 EXTRACTIVE_NOTE = "Extractive answer (no LLM configured): the most relevant sentences quoted from the top papers."
 REFUSAL_TEXT = "The corpus does not appear to answer this question"
-UNCOVERED_NOTE = (
-    "No paper in the corpus mentions {words}: what follows is from the closest papers, which may not answer it."
-)
-
-
-def either(words: list[str]) -> str:
-    """'"a"', '"a" or "b"', '"a", "b" or "c"'."""
-    quoted = [f'"{w}"' for w in words]
-    return ", ".join(quoted[:-1]) + (" or " if len(quoted) > 1 else "") + quoted[-1]
 
 
 def cited(

@@ -115,8 +115,6 @@ class SentenceScores:
 
 
 # "LLMs", "RL", "RLHF", "GNNs": an acronym, and the small words its long form may skip ("learning from human").
-# The papers an unmatched word must pull the question away from to count as uncovered: the few an answer draws on.
-UNCOVERED_DEPTH = 3
 ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
 ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", "a", "an"}
 
@@ -235,29 +233,6 @@ class Retriever:
         stems = self._tokenize(words)
         used = self.keywords.term_ids(t for st in stems for t in st)
         return [w for w, st in zip(words, stems, strict=True) if st and not any(t in used for t in st)]
-
-    def uncovered(
-        self, question: str, words: list[str], paper_ids: list[str], plain: list[float] | None = None
-    ) -> list[str]:
-        """`words` (no paper contains them) when they pull the question away from every one of these papers: each is
-        closer by title + abstract to the question without them. A lay word ("chatbots") still pulls toward papers on
-        its meaning ("language models"); a subject the corpus lacks ("poker", "aftershocks") pulls away from what
-        was found. The sign alone decides: no threshold was fitted. `plain`: the question's vector, when search
-        embedded it alone (no lay terms mixed in)."""
-        if not words or not paper_ids:
-            return []
-        without = re.sub(r"\s+", " ", re.sub("|".join(rf"\b{re.escape(w)}\b" for w in words), " ", question)).strip()
-        embed = self.index.embedder.embed
-        rows = [plain, *embed([without or "?"])] if plain is not None else embed([question, without or "?"])
-        vectors = np.asarray(rows, dtype=np.float32)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        if (cache := self.vectors) is not None:
-            sims = cache.paper_cosines(vectors, paper_ids)
-        else:
-            found = [dict(self.index.query_papers(v.tolist(), len(paper_ids), paper_ids)) for v in vectors]
-            shared = [pid for pid in paper_ids if pid in found[0] and pid in found[1]]
-            sims = np.array([[f[pid] for pid in shared] for f in found], dtype=np.float32).reshape(2, len(shared))
-        return words if sims.size and bool(np.all(sims[0] < sims[1])) else []
 
     def ruled_out(self, subjects: list[str]) -> set[str]:
         """Papers about a subject the question rules out ("not about images"): those whose keyword score for it
@@ -508,23 +483,15 @@ class Retriever:
                     evidence=[Evidence(chunk_id=c, text=t, score=round(s, 4)) for c, t, s in shown],
                 )
             )
-        t0 = time.perf_counter()
-        unmatched = (
-            as_asked(self.unmatched(analysis.topic), analysis.question)
-            if r.mode == "hybrid" and analysis.intent == "topical"
-            else []
-        )
-        plain = vector if vector is not None and not analysis.lay_terms else None  # the question's own vector
-        uncovered = self.uncovered(standalone, unmatched, [h.paper_id for h in hits[:UNCOVERED_DEPTH]], plain)
-        timings["coverage"] = _ms(t0)
         return SearchResult(
             question=analysis.question,
             standalone_question=standalone if standalone != analysis.question else None,
             hits=hits,
             timings_ms=timings,
             analysis=analysis,
-            unmatched=unmatched,
-            uncovered=uncovered,
+            unmatched=as_asked(self.unmatched(analysis.topic), analysis.question)
+            if r.mode == "hybrid" and analysis.intent == "topical"
+            else [],
             lay=lay_question,
             query_vector=vector,
         )

@@ -233,7 +233,7 @@ ASKING_WORDS = frozenset(
     say says said report reports mention mentions discuss discusses cover covers covered deal deals look
     looked looking know known tell behind worked working posted collection among affiliations into got old
     anywhere whats what's first second third fourth fifth last people built anyone somebody anybody whose
-    ones two both acronym acronyms abbreviation abbreviations stand stands""".split()
+    ones two both""".split()
 )
 
 

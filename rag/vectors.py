@@ -384,14 +384,6 @@ class VectorCache:
 
         return Ranked(top, lookup)
 
-    def paper_cosines(self, vectors: np.ndarray, paper_ids: list[str]) -> np.ndarray:
-        """Cosines (len(vectors) x papers) of these papers' title + abstract vectors to each vector; papers without a
-        vector are left out. A few rows read, not a product over every paper."""
-        rows = [i for pid in paper_ids if (i := self.paper_index.get(pid)) is not None]
-        if not rows:
-            return np.zeros((len(vectors), 0), dtype=np.float32)
-        return np.asarray(vectors, dtype=np.float32) @ np.asarray(self.paper_matrix[rows], dtype=np.float32).T
-
     def closest_rows(self, vector: list[float], n: int) -> np.ndarray:
         """Paper matrix rows of the n papers closest to the question (from the product it already needs)."""
         return self._top_rows(np.asarray(vector, dtype=np.float32), n, None)[0]

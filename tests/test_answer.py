@@ -297,19 +297,3 @@ def test_a_lay_question_keeps_the_first_two_ranked_papers(built_engine: Engine) 
     named = built_engine.search("What does TarFlow propose?")
     assert lay.lay and not named.lay
 
-
-def test_words_no_paper_has_that_pull_away_from_the_papers_found_are_named(built_engine: Engine) -> None:
-    """'sarcasm' is in no paper, and the question is closer to each of the first papers without it: they do not
-    cover it. The answer from them says so first, and `missing` names it."""
-    found = built_engine.search("How do language models handle sarcasm?")
-    assert found.uncovered == ["sarcasm"]
-    a = built_engine.ask("How do language models handle sarcasm?")
-    assert a.answer.startswith('No paper in the corpus mentions "sarcasm"') and a.missing == ["sarcasm"]
-
-
-def test_an_everyday_word_that_pulls_toward_the_papers_is_not_named(built_engine: Engine) -> None:
-    """'chatbots' is in no paper either, but it pulls the question toward papers on language models."""
-    found = built_engine.search("How do chatbots learn to follow instructions?")
-    assert found.unmatched == ["chatbots"] and found.uncovered == []
-    a = built_engine.ask("How do chatbots learn to follow instructions?")
-    assert not a.refused and a.missing == [] and a.citations
