@@ -150,8 +150,8 @@ Fact = Literal["authors", "arxiv_id", "date", "venue"]
 EntityKind = Literal["paper", "author", "affiliation", "venue", "period", "category"]
 
 CONFIDENT: float = 0.75  # an entity at least this sure may route a question (a paper fact, a listing)
-# A metadata match at least this strong is exact (the "metadata" channel: it answers past the relevance gate);
-# weaker ones (a capitalised word two or three papers use, "US") only rank, in the "name" channel.
+# A metadata match at least this strong may be exact (the "metadata" channel: it answers past the relevance gate);
+# weaker ones (a capitalised word two or three papers use, "US") only rank, in the "name" channel (rag.retrieve).
 EXACT_MATCH: float = 0.5
 # Listings by a name or venue. With a topic they answer the conjunction ("did Hattie Zhou write on diffusion?",
 # "which NeurIPS 2020 papers are about optimization?"): the named papers are the candidates, the topic ranks and cuts.

@@ -115,6 +115,8 @@ class SentenceScores:
 
 
 # "LLMs", "RL", "RLHF", "GNNs": an acronym, and the small words its long form may skip ("learning from human").
+# Entities whose papers, in a topical question, rank but do not answer it (see `Retriever.metadata`).
+NAMES_ONLY_RANK = ("author", "affiliation", "venue")
 ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
 ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", "a", "an"}
 
@@ -311,11 +313,12 @@ class Retriever:
 
         return by_channel
 
-    def metadata(self, analysis: QueryAnalysis, periods_as_filter: bool) -> dict[int, float]:
+    def metadata(self, analysis: QueryAnalysis, periods_as_filter: bool) -> tuple[dict[int, float], set[int]]:
         """Catalog position -> strength of the papers the question names exactly (its entities), or that were named
-        earlier in the chat. A name or venue brings the positions of all its papers (thousands, for some): none of
-        their ids is looked up."""
-        named: list[tuple[float, list[int] | list[str]]] = []
+        earlier in the chat, and the positions whose match answers the question (the "metadata" channel, past the
+        relevance gate; the others only rank, as "name"). A name or venue brings the positions of all its papers
+        (thousands, for some): none of their ids is looked up."""
+        named: list[tuple[float, bool, list[int] | list[str]]] = []
         for e in analysis.entities:
             if e.kind == "period" and periods_as_filter:
                 continue  # a period that filters is not also a match: it would rank every paper of it alike
@@ -327,15 +330,21 @@ class Retriever:
                 strength = 0.8 if e.confidence >= 1.0 else 0.6
             else:
                 strength = 0.8
-            named.append((strength, e.ords or e.paper_ids))
-        named += [(0.9 - 0.1 * i, [pid]) for i, pid in enumerate(analysis.pinned)]
-        at = self.catalog.positions(x for _, xs in named for x in xs if isinstance(x, str))
+            # In a topical question a person, lab or venue it mentions ranks their papers but does not answer it
+            # ("Who is the CEO of Apple?" is not about Apple's papers); a paper, category or period named does.
+            answers = strength >= EXACT_MATCH and not (analysis.intent == "topical" and e.kind in NAMES_ONLY_RANK)
+            named.append((strength, answers, e.ords or e.paper_ids))
+        named += [(0.9 - 0.1 * i, True, [pid]) for i, pid in enumerate(analysis.pinned)]
+        at = self.catalog.positions(x for *_, xs in named for x in xs if isinstance(x, str))
         found: dict[int, float] = {}
-        for strength, xs in named:
+        exact: set[int] = set()
+        for strength, answers, xs in named:
             for x in xs:
                 if (o := at.get(x) if isinstance(x, str) else x) is not None:
                     found[o] = max(found.get(o, 0.0), strength)
-        return found
+                    if answers:
+                        exact.add(o)
+        return found, exact
 
     # -- fusion --------------------------------------------------------------------------------
     def search(self, analysis: QueryAnalysis, *, k: int, filters: Filters | None = None) -> SearchResult:
@@ -392,13 +401,15 @@ class Retriever:
             bm25_ranked, confidence = self.bm25(standalone, allowed.mask if allowed is not None else None)
         timings["bm25"] = _ms(t0)
         named: dict[str, float] = {}
+        exact: set[str] = set()
         if r.mode == "hybrid":
-            found = self.metadata(analysis, periods_as_filter)
+            found, exact_at = self.metadata(analysis, periods_as_filter)
             if allowed is not None:
                 found = {o: s for o, s in found.items() if allowed.mask[o]}
             found = strongest_named(found, self._closest(cache, vector, paper_sims), max(r.candidates, 2 * k))
             ids = self.catalog.id_map(found)
             named = {ids[o]: s for o, s in found.items() if o in ids}
+            exact = {ids[o] for o in found if o in ids and o in exact_at}
 
         t0 = time.perf_counter()
         lay_question = False
@@ -439,7 +450,7 @@ class Retriever:
             for pid, value in bm25_ranked:
                 add(pid, "bm25", r.bm25_weight * confidence * value / top_bm25)
             for pid, strength in named.items():
-                add(pid, _channel(strength), r.metadata_weight * strength)
+                add(pid, "metadata" if pid in exact else "name", r.metadata_weight * strength)
         elif r.mode == "paper":  # the whole-abstract baseline: one vector per paper, nothing else
             for pid, sim in paper_sims.items():
                 if allowed_set is None or pid in allowed_set:
@@ -452,7 +463,7 @@ class Retriever:
             for rank, (pid, _) in enumerate(bm25_ranked, 1):
                 add(pid, "bm25", weight / (rrf + rank))
             for pid, strength in named.items():
-                add(pid, _channel(strength), r.metadata_weight * strength * 2.0 / (rrf + 1))
+                add(pid, "metadata" if pid in exact else "name", r.metadata_weight * strength * 2.0 / (rrf + 1))
 
         if r.mode == "hybrid" and analysis.exclude:
             for pid in self.ruled_out(analysis.exclude):
@@ -495,11 +506,6 @@ class Retriever:
             lay=lay_question,
             query_vector=vector,
         )
-
-
-def _channel(strength: float) -> str:
-    """An exact match of a name, id or title is "metadata"; a weak guess ("US", a word three papers use) "name"."""
-    return "metadata" if strength >= EXACT_MATCH else "name"
 
 
 def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | None, bool, list[Entity]]:

@@ -156,11 +156,16 @@ def test_a_subject_no_paper_mentions_is_refused_and_named(built_engine: Engine) 
 
 @pytest.mark.parametrize(
     "question",
-    ["How do US immigration courts decide asylum appeals?", "What does the US tax code say about capital gains?"],
+    [
+        "How do US immigration courts decide asylum appeals?",
+        "What does the US tax code say about capital gains?",
+        "Who is the CEO of Apple?",  # an affiliation of the catalog, named in a question not about its papers
+        "Is Stanford a good university for a PhD?",
+    ],
 )
 def test_a_capitalised_word_a_few_papers_use_is_not_an_exact_match(built_engine: Engine, question: str) -> None:
-    """ "US" is in two papers' text: a guess that ranks them ("name"), not a metadata match that answers an
-    off-corpus question past the relevance gate."""
+    """ "US" is in two papers' text, "Apple" and "Stanford" are affiliations: in a topical question their papers
+    rank ("name"), they are not a metadata match that answers an off-corpus question past the relevance gate."""
     found = built_engine.search(question)
     assert any("name" in h.scores for h in found.hits) and not any("metadata" in h.scores for h in found.hits)
     a = built_engine.ask(question)
