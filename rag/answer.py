@@ -5,7 +5,8 @@
 2. catalog questions (a paper's authors / id / date / venue; papers by an author, affiliation, venue or
    period, with or without a topic) -> `CatalogAnswers`, exact, in every mode; a fact asked of a paper the
    question only describes is answered for the best-matching relevant paper;
-3. the subject hinges on words no paper contains ("football") -> an honest refusal naming them (`missing`);
+3. a title no paper has ("who wrote Attention Is All You Need?"), or a subject that hinges on words no paper
+   contains ("football") -> an honest refusal naming them (`missing`);
 4. nothing retrieved close enough (best cosine below the threshold, no exact match) -> refusal with related reading;
 5. otherwise the LLM (`LLMAnswers`) when configured, else the extractive answer (`Extractive`); either says when
    a specific detail asked for is not in the abstracts.
@@ -82,6 +83,9 @@ class Answerer:
             and not any(p.paper_count for p in analysis.periods)
         ):  # "Which papers from 2031 study diffusion?": the period (a filter, `scope`) left no paper to search
             yield from _whole(self.catalog_answers.none_dated(found, analysis.periods, self.mode))
+            return
+        if analysis and analysis.unknown_title:  # "Who wrote Attention Is All You Need?" of a corpus without it
+            yield from _whole(self.catalog_answers.unknown_title(found, analysis.unknown_title, self.mode))
             return
         best = max((h.dense_score or 0.0 for h in found.hits), default=0.0)
         # Words no paper uses: the corpus does not cover the question when nothing scores close, or whatever scores

@@ -174,6 +174,14 @@ class CatalogAnswers:
         text = f"No paper in the corpus is dated {when}; {of}."
         return refused(found, text, mode, found.hits[:1], missing=[f"papers dated {when}"])
 
+    def unknown_title(self, found: SearchResult, title: str, mode: str) -> Answer:
+        """The question cites a paper by a title no paper of the corpus has: said, with the closest papers, rather
+        than another paper's facts ("Who wrote Attention Is All You Need?")."""
+        text = f'No paper titled "{title}" is in the corpus, so it cannot answer this.'
+        if closest := found.hits[:3]:
+            text += " Closest papers, as related reading: " + "; ".join(h.title for h in closest) + "."
+        return refused(found, text, mode, closest, missing=[f'paper titled "{title}"'])
+
     def _papers(self, ids: list[str]) -> list[Paper]:
         return self.catalog.get_many(ids)
 

@@ -207,6 +207,10 @@ class QueryAnalysis(BaseModel):
     followup: bool = False
     pinned: list[str] = Field(default_factory=list, description="Papers under discussion in the chat.")
     detail: str | None = Field(None, description="A specific detail asked for ('number of GPUs'), if any.")
+    unknown_title: str | None = Field(
+        None, description="A title the question cites a paper by that no paper of the corpus has ('Attention Is All "
+        "You Need'): the answer says so rather than answering for another paper.",
+    )
     exclude: list[str] = Field(
         default_factory=list, description="Subjects the question rules out ('papers not about images')."
     )

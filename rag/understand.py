@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from rag.catalog import Catalog, NameMatch
@@ -448,9 +449,22 @@ class Understander:
             analysis.topic = topic_of(asked, [e.text for e in analysis.entities if e.text and e.kind != "paper"])
         if route.intent == "topical":
             analysis.detail = detail_asked(asked)
+            analysis.unknown_title = self._unknown_title(cited_title(asked, bool(facts)), entities)
         if route.intent == "topical" or (route.intent.startswith("list_") and analysis.topic):  # what dense ranks by
             analysis.lay_terms = lay_terms(analysis.topic if route.intent != "topical" else asked)
         return analysis
+
+    def _unknown_title(self, title: str | None, entities: list[Entity]) -> str | None:
+        """The cited title when no paper of the corpus has it: none named confidently, none whose title holds it."""
+        if not title or any(e.kind == "paper" and e.confidence >= CONFIDENT for e in entities):
+            return None
+        wanted = fold(title)
+        near = [e for e in entities if e.kind == "paper"]
+        if any(fuzz.partial_ratio(wanted, fold(e.name)) >= TITLE_MATCH for e in near):
+            return None
+        if papers_named(title, self.catalog):
+            return None
+        return title
 
     def _under_discussion(self, pinned: list[str], chosen: str | None, entities: list[Entity]) -> list[Entity]:
         """The papers of the chat a follow-up refers to: the one an ordinal `chosen` ('the second one'), else
@@ -539,6 +553,40 @@ CAPITALISED_PHRASE = re.compile(  # a named method: "Direct Nash Optimization", 
     r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b|\b[A-Z]{2,}[A-Za-z0-9-]*\b|\b[A-Z][a-z]+[A-Z][A-Za-z0-9]*\b"
 )
 ARXIV_ID = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
+
+
+# A paper cited by its title: quoted after a paper word ('the paper "X"', 'titled "X"'), or, when one of a paper's
+# facts is asked, any quoted phrase or Title-Case run of three capitalised words or more ("Who wrote Attention Is
+# All You Need?"; small words may sit inside: "Deep Residual Learning for Image Recognition").
+TITLE_MATCH = 90  # rapidfuzz partial ratio: a cited title this close to a paper's is that paper, mistyped
+QUOTE = r"[\"“”]([^\"“”]{6,200})[\"“”]"
+QUOTED_TITLE = re.compile(rf"\b(?:paper|article|preprint|titled|called|named|entitled)\s+{QUOTE}", re.I)
+QUOTED = re.compile(QUOTE)
+TITLE_RUN = re.compile(
+    r"\b[A-Z][\w'-]*(?:[ \t]+(?:[A-Z][\w'-]*|a|an|the|of|for|in|on|and|or|to|with|is|are|all|you|via|from|by|at|as"
+    r"|not|do|does|can|be|we|your|our|its|vs\.?))*[ \t]+[A-Z][\w'-]*"
+)
+
+# Before a capitalised run, words that make it people ("by Albert Gu and Tri Dao") or a subject ("the paper on Large
+# Language Model calibration"), not a title.
+NOT_A_TITLE_AFTER = re.compile(r"\b(?:by|with|from|and|researchers?|on|about|regarding|into|for)\s*$", re.I)
+
+
+def cited_title(question: str, facts: bool) -> str | None:
+    """The title the question cites a paper by, if any (whether the corpus has such a paper is decided later)."""
+    if m := QUOTED_TITLE.search(question):
+        return m.group(1).strip()
+    if not facts:
+        return None
+    if m := QUOTED.search(question):
+        return m.group(1).strip() if len(m.group(1).split()) >= 2 else None
+    for m in TITLE_RUN.finditer(question):
+        words = m.group(0).split()
+        capitals = [w for w in words if w[0].isupper() and w.lower() not in CUE_WORDS]
+        before = question[: m.start()]
+        if len(capitals) >= 3 and words[0].lower() not in CUE_WORDS and not NOT_A_TITLE_AFTER.search(before):
+            return m.group(0)
+    return None
 
 
 def _named_things(question: str, analysis: QueryAnalysis) -> set[str]:

@@ -302,3 +302,24 @@ def test_a_lay_question_keeps_the_first_two_ranked_papers(built_engine: Engine) 
     named = built_engine.search("What does TarFlow propose?")
     assert lay.lay and not named.lay
 
+
+
+@pytest.mark.parametrize(
+    ("question", "title"),
+    [
+        ("Who wrote Attention Is All You Need?", "Attention Is All You Need"),
+        ('What does the paper "Denoising Diffusion Probabilistic Models" propose?',
+         "Denoising Diffusion Probabilistic Models"),
+    ],
+)  # fmt: skip
+def test_a_title_no_paper_has_is_said_to_be_missing(built_engine: Engine, question: str, title: str) -> None:
+    """Not another paper's facts ('The corpus does not list the authors of <some attention survey>')."""
+    a = built_engine.ask(question)
+    assert a.refused and a.citations == [] and a.related
+    assert a.answer.startswith(f'No paper titled "{title}" is in the corpus')
+    assert a.missing == [f'paper titled "{title}"']
+
+
+def test_a_title_the_corpus_has_is_answered(built_engine: Engine) -> None:
+    a = built_engine.ask('Who wrote "Step-by-Step Diffusion"?')
+    assert not a.refused and "Preetum Nakkiran" in a.answer and a.missing == []

@@ -1,0 +1,55 @@
+"""Which phrase a question cites a paper by (rag.understand.cited_title): a table, no index needed. Whether the
+corpus has that paper is decided against the catalog afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.understand import cited_title
+
+# (question, a paper fact is asked, the title cited or None)
+CASES = [
+    ("Who wrote Attention Is All You Need?", True, "Attention Is All You Need"),
+    (
+        "When was Deep Residual Learning for Image Recognition published?",
+        True,
+        "Deep Residual Learning for Image Recognition",
+    ),
+    ("Who are the authors of Language Models are Few-Shot Learners?", True, "Language Models are Few-Shot Learners"),
+    (
+        'When was "Deep Residual Learning for Image Recognition" published?',
+        True,
+        "Deep Residual Learning for Image Recognition",
+    ),
+    (
+        'What does the paper "Denoising Diffusion Probabilistic Models" propose?',
+        False,
+        "Denoising Diffusion Probabilistic Models",
+    ),
+    (
+        "What is the paper titled “Scaling Laws for Neural Language Models” about?",
+        False,
+        "Scaling Laws for Neural Language Models",
+    ),
+    ('what is the arxiv id of "Generative Adversarial Nets"?', True, "Generative Adversarial Nets"),
+    # not a title: no fact asked and no paper word before a quote
+    ("Which papers use Stable Diffusion XL?", False, None),
+    ('What does the corpus say about "in-context learning"?', False, None),
+    ("How does Direct Nash Optimization compare with DPO?", False, None),
+    # a fact asked, but the capitalised run is people, a short name or the question's own words
+    ("When was the Mamba paper by Albert Gu and Tri Dao published?", True, None),
+    ("Who wrote TarFlow?", True, None),
+    ("WHO WROTE TARFLOW?", True, None),
+    ("What is the arXiv id of the GPT-3 paper?", True, None),
+    ('Who wrote "TarFlow"?', True, None),  # one word: a name, found among the papers if any has it
+    (
+        "When was the paper on Large Language Model calibration published?",
+        True,
+        None,
+    ),  # "on" + a capitalised run: a subject, not a title
+]
+
+
+@pytest.mark.parametrize(("question", "facts", "title"), CASES)
+def test_the_title_a_question_cites(question: str, facts: bool, title: str | None) -> None:
+    assert cited_title(question, facts) == title
