@@ -114,9 +114,9 @@ class SentenceScores:
         return np.maximum.reduceat(self.matrix @ vector, self.starts)
 
 
-# "LLMs", "RL", "RLHF", "GNNs": an acronym, and the small words its long form may skip ("learning from human").
 # Entities whose papers, in a topical question, rank but do not answer it (see `Retriever.metadata`).
 NAMES_ONLY_RANK = ("author", "affiliation", "venue")
+# "LLMs", "RL", "RLHF", "GNNs": an acronym, and the small words its long form may skip ("learning from human").
 ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
 ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", "a", "an"}
 

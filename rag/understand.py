@@ -558,7 +558,6 @@ ARXIV_ID = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
 # A paper cited by its title: quoted after a paper word ('the paper "X"', 'titled "X"'), or, when one of a paper's
 # facts is asked, any quoted phrase or Title-Case run of three capitalised words or more ("Who wrote Attention Is
 # All You Need?"; small words may sit inside: "Deep Residual Learning for Image Recognition").
-TITLE_MATCH = 90  # rapidfuzz partial ratio: a cited title this close to a paper's is that paper, mistyped
 QUOTE = r"[\"“”]([^\"“”]{6,200})[\"“”]"
 QUOTED_TITLE = re.compile(rf"\b(?:paper|article|preprint|titled|called|named|entitled)\s+{QUOTE}", re.I)
 QUOTED = re.compile(QUOTE)
@@ -566,6 +565,7 @@ TITLE_RUN = re.compile(
     r"\b[A-Z][\w'-]*(?:[ \t]+(?:[A-Z][\w'-]*|a|an|the|of|for|in|on|and|or|to|with|is|are|all|you|via|from|by|at|as"
     r"|not|do|does|can|be|we|your|our|its|vs\.?))*[ \t]+[A-Z][\w'-]*"
 )
+TITLE_MATCH = 90  # rapidfuzz partial ratio: a cited title this close to a paper's is that paper, mistyped
 
 # Before a capitalised run, words that make it people ("by Albert Gu and Tri Dao") or a subject ("the paper on Large
 # Language Model calibration"), not a title.
