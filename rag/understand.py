@@ -487,6 +487,10 @@ class Understander:
         if at is None:
             return None
         before = self.analyse(history[at].content, history[:at], rewrite=False)
+        if before.intent == "topical" and before.facts and analysis.of_kind("paper"):
+            # A fact asked of a paper the corpus lacks or the question only described ("Who wrote Attention Is All
+            # You Need?"), then a paper named: "what about TarFlow?" asks the same fact of it.
+            return next(r for r in ROUTES if r.intent == "paper_fact" and r.fact == before.facts[0]), list(before.facts)
         if before.intent in ("topical", "chitchat", "comparison") or (
             current.intent != "topical" and not before.intent.startswith("list_")
         ):

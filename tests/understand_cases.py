@@ -417,7 +417,14 @@ BRADLEY = chat(
     " Simple Uncertainty Signal in Reasoning Models' (2025).",
 )
 
+NO_SUCH_TITLE = chat(
+    "Who wrote Attention Is All You Need?",
+    'No paper titled "Attention Is All You Need" is in the corpus, so it cannot answer this.',
+)
 FOLLOWUPS: list[Case] = [
+    # A fact asked of a paper the corpus lacks, then a paper it has: the same fact of that one.
+    Case("what about TarFlow?", NO_SUCH_TITLE, "paper_fact", "authors", ["TarFlow"], False, True),
+    Case("what about diffusion models?", NO_SUCH_TITLE, "topical", None, [], True, True),
     Case("who wrote it?", STEP_BY_STEP, "paper_fact", "authors", ["Step-by-Step Diffusion"], False, True),
     Case("when did it come out", STEP_BY_STEP, "paper_fact", "date", ["Step-by-Step Diffusion"], False, True),
     Case("whats its arxiv id", STEP_BY_STEP, "paper_fact", "arxiv_id", ["Step-by-Step Diffusion"], False, True),
