@@ -23,7 +23,7 @@ from rag.catalog_answers import CatalogAnswers
 from rag.coverage import names
 from rag.extractive import Extractive, SentenceVectors
 from rag.models import Answer, Hit, Message, SearchResult
-from rag.responses import not_relevant, refused
+from rag.responses import not_relevant, refused, refused_closest
 from rag.settings import Settings
 
 CHITCHAT_REPLY = (
@@ -113,9 +113,7 @@ class Answerer:
         words = found.unmatched
         named = ", ".join(f'"{w}"' for w in words[:-1]) + (" or " if len(words) > 1 else "") + f'"{words[-1]}"'
         text = f"No paper in the corpus mentions {named}, so it cannot answer this."
-        if found.hits[:3]:
-            text += " Closest papers, as related reading: " + "; ".join(h.title for h in found.hits[:3]) + "."
-        return refused(found, text, self.mode, found.hits[:3], missing=list(words))
+        return refused_closest(found, text, self.mode, missing=list(words))
 
     def relevant_hits(
         self, hits: list[Hit], many: bool = False, exact_counts: bool = True, lay: bool = False

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from rag.catalog import IDS_KEPT, Catalog, mention_pattern
 from rag.models import LISTED_BY, Answer, Entity, Fact, Hit, Paper, SearchResult
-from rag.responses import cited, refused
+from rag.responses import cited, refused, refused_closest
 
 TRUNCATED_NOTE = "(Some pages list only the first authors, 'et al.': papers where they come later may be missing.)"
 VENUE_COMMENT = re.compile(  # an arXiv comment that states a venue
@@ -178,9 +178,7 @@ class CatalogAnswers:
         """The question cites a paper by a title no paper of the corpus has: said, with the closest papers, rather
         than another paper's facts ("Who wrote Attention Is All You Need?")."""
         text = f'No paper titled "{title}" is in the corpus, so it cannot answer this.'
-        if closest := found.hits[:3]:
-            text += " Closest papers, as related reading: " + "; ".join(h.title for h in closest) + "."
-        return refused(found, text, mode, closest, missing=[f'paper titled "{title}"'])
+        return refused_closest(found, text, mode, missing=[f'paper titled "{title}"'])
 
     def _papers(self, ids: list[str]) -> list[Paper]:
         return self.catalog.get_many(ids)

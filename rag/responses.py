@@ -58,10 +58,17 @@ def refused(
     )
 
 
-def not_relevant(found: SearchResult, mode: str, note: str | None = None) -> Answer:
-    """The refusal when retrieval found nothing close enough."""
+def refused_closest(
+    found: SearchResult, text: str, mode: str, *, note: str | None = None, missing: list[str] | None = None
+) -> Answer:
+    """`refused`, offering the first three papers found as related reading, named at the end of the text."""
     closest = found.hits[:3]
-    text = f"{REFUSAL_TEXT}: none of its papers addresses it closely enough to answer."
     if closest:
         text += " Closest papers, as related reading: " + "; ".join(h.title for h in closest) + "."
-    return refused(found, text, mode, closest, note=note)
+    return refused(found, text, mode, closest, note=note, missing=missing)
+
+
+def not_relevant(found: SearchResult, mode: str, note: str | None = None) -> Answer:
+    """The refusal when retrieval found nothing close enough."""
+    text = f"{REFUSAL_TEXT}: none of its papers addresses it closely enough to answer."
+    return refused_closest(found, text, mode, note=note)
