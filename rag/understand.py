@@ -427,6 +427,12 @@ class Understander:
                 max_chars=self.max_question_chars, history_tokens=self.history_tokens,
             )  # fmt: skip
         entities = self.entities(asked)
+        # A title no paper has ('When was "Adam: A Method for Stochastic Optimization" published?'): the papers its
+        # words name ("Adam", used by one abstract) are not the paper asked about.
+        unknown_title = self._unknown_title(cited_title(asked, asks_a_fact(asked)), entities)
+        if unknown_title:
+            inside = fold(unknown_title)
+            entities = [e for e in entities if not (e.kind == "paper" and e.text and fold(e.text) in inside)]
         if followup and standalone != question:  # an LLM's rewrite may name the paper
             entities += [e for e in self.entities(standalone) if e.kind == "paper" and e.value not in
                          {x.value for x in entities}]  # fmt: skip
@@ -449,14 +455,15 @@ class Understander:
             analysis.topic = topic_of(asked, [e.text for e in analysis.entities if e.text and e.kind != "paper"])
         if route.intent == "topical":
             analysis.detail = detail_asked(asked)
-            analysis.unknown_title = self._unknown_title(cited_title(asked, bool(facts)), entities)
+            analysis.unknown_title = unknown_title
         if route.intent == "topical" or (route.intent.startswith("list_") and analysis.topic):  # what dense ranks by
             analysis.lay_terms = lay_terms(analysis.topic if route.intent != "topical" else asked)
         return analysis
 
     def _unknown_title(self, title: str | None, entities: list[Entity]) -> str | None:
-        """The cited title when no paper of the corpus has it: none named confidently, none whose title holds it."""
-        if not title or any(e.kind == "paper" and e.confidence >= CONFIDENT for e in entities):
+        """The cited title when no paper of the corpus has it: no paper found whose title is close to it, and no
+        title of the catalog inside it."""
+        if not title:
             return None
         wanted = fold(title)
         near = [e for e in entities if e.kind == "paper"]
@@ -566,9 +573,13 @@ QUOTE = r"[\"“”]([^\"“”]{6,200})[\"“”]"
 QUOTED_TITLE = re.compile(rf"\b(?:paper|article|preprint|titled|called|named|entitled)\s+{QUOTE}", re.I)
 QUOTED = re.compile(QUOTE)
 TITLE_RUN = re.compile(
-    r"\b[A-Z][\w'-]*(?:[ \t]+(?:[A-Z][\w'-]*|a|an|the|of|for|in|on|and|or|to|with|is|are|all|you|via|from|by|at|as"
-    r"|not|do|does|can|be|we|your|our|its|vs\.?))*[ \t]+[A-Z][\w'-]*"
+    r"\b[A-Z][\w'-]*:?(?:[ \t]+(?:[A-Z][\w'-]*:?|a|an|the|of|for|in|on|and|or|to|with|is|are|all|you|via|from|by|at"
+    r"|as|not|do|does|can|be|we|your|our|its|vs\.?))*[ \t]+[A-Z][\w'-]*"
 )
+# "the paper Language Models are Few-Shot Learners", "summarize ImageNet Classification with ...": a run a paper
+# word or a summary request leads is a title, fact asked or not.
+PAPER_WORD = r"(?i:paper|article|preprint|titled|called|entitled|summari[sz]e)"  # only these in any case
+PAPER_RUN = re.compile(rf"\b{PAPER_WORD}\s+({TITLE_RUN.pattern})")
 TITLE_MATCH = 90  # rapidfuzz partial ratio: a cited title this close to a paper's is that paper, mistyped
 
 # Before a capitalised run, words that make it people ("by Albert Gu and Tri Dao") or a subject ("the paper on Large
@@ -576,21 +587,31 @@ TITLE_MATCH = 90  # rapidfuzz partial ratio: a cited title this close to a paper
 NOT_A_TITLE_AFTER = re.compile(r"\b(?:by|with|from|and|researchers?|on|about|regarding|into|for)\s*$", re.I)
 
 
+def asks_a_fact(question: str) -> bool:
+    """Does the question ask one of a paper's facts (its authors, id, date, venue)?"""
+    return any(_asks(r.cue, question) for r in ROUTES if r.intent == "paper_fact" and r.fact)
+
+
 def cited_title(question: str, facts: bool) -> str | None:
     """The title the question cites a paper by, if any (whether the corpus has such a paper is decided later)."""
     if m := QUOTED_TITLE.search(question):
         return m.group(1).strip()
+    if (m := PAPER_RUN.search(question)) and _capitals(m.group(1)) >= 3 and len(m.group(1).split()) >= 4:
+        return m.group(1)  # four words or more: "Summarize Stable Diffusion XL improvements" names a model
     if not facts:
         return None
     if m := QUOTED.search(question):
         return m.group(1).strip() if len(m.group(1).split()) >= 2 else None
     for m in TITLE_RUN.finditer(question):
-        words = m.group(0).split()
-        capitals = [w for w in words if w[0].isupper() and w.lower() not in CUE_WORDS]
+        first = m.group(0).split()[0]
         before = question[: m.start()]
-        if len(capitals) >= 3 and words[0].lower() not in CUE_WORDS and not NOT_A_TITLE_AFTER.search(before):
+        if _capitals(m.group(0)) >= 3 and first.lower() not in CUE_WORDS and not NOT_A_TITLE_AFTER.search(before):
             return m.group(0)
     return None
+
+
+def _capitals(run: str) -> int:
+    return sum(1 for w in run.split() if w[0].isupper() and w.lower().rstrip(":") not in CUE_WORDS)
 
 
 def _named_things(question: str, analysis: QueryAnalysis) -> set[str]:

@@ -310,6 +310,9 @@ def test_a_lay_question_keeps_the_first_two_ranked_papers(built_engine: Engine) 
         ("Who wrote Attention Is All You Need?", "Attention Is All You Need"),
         ('What does the paper "Denoising Diffusion Probabilistic Models" propose?',
          "Denoising Diffusion Probabilistic Models"),
+        # "TarFlow" names one paper, but the title cited is not that paper's
+        ('Who wrote "TarFlow Strikes Back: Better Flows"?', "TarFlow Strikes Back: Better Flows"),
+        ("Summarize the paper Language Models are Few-Shot Learners", "Language Models are Few-Shot Learners"),
     ],
 )  # fmt: skip
 def test_a_title_no_paper_has_is_said_to_be_missing(built_engine: Engine, question: str, title: str) -> None:
@@ -323,3 +326,5 @@ def test_a_title_no_paper_has_is_said_to_be_missing(built_engine: Engine, questi
 def test_a_title_the_corpus_has_is_answered(built_engine: Engine) -> None:
     a = built_engine.ask('Who wrote "Step-by-Step Diffusion"?')
     assert not a.refused and "Preetum Nakkiran" in a.answer and a.missing == []
+    a = built_engine.ask("Summarize the paper Step-by-Step Diffusion: An Elementary Tutorial")
+    assert not a.refused and a.citations and a.missing == []

@@ -32,6 +32,20 @@ CASES = [
         "Scaling Laws for Neural Language Models",
     ),
     ('what is the arxiv id of "Generative Adversarial Nets"?', True, "Generative Adversarial Nets"),
+    # a paper word or a summary request before a Title-Case run of four words or more, quoted or not
+    (
+        "Summarize the paper BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding",
+        False,
+        "BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding",
+    ),
+    ("What does the paper Language Models are Few-Shot Learners show?", False, "Language Models are Few-Shot Learners"),
+    (
+        "Summarize ImageNet Classification with Deep Convolutional Neural Networks",
+        False,
+        "ImageNet Classification with Deep Convolutional Neural Networks",
+    ),
+    ("Summarize Stable Diffusion XL improvements", False, None),
+    ("Summarize the paper on diffusion models", False, None),
     # not a title: no fact asked and no paper word before a quote
     ("Which papers use Stable Diffusion XL?", False, None),
     ('What does the corpus say about "in-context learning"?', False, None),
