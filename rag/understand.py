@@ -467,6 +467,8 @@ class Understander:
             return None
         wanted = fold(title)
         near = [e for e in entities if e.kind == "paper"]
+        if sum(1 for e in near if e.confidence >= CONFIDENT and e.text and fold(e.text) in wanted) >= 2:
+            return None  # papers listed, not one title: "Who wrote TarFlow, Step-by-Step Diffusion and LiDAR?"
         if any(fuzz.partial_ratio(wanted, fold(e.name)) >= TITLE_MATCH for e in near):
             return None
         if papers_named(title, self.catalog):
@@ -572,10 +574,18 @@ ARXIV_ID = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
 QUOTE = r"[\"“”]([^\"“”]{6,200})[\"“”]"
 QUOTED_TITLE = re.compile(rf"\b(?:paper|article|preprint|titled|called|named|entitled)\s+{QUOTE}", re.I)
 QUOTED = re.compile(QUOTE)
-TITLE_RUN = re.compile(
-    r"\b[A-Z][\w'-]*:?(?:[ \t]+(?:[A-Z][\w'-]*:?|a|an|the|of|for|in|on|and|or|to|with|is|are|all|you|via|from|by|at"
-    r"|as|not|do|does|can|be|we|your|our|its|vs\.?))*[ \t]+[A-Z][\w'-]*"
+TITLE_RUN = re.compile(  # inner words may start with a digit ("An Image is Worth 16x16 Words")
+    r"\b[A-Z][\w'-]*:?(?:[ \t]+(?:[A-Z0-9][\w'-]*:?|a|an|the|of|for|in|on|and|or|to|with|is|are|all|you|via|from|by"
+    r"|at|as|not|do|does|can|be|we|your|our|its|vs\.?))*[ \t]+[A-Z][\w'-]*"
 )
+# A question's own opening that a run may start with: "Is the You Only Look Once ... paper on arXiv?", "What does
+# Deep Residual Learning for Image Recognition propose?"
+RUN_OPENING = re.compile(
+    r"^(?:(?:what|when|who|which|where|is|are|was|were|does|do|did|can|could|has|have|will)\s+)+(?:(?:the|a|an)\s+)?",
+    re.I,
+)
+# "What does Deep Residual Learning for Image Recognition propose?": the run is what the paper is asked about.
+ASKED_OF = re.compile(r"^\s+(?:propose|show|find|introduce|present|claim|argue|conclude|report|say)s?\b", re.I)
 # "the paper Language Models are Few-Shot Learners", "summarize ImageNet Classification with ...": a run a paper
 # word or a summary request leads is a title, fact asked or not.
 PAPER_WORD = r"(?i:paper|article|preprint|titled|called|entitled|summari[sz]e)"  # only these in any case
@@ -598,15 +608,20 @@ def cited_title(question: str, facts: bool) -> str | None:
         return m.group(1).strip()
     if (m := PAPER_RUN.search(question)) and _capitals(m.group(1)) >= 3 and len(m.group(1).split()) >= 4:
         return m.group(1)  # four words or more: "Summarize Stable Diffusion XL improvements" names a model
-    if not facts:
-        return None
-    if m := QUOTED.search(question):
+    for m in QUOTED.finditer(question) if not facts else ():
+        if _capitals(m.group(1)) >= 3 and len(m.group(1).split()) >= 4 and ASKED_OF.match(question[m.end() :]):
+            return m.group(1).strip()  # 'What does "GloVe: Global Vectors for Word Representation" propose?'
+    if m := QUOTED.search(question) if facts else None:
         return m.group(1).strip() if len(m.group(1).split()) >= 2 else None
     for m in TITLE_RUN.finditer(question):
-        first = m.group(0).split()[0]
-        before = question[: m.start()]
-        if _capitals(m.group(0)) >= 3 and first.lower() not in CUE_WORDS and not NOT_A_TITLE_AFTER.search(before):
-            return m.group(0)
+        run = m.group(0)[len(opening.group(0)) :] if (opening := RUN_OPENING.match(m.group(0))) else m.group(0)
+        if not run.strip() or not run[0].isupper():
+            continue
+        first, before = run.split()[0], question[: m.start()]
+        long_enough = len(run.split()) >= 4 and bool(ASKED_OF.match(question[m.end() :]))
+        if _capitals(run) >= 3 and (facts or long_enough) and first.lower() not in CUE_WORDS:
+            if not NOT_A_TITLE_AFTER.search(before):
+                return run
     return None
 
 

@@ -46,6 +46,36 @@ CASES = [
     ),
     ("Summarize Stable Diffusion XL improvements", False, None),
     ("Summarize the paper on diffusion models", False, None),
+    # a run of four words or more that the question asks what it proposes or shows, quoted or not
+    (
+        'What does "GloVe: Global Vectors for Word Representation" propose?',
+        False,
+        "GloVe: Global Vectors for Word Representation",
+    ),
+    (
+        "What does Deep Residual Learning for Image Recognition propose?",
+        False,
+        "Deep Residual Learning for Image Recognition",
+    ),
+    ("What does Direct Nash Optimization propose?", False, None),  # three words: a method's name
+    ('Which papers extend "Proximal Policy Optimization Algorithms"?', False, None),
+    # the question's opening is not part of the title; digits inside a title are
+    (
+        "Is the You Only Look Once: Real-Time Object Detection paper on arXiv?",
+        True,
+        "You Only Look Once: Real-Time Object Detection",
+    ),
+    (
+        "Who wrote An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale?",
+        True,
+        "An Image is Worth 16x16 Words: Transformers for Image Recognition at Scale",
+    ),
+    ("What Is The Arxiv Id Of TarFlow?", True, None),
+    (
+        "When was A Flexible Diffusion Model for Everything published?",
+        True,
+        "A Flexible Diffusion Model for Everything",
+    ),
     # not a title: no fact asked and no paper word before a quote
     ("Which papers use Stable Diffusion XL?", False, None),
     ('What does the corpus say about "in-context learning"?', False, None),
