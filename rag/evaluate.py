@@ -34,6 +34,7 @@ SPLITS = {
     "dev": PROJECT_ROOT / "eval" / "dev.jsonl",
     "heldout": PROJECT_ROOT / "eval" / "heldout.jsonl",
     "heldout2": PROJECT_ROOT / "eval" / "heldout2.jsonl",
+    "titles": PROJECT_ROOT / "eval" / "titles.jsonl",  # papers asked about by title, in the corpus or not
 }
 RETRIEVAL_METRICS = ("hit_at_5", "mrr_at_10", "recall_at_10", "ndcg_at_10")
 ANSWER_METRICS = ("citation_precision", "citation_recall", "keyword_recall")
@@ -591,7 +592,8 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("eval", parents=parents, help="run the golden set and report metrics")
     p.add_argument(
         "--golden",
-        help="question sets, comma-separated (default: eval/dev.jsonl, heldout.jsonl, heldout2.jsonl, side by side)",
+        help="question sets, comma-separated (default: eval/dev.jsonl, heldout.jsonl, heldout2.jsonl, titles.jsonl, "
+        "side by side)",
     )
     p.add_argument("--out", help="run folder (default: <data dir>/eval/<timestamp>)")
     p.add_argument("--baseline", help="summary.json to compare with; exit 1 when a gated metric drops")
