@@ -606,27 +606,29 @@ def cited_title(question: str, facts: bool) -> str | None:
     """The title the question cites a paper by, if any (whether the corpus has such a paper is decided later)."""
     if m := QUOTED_TITLE.search(question):
         return m.group(1).strip()
-    if (m := PAPER_RUN.search(question)) and _capitals(m.group(1)) >= 3 and len(m.group(1).split()) >= 4:
+    if (m := PAPER_RUN.search(question)) and _title_like(m.group(1), words=4):
         return m.group(1)  # four words or more: "Summarize Stable Diffusion XL improvements" names a model
-    for m in QUOTED.finditer(question) if not facts else ():
-        if _capitals(m.group(1)) >= 3 and len(m.group(1).split()) >= 4 and ASKED_OF.match(question[m.end() :]):
-            return m.group(1).strip()  # 'What does "GloVe: Global Vectors for Word Representation" propose?'
-    if m := QUOTED.search(question) if facts else None:
-        return m.group(1).strip() if len(m.group(1).split()) >= 2 else None
+    for m in QUOTED.finditer(question):
+        quoted = m.group(1).strip()
+        if facts and len(quoted.split()) >= 2:
+            return quoted  # 'When was "Adam: A Method for Stochastic Optimization" published?'
+        if _title_like(quoted, words=4) and ASKED_OF.match(question[m.end() :]):
+            return quoted  # 'What does "GloVe: Global Vectors for Word Representation" propose?'
     for m in TITLE_RUN.finditer(question):
-        run = m.group(0)[len(opening.group(0)) :] if (opening := RUN_OPENING.match(m.group(0))) else m.group(0)
-        if not run.strip() or not run[0].isupper():
+        run = RUN_OPENING.sub("", m.group(0), count=1)
+        opens_oddly = not run[:1].isupper() or run.split()[0].lower() in CUE_WORDS
+        if opens_oddly or NOT_A_TITLE_AFTER.search(question[: m.start()]):  # people or a subject, not a title
             continue
-        first, before = run.split()[0], question[: m.start()]
-        long_enough = len(run.split()) >= 4 and bool(ASKED_OF.match(question[m.end() :]))
-        if _capitals(run) >= 3 and (facts or long_enough) and first.lower() not in CUE_WORDS:
-            if not NOT_A_TITLE_AFTER.search(before):
-                return run
+        asked_of = _title_like(run, words=4) and bool(ASKED_OF.match(question[m.end() :]))
+        if (facts and _title_like(run, words=1)) or asked_of:
+            return run
     return None
 
 
-def _capitals(run: str) -> int:
-    return sum(1 for w in run.split() if w[0].isupper() and w.lower().rstrip(":") not in CUE_WORDS)
+def _title_like(text: str, words: int) -> bool:
+    """Three capitalised words or more (not the question's own cue words), and `words` words or more."""
+    capitals = sum(1 for w in text.split() if w[0].isupper() and w.lower().rstrip(":") not in CUE_WORDS)
+    return capitals >= 3 and len(text.split()) >= words
 
 
 def _named_things(question: str, analysis: QueryAnalysis) -> set[str]:
