@@ -467,6 +467,8 @@ class Understander:
             return None
         wanted = fold(title)
         near = [e for e in entities if e.kind == "paper"]
+        if any(e.confidence >= CONFIDENT and e.text and fold(e.text) == wanted for e in near):
+            return None  # "the LiDAR paper": the one paper that uses the name
         if sum(1 for e in near if e.confidence >= CONFIDENT and e.text and fold(e.text) in wanted) >= 2:
             return None  # papers listed, not one title: "Who wrote TarFlow, Step-by-Step Diffusion and LiDAR?"
         if any(fuzz.partial_ratio(wanted, fold(e.name)) >= TITLE_MATCH for e in near):
@@ -591,6 +593,9 @@ ASKED_OF = re.compile(r"^\s+(?:propose|show|find|introduce|present|claim|argue|c
 PAPER_WORD = r"(?i:paper|article|preprint|titled|called|entitled|summari[sz]e)"  # only these in any case
 PAPER_RUN = re.compile(rf"\b{PAPER_WORD}\s+({TITLE_RUN.pattern})")
 TITLE_MATCH = 90  # rapidfuzz partial ratio: a cited title this close to a paper's is that paper, mistyped
+# "the GPT-3 paper", "the Llama 2 paper": a paper cited by the name it introduced, when one of its facts or what it
+# proposes is asked ("which papers cite the BERT paper?" asks for other papers).
+NAMED_PAPER = re.compile(r"\bthe\s+([A-Z][\w.+-]*(?:[ \t][A-Z0-9][\w.+-]*){0,2})\s+(?i:paper|article|preprint)\b")
 
 # Before a capitalised run, words that make it people ("by Albert Gu and Tri Dao") or a subject ("the paper on Large
 # Language Model calibration"), not a title.
@@ -608,6 +613,8 @@ def cited_title(question: str, facts: bool) -> str | None:
         return m.group(1).strip()
     if (m := PAPER_RUN.search(question)) and _title_like(m.group(1), words=4):
         return m.group(1)  # four words or more: "Summarize Stable Diffusion XL improvements" names a model
+    if (m := NAMED_PAPER.search(question)) and (facts or ASKED_OF.match(question[m.end() :])):
+        return m.group(1)
     for m in QUOTED.finditer(question):
         quoted = m.group(1).strip()
         if facts and len(quoted.split()) >= 2:

@@ -76,15 +76,18 @@ CASES = [
         True,
         "A Flexible Diffusion Model for Everything",
     ),
+    # "the <name> paper" when a fact or what it proposes is asked
+    ("What is the arXiv id of the GPT-3 paper?", True, "GPT-3"),
+    ("What does the Llama 2 paper propose?", False, "Llama 2"),
+    ("Which papers cite the BERT paper?", False, None),
     # not a title: no fact asked and no paper word before a quote
     ("Which papers use Stable Diffusion XL?", False, None),
     ('What does the corpus say about "in-context learning"?', False, None),
     ("How does Direct Nash Optimization compare with DPO?", False, None),
     # a fact asked, but the capitalised run is people, a short name or the question's own words
-    ("When was the Mamba paper by Albert Gu and Tri Dao published?", True, None),
+    ("When was the Mamba paper by Albert Gu and Tri Dao published?", True, "Mamba"),  # the name, not the people
     ("Who wrote TarFlow?", True, None),
     ("WHO WROTE TARFLOW?", True, None),
-    ("What is the arXiv id of the GPT-3 paper?", True, None),
     ('Who wrote "TarFlow"?', True, None),  # one word: a name, found among the papers if any has it
     (
         "When was the paper on Large Language Model calibration published?",
