@@ -429,7 +429,9 @@ class Understander:
         entities = self.entities(asked)
         # A title no paper has ('When was "Adam: A Method for Stochastic Optimization" published?'): the papers its
         # words name ("Adam", used by one abstract) are not the paper asked about.
-        unknown_title = self._unknown_title(cited_title(asked, asks_a_fact(asked)), entities)
+        unknown_title = self._unknown_title(cited_title(asked, asks_a_fact(asked)), entities) or self._unknown_name(
+            cited_name(asked), entities
+        )
         if unknown_title:
             inside = fold(unknown_title)
             entities = [e for e in entities if not (e.kind == "paper" and e.text and fold(e.text) in inside)]
@@ -467,8 +469,6 @@ class Understander:
             return None
         wanted = fold(title)
         near = [e for e in entities if e.kind == "paper"]
-        if any(e.confidence >= CONFIDENT and e.text and fold(e.text) == wanted for e in near):
-            return None  # "the LiDAR paper": the one paper that uses the name
         if sum(1 for e in near if e.confidence >= CONFIDENT and e.text and fold(e.text) in wanted) >= 2:
             return None  # papers listed, not one title: "Who wrote TarFlow, Step-by-Step Diffusion and LiDAR?"
         if any(fuzz.partial_ratio(wanted, fold(e.name)) >= TITLE_MATCH for e in near):
@@ -476,6 +476,17 @@ class Understander:
         if papers_named(title, self.catalog):
             return None
         return title
+
+    def _unknown_name(self, name: str | None, entities: list[Entity]) -> str | None:
+        """The cited name when no paper of the corpus is the one it names: "the GPT-3 paper" (a name several abstracts
+        mention is no paper's own), not "the RASP-Generalization Conjecture paper" (one paper's)."""
+        if not name:
+            return None
+        wanted = fold(name)
+        own = [e for e in entities if e.kind == "paper" and e.confidence >= CONFIDENT and e.text]
+        if any(fold(e.text) in wanted or wanted in fold(e.name) for e in own):
+            return None
+        return self._unknown_title(name, entities)
 
     def _under_discussion(self, pinned: list[str], chosen: str | None, entities: list[Entity]) -> list[Entity]:
         """The papers of the chat a follow-up refers to: the one an ordinal `chosen` ('the second one'), else
@@ -593,8 +604,8 @@ ASKED_OF = re.compile(r"^\s+(?:propose|show|find|introduce|present|claim|argue|c
 PAPER_WORD = r"(?i:paper|article|preprint|titled|called|entitled|summari[sz]e)"  # only these in any case
 PAPER_RUN = re.compile(rf"\b{PAPER_WORD}\s+({TITLE_RUN.pattern})")
 TITLE_MATCH = 90  # rapidfuzz partial ratio: a cited title this close to a paper's is that paper, mistyped
-# "the GPT-3 paper", "the Llama 2 paper": a paper cited by the name it introduced, when one of its facts or what it
-# proposes is asked ("which papers cite the BERT paper?" asks for other papers).
+# "the GPT-3 paper", "the Llama 2 paper": a paper cited by the name it introduced (not in a question asking for
+# papers: "which papers cite the BERT paper?" asks for others).
 NAMED_PAPER = re.compile(r"\bthe\s+([A-Z][\w.+-]*(?:[ \t][A-Z0-9][\w.+-]*){0,2})\s+(?i:paper|article|preprint)\b")
 
 # Before a capitalised run, words that make it people ("by Albert Gu and Tri Dao") or a subject ("the paper on Large
@@ -613,8 +624,6 @@ def cited_title(question: str, facts: bool) -> str | None:
         return m.group(1).strip()
     if (m := PAPER_RUN.search(question)) and _title_like(m.group(1), words=4):
         return m.group(1)  # four words or more: "Summarize Stable Diffusion XL improvements" names a model
-    if (m := NAMED_PAPER.search(question)) and (facts or ASKED_OF.match(question[m.end() :])):
-        return m.group(1)
     for m in QUOTED.finditer(question):
         quoted = m.group(1).strip()
         if facts and len(quoted.split()) >= 2:
@@ -630,6 +639,13 @@ def cited_title(question: str, facts: bool) -> str | None:
         if (facts and _title_like(run, words=1)) or asked_of:
             return run
     return None
+
+
+def cited_name(question: str) -> str | None:
+    """The name a question cites one paper by ("the GPT-3 paper"), unless it asks for papers."""
+    if PLURAL.search(question) or not (m := NAMED_PAPER.search(question)):
+        return None
+    return m.group(1)
 
 
 def _title_like(text: str, words: int) -> bool:
