@@ -429,9 +429,8 @@ class Understander:
         entities = self.entities(asked)
         # A title no paper has ('When was "Adam: A Method for Stochastic Optimization" published?'): the papers its
         # words name ("Adam", used by one abstract) are not the paper asked about.
-        unknown_title = self._unknown_title(cited_title(asked, asks_a_fact(asked)), entities) or self._unknown_name(
-            cited_name(asked), entities
-        )
+        titled = self._unknown_title(cited_title(asked, bool(facts_asked(asked))), entities)
+        unknown_title = titled or self._unknown_name(cited_name(asked), entities)
         if unknown_title:
             inside = fold(unknown_title)
             entities = [e for e in entities if not (e.kind == "paper" and e.text and fold(e.text) in inside)]
@@ -545,7 +544,7 @@ def route_for(question: str, analysis: QueryAnalysis) -> tuple[Route, list[Fact]
             facts = [r.fact for r in ROUTES if r.intent == "paper_fact" and r.fact and r.cue.search(question)]
         return route, facts
     # A fact asked of a paper the question only describes: topical, with the facts kept for the best match.
-    return TOPICAL, [r.fact for r in ROUTES if r.intent == "paper_fact" and r.fact and _asks(r.cue, question)]
+    return TOPICAL, facts_asked(question)
 
 
 # Words after which "who ..." opens the question's own clause ("do you know who wrote ..."), not a relative
@@ -613,9 +612,9 @@ NAMED_PAPER = re.compile(r"\bthe\s+([A-Z][\w.+-]*(?:[ \t][A-Z0-9][\w.+-]*){0,2})
 NOT_A_TITLE_AFTER = re.compile(r"\b(?:by|with|from|and|researchers?|on|about|regarding|into|for)\s*$", re.I)
 
 
-def asks_a_fact(question: str) -> bool:
-    """Does the question ask one of a paper's facts (its authors, id, date, venue)?"""
-    return any(_asks(r.cue, question) for r in ROUTES if r.intent == "paper_fact" and r.fact)
+def facts_asked(question: str) -> list[Fact]:
+    """The paper facts (authors, id, date, venue) the question itself asks, in table order."""
+    return [r.fact for r in ROUTES if r.intent == "paper_fact" and r.fact and _asks(r.cue, question)]
 
 
 def cited_title(question: str, facts: bool) -> str | None:
