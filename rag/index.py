@@ -470,9 +470,10 @@ class _Chunk:
 class Index:
     """The stored index of a data dir: query API over the current generation, and ingest."""
 
-    def __init__(self, settings: Settings, embedder: Embedder):
+    def __init__(self, settings: Settings, embedder: Embedder, paper_embedder: Embedder | None = None):
         self.settings = settings
         self.embedder = embedder
+        self.paper_embedder = paper_embedder  # the paper model (embedding.paper_model), when there is one
         self.data_dir = Path(settings.data_dir)
         self.key = settings.index_key()
         self.generations = Generations(self.data_dir)
@@ -482,6 +483,7 @@ class Index:
         self._checked = 0.0
         self._collections: dict[str, Any] = {}
         self._sentences: SentenceStore | None = None
+        self._paper_model: PaperModelVectors | None = None
 
     # -- paths and identity --------------------------------------------------------------------
     def identity(self) -> dict[str, Any]:
@@ -728,7 +730,73 @@ class Index:
 
     def _adopt(self, gen: Generation) -> None:
         """After a switch: answer from the new generation."""
-        self._gen, self._stamp, self._sentences = gen, self.generations.stamp(), None
+        self._gen, self._stamp, self._sentences, self._paper_model = gen, self.generations.stamp(), None, None
+
+    def paper_model_vectors(self) -> PaperModelVectors | None:
+        """The answering generation's paper-model vectors (memory-mapped), or None when it has none of this
+        paper model's (built before it was turned on: the next `rag ingest` adds them)."""
+        if self._paper_model is None and self.paper_embedder is not None:
+            got = PaperModelVectors.open(self._require().dir)
+            self._paper_model = got if got is not None and got.model == self.paper_embedder.name else None
+        return self._paper_model
+
+
+class PaperModelVectors:
+    """The paper model's title + abstract vectors of one generation: `paper_model.npy`, one float32 row per paper
+    in catalog order, and `paper_model.json` (model name, each row's paper id and content hash). An unchanged
+    paper's row is copied from the previous generation: only new and edited papers are embedded."""
+
+    FILE, META = "paper_model.npy", "paper_model.json"
+
+    def __init__(self, matrix: np.ndarray, ids: list[str], model: str, hashes: list[str]):
+        self.matrix, self.model, self.hashes = matrix, model, hashes
+        self.row = {pid: i for i, pid in enumerate(ids)}
+
+    @classmethod
+    def open(cls, folder: Path) -> PaperModelVectors | None:
+        try:
+            meta = json.loads((folder / cls.META).read_text())
+            matrix = read_at_random(np.load(folder / cls.FILE, mmap_mode="r"))
+            return cls(matrix, meta["ids"], meta["model"], meta["hashes"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    @classmethod
+    def write(
+        cls, folder: Path, embedder: Embedder, catalog: Catalog, hashes: dict[str, str], prev: Generation | None,
+        settings: Settings, progress: bool = False,
+    ) -> None:  # fmt: skip
+        ids = catalog.ids_in_order()
+        old = cls.open(prev.dir) if prev is not None else None
+        reuse: dict[str, int] = {}
+        if old is not None and old.model == embedder.name:
+            reuse = {pid: old.row[pid] for pid, h in zip(old.row, old.hashes, strict=True) if hashes.get(pid) == h}
+        bar: Any = None
+        if progress and len(reuse) < len(ids):
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(ids) - len(reuse), desc=embedder.name, unit="paper", file=sys.stderr)
+        out: RowWriter | None = None
+        step = settings.ingest.batch_papers
+        for start in range(0, len(ids), step):  # a batch of papers at a time, in catalog order
+            block = ids[start : start + step]
+            todo = [start + i for i, pid in enumerate(block) if pid not in reuse]
+            fresh = dict(zip(todo, embedder.embed([paper_text(p) for p in catalog.at(todo)]), strict=True))
+            rows = np.asarray(
+                [fresh[start + i] if start + i in fresh else old.matrix[reuse[pid]]  # type: ignore[union-attr]
+                 for i, pid in enumerate(block)], dtype=np.float32,
+            )  # fmt: skip
+            out = out or RowWriter(folder / cls.FILE, rows.shape[1])
+            out.add(rows)
+            if bar is not None:
+                bar.update(len(todo))
+            checkpoint("paper_model")
+        if out is not None:
+            out.close()
+        if bar is not None:
+            bar.close()
+        meta = {"model": embedder.name, "ids": ids, "hashes": [hashes.get(pid, "") for pid in ids]}
+        _write_atomic(folder / cls.META, json.dumps(meta).encode())
 
 
 def chunks_in_dense_only(meta: dict[str, Any]) -> bool:
@@ -852,7 +920,13 @@ class Ingest:
         report.papers_removed = len(removed) if prev_usable else 0
         digest = f"{SCHEMA_VERSION}:{tally.catalog.hexdigest()}"  # a new catalog schema rewrites the catalog
         unchanged = not report.papers_updated and not removed
-        if prev_usable and unchanged and prev_usable.meta.get("catalog_digest") == digest:
+        # The paper model is not part of the identity: turning it on adds its vectors (chunks are copied), and
+        # an index built with it still answers with it turned off.
+        has_paper_model = idx.paper_embedder is None or (
+            prev_usable is not None and (got := PaperModelVectors.open(prev_usable.dir)) is not None
+            and got.model == idx.paper_embedder.name
+        )  # fmt: skip
+        if prev_usable and unchanged and has_paper_model and prev_usable.meta.get("catalog_digest") == digest:
             report.unchanged, report.generation = True, prev_usable.name
             idx._adopt(prev_usable)
             report.seconds = time.perf_counter() - self._t
@@ -869,6 +943,11 @@ class Ingest:
         self._stage("store", t0)
         checkpoint("before_chroma")
         meta = self._store(gen, prev_usable, catalog, keep, hashes)
+        if idx.paper_embedder is not None:
+            t0 = time.perf_counter()
+            PaperModelVectors.write(gen.dir, idx.paper_embedder, catalog, hashes, prev_usable, self.settings,
+                                    progress=self.progress)  # fmt: skip
+            self._stage("embed", t0)
         t0 = time.perf_counter()
         checkpoint("after_chroma")
         os.replace(staged, gen.dir / CATALOG)  # complete and fsync'd (write_catalog); the generation is not current

@@ -203,6 +203,17 @@ class Retriever:
         return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).tolist()
 
     # -- channels ------------------------------------------------------------------------------
+    def paper_model(self, query: str, allowed: Allowed | None) -> dict[str, float]:
+        """paper id -> the paper model's cosine between the query and the paper's title + abstract, for every paper
+        allowed (empty without a paper model). One product over the stored matrix: the model is on for corpora
+        up to some 10k papers (embedding.paper_model)."""
+        embedder, stored = self.index.paper_embedder, self.index.paper_model_vectors()
+        if embedder is None or stored is None:
+            return {}
+        sims = stored.matrix @ np.asarray(embedder.embed_query(query), dtype=np.float32)
+        ids = allowed.ids() if allowed is not None else list(stored.row)
+        return {pid: float(sims[stored.row[pid]]) for pid in ids if pid in stored.row}
+
     def bm25(self, query: str, allowed: np.ndarray | None) -> tuple[list[tuple[str, float]], float]:
         """Ranked (paper id, score) and the confidence of keyword search for this query (0..1)."""
         terms = [t for t in self._tokenize([query])[0] if t not in self._question_terms]
@@ -414,8 +425,13 @@ class Retriever:
         t0 = time.perf_counter()
         lay_question = False
         if r.mode == "hybrid" and r.fusion == "weighted":
+            share = r.paper_model_share if r.paper_weight > 0 else 0.0
+            model_sims = self.paper_model(standalone, allowed) if share > 0 else {}
+            share = share if model_sims else 0.0
+            timings["paper_model"], t0 = _ms(t0), time.perf_counter()
             # Every candidate gets its exact cosine, so scores are comparable.
             by_paper = sorted(paper_sims, key=lambda pid: -paper_sims[pid])[: r.candidates]
+            by_paper += sorted(model_sims, key=lambda pid: -model_sims[pid])[: r.candidates]
             by_sentence = sorted(sentence_sims, key=lambda pid: -sentence_sims[pid])[: r.candidates]
             pool = list(
                 dict.fromkeys([*list(dense_hits)[: r.candidates], *by_paper, *by_sentence,
@@ -444,7 +460,9 @@ class Retriever:
                     second = chunks[1][2] if len(chunks) > 1 else 0.0
                     add(pid, "dense", dense_weight * (chunks[0][2] + r.second_chunk_weight * second))
                 if pid in paper_sims:  # the whole abstract's meaning: what lay questions are about
-                    add(pid, "paper", paper_weight * paper_sims[pid])
+                    add(pid, "paper", paper_weight * (1.0 - share) * paper_sims[pid])
+                if pid in model_sims:  # ... as the larger paper model reads it
+                    add(pid, "paper_model", paper_weight * share * model_sims[pid])
                 if pid in sentence_sims:  # one abstract sentence saying what the question asks
                     add(pid, "sentence", r.sentence_weight * sentence_sims[pid])
             for pid, value in bm25_ranked:

