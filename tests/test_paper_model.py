@@ -134,3 +134,16 @@ def test_turning_the_paper_model_on_adds_its_vectors_without_embedding_chunks_ag
     assert third.unchanged and len(counting.seen) == before
     # An index built with it answers with it turned off: no paper model channel, no error.
     assert "paper_model" not in Engine(settings, embedder=embedder).search("diffusion", k=3).hits[0].scores
+
+
+def test_parts_that_do_not_assemble_to_the_pinned_zip_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(embed, "MPNET_ZIP_SHA256", "0" * 64)  # as if a part had been tampered with
+    embed._paper_embedder.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        got = embed.make_paper_embedder(EmbeddingSettings(cache_dir=tmp_path / "cache"))
+    embed._paper_embedder.cache_clear()
+    assert got is None and "do not assemble to the pinned zip" in caplog.text
+    assert not (tmp_path / "cache" / "all-mpnet-base-v2").exists()  # nothing unpacked, nothing left behind
+    assert list((tmp_path / "cache").iterdir()) == []
