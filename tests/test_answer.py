@@ -285,8 +285,8 @@ def test_the_first_ranked_paper_is_cited_even_when_one_chunk_of_another_is_close
     assert [h.paper_id for h in Answerer(settings, built_engine.catalog).relevant_hits(below)] == ["one-close-chunk"]
 
 
-def test_a_lay_question_keeps_the_first_two_ranked_papers(built_engine: Engine) -> None:
-    """Ranked by whole abstracts, a lay question's right paper is often second: the first two are cited."""
+def test_a_lay_question_keeps_the_first_three_ranked_papers(built_engine: Engine) -> None:
+    """Ranked by whole abstracts, a lay question's right paper is often second or third: the first three are cited."""
     from rag.answer import Answerer
     from rag.models import Hit
 
@@ -294,10 +294,13 @@ def test_a_lay_question_keeps_the_first_two_ranked_papers(built_engine: Engine) 
         return Hit(rank=rank, paper_id=pid, title=pid, arxiv_id=None, authors=[], abstract="", score=1.0 / rank,
                    dense_score=dense, scores={"dense": dense, "paper": 0.5})  # fmt: skip
 
-    hits = [hit(1, "closest-chunk", 0.47), hit(2, "second-by-abstract", 0.38), hit(3, "third", 0.37)]
+    hits = [hit(1, "closest-chunk", 0.47), hit(2, "second-by-abstract", 0.38), hit(3, "third", 0.37),
+            hit(4, "fourth", 0.37)]  # fmt: skip
     answerer = Answerer(built_engine.settings, built_engine.catalog)
+    assert built_engine.settings.answer.cite_top_lay == 3
     assert [h.paper_id for h in answerer.relevant_hits(hits)] == ["closest-chunk"]
-    assert [h.paper_id for h in answerer.relevant_hits(hits, lay=True)] == ["closest-chunk", "second-by-abstract"]
+    assert [h.paper_id for h in answerer.relevant_hits(hits, lay=True)] == ["closest-chunk", "second-by-abstract",
+                                                                           "third"]  # fmt: skip
     lay = built_engine.search("Can a phone app tell from my voice whether I am stressed or sad?")
     named = built_engine.search("What does TarFlow propose?")
     assert lay.lay and not named.lay
