@@ -749,7 +749,7 @@ class PaperModelVectors:
     FILE, META = "paper_model.npy", "paper_model.json"
 
     def __init__(self, matrix: np.ndarray, ids: list[str], model: str, hashes: list[str]):
-        self.matrix, self.model, self.hashes = matrix, model, hashes
+        self.matrix, self.ids, self.model, self.hashes = matrix, ids, model, hashes
         self.row = {pid: i for i, pid in enumerate(ids)}
 
     @classmethod

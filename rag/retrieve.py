@@ -26,7 +26,7 @@ from rag.index import Index, IndexStateError, chunks_in_dense_only
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
 from rag.models import CONFIDENT, EXACT_MATCH, Entity, Evidence, Hit, Paper, QueryAnalysis, SearchResult
 from rag.settings import Settings
-from rag.vectors import DENSE_FOLDER, Ranked, VectorCache
+from rag.vectors import DENSE_FOLDER, Ranked, VectorCache, top_indices
 
 ARXIV_IN_TEXT = re.compile(r"\b(\d{4}\.\d{4,5})(?:v\d+)?\b")
 
@@ -203,16 +203,22 @@ class Retriever:
         return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).tolist()
 
     # -- channels ------------------------------------------------------------------------------
-    def paper_model(self, query: str, allowed: Allowed | None) -> dict[str, float]:
-        """paper id -> the paper model's cosine between the query and the paper's title + abstract, for every paper
-        allowed (empty without a paper model). One product over the stored matrix: the model is on for corpora
-        up to some 10k papers (embedding.paper_model)."""
+    def paper_model(self, query: str, allowed: Allowed | None) -> Ranked[float]:
+        """paper id -> the paper model's cosine between the query and the paper's title + abstract: the
+        `retrieval.candidates` best allowed papers held, best first, any other allowed paper's on lookup (empty
+        without a paper model). Its rows are in catalog order, as `Allowed.mask` is (written from this catalog)."""
         embedder, stored = self.index.paper_embedder, self.index.paper_model_vectors()
         if embedder is None or stored is None:
-            return {}
+            return Ranked([], lambda pid: None)
         sims = stored.matrix @ np.asarray(embedder.embed_query(query), dtype=np.float32)
-        ids = allowed.ids() if allowed is not None else list(stored.row)
-        return {pid: float(sims[stored.row[pid]]) for pid in ids if pid in stored.row}
+        keep = allowed.mask if allowed is not None else None
+        best = top_indices(sims, keep, self.settings.retrieval.candidates)
+
+        def lookup(pid: str) -> float | None:
+            i = stored.row.get(pid)
+            return None if i is None or (keep is not None and not keep[i]) else float(sims[i])
+
+        return Ranked([(stored.ids[i], float(sims[i])) for i in best], lookup)
 
     def bm25(self, query: str, allowed: np.ndarray | None) -> tuple[list[tuple[str, float]], float]:
         """Ranked (paper id, score) and the confidence of keyword search for this query (0..1)."""
@@ -426,12 +432,12 @@ class Retriever:
         lay_question = False
         if r.mode == "hybrid" and r.fusion == "weighted":
             share = r.paper_model_share if r.paper_weight > 0 else 0.0
-            model_sims = self.paper_model(standalone, allowed) if share > 0 else {}
+            model_sims = self.paper_model(standalone, allowed) if share > 0 else Ranked([], lambda pid: None)
             share = share if model_sims else 0.0
             timings["paper_model"], t0 = _ms(t0), time.perf_counter()
             # Every candidate gets its exact cosine, so scores are comparable.
             by_paper = sorted(paper_sims, key=lambda pid: -paper_sims[pid])[: r.candidates]
-            by_paper += sorted(model_sims, key=lambda pid: -model_sims[pid])[: r.candidates]
+            by_paper += list(model_sims)[: r.candidates]
             by_sentence = sorted(sentence_sims, key=lambda pid: -sentence_sims[pid])[: r.candidates]
             pool = list(
                 dict.fromkeys([*list(dense_hits)[: r.candidates], *by_paper, *by_sentence,

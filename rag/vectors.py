@@ -234,7 +234,7 @@ class VectorCache:
         else:
             sims = product(self.matrix, q)
             best = np.maximum.reduceat(sims, self.starts) if len(self.starts) else sims[:0]
-            ranked = _best(best, keep, self.top)
+            ranked = top_indices(best, keep, self.top)
 
             def sims_of(i: int) -> np.ndarray:
                 return sims[int(self.starts[i]) : int(self.ends[i])]
@@ -307,7 +307,7 @@ class VectorCache:
         order: from every float32 cosine, or exactly the same from the int8 copy (`PaperPass.top`)."""
         if self.int8 is None:
             sims = self._paper_products(q)
-            rows = np.asarray(_best(sims, keep, n), dtype=np.int64)
+            rows = np.asarray(top_indices(sims, keep, n), dtype=np.int64)
             return rows, sims[rows]
         return self._int8_pass(q).top(n, keep)
 
@@ -352,7 +352,7 @@ class VectorCache:
             return self.matrix[int(self.starts[i]) : int(self.ends[i])] @ q
 
         best = np.maximum.reduceat(part, at) if len(part) else part
-        return sims_of, [int(cand[j]) for j in _best(best, None, self.top)]
+        return sims_of, [int(cand[j]) for j in top_indices(best, None, self.top)]
 
     def paper_sims(
         self, vector: list[float], allowed: set[str] | None = None, among: np.ndarray | None = None
@@ -372,7 +372,7 @@ class VectorCache:
                 return float(self.paper_matrix[i] @ q) if self.int8 is not None else float(self._paper_products(q)[i])
         else:
             part = self.paper_matrix[among] @ q
-            best = _best(part, None if keep is None else keep[among], self.top)
+            best = top_indices(part, None if keep is None else keep[among], self.top)
             top = [(self.paper_order[int(among[j])], float(part[j])) for j in best]
 
             def cosine(i: int) -> float:
@@ -517,7 +517,7 @@ def _get_all(collection: Any, include: list[str]) -> dict[str, Any]:
     return out
 
 
-def _best(scores: np.ndarray, keep: np.ndarray | None, n: int) -> list[int]:
+def top_indices(scores: np.ndarray, keep: np.ndarray | None, n: int) -> list[int]:
     """Indices of the n highest scores (among those kept), highest first; ties in index order."""
     if keep is not None:
         scores = np.where(keep, scores, -np.inf)

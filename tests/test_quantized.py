@@ -10,7 +10,7 @@ import pytest
 
 from rag.arrays import load_array
 from rag.quantized import CODES, INFO, MODEL, Int8Rows, write_int8
-from rag.vectors import DenseWriter, VectorCache, _best
+from rag.vectors import DenseWriter, VectorCache, top_indices
 
 
 def clustered(rows: int, dim: int, seed: int) -> np.ndarray:
@@ -67,7 +67,7 @@ def test_the_top_rows_are_those_of_every_float32_cosine(stored: tuple[np.ndarray
         keep[rng.choice(len(matrix), 50, replace=False)] = True
     for q in (matrix[17], clustered(1, 384, 9)[0]):  # a stored row (cosine 1), and a new question
         sims = matrix @ q
-        want = _best(sims, keep, n)
+        want = top_indices(sims, keep, n)
         one = rows.scores(q, matrix)
         got, cos = one.top(n, keep)
         assert got.tolist() == want
