@@ -253,12 +253,17 @@ class Retriever:
         used = self.keywords.term_ids(t for st in stems for t in st)
         return [w for w, st in zip(words, stems, strict=True) if st and not any(t in used for t in st)]
 
-    def ruled_out(self, subjects: list[str]) -> set[str]:
+    def ruled_out(self, subjects: list[str], topic: str = "") -> set[str]:
         """Papers about a subject the question rules out ("not about images"): those whose keyword score for it
-        is near the best paper's. A paper that only mentions the subject in passing scores far lower and stays."""
+        is near the best paper's. A paper that only mentions the subject in passing scores far lower and stays.
+        The subject's words that the asked topic shares are left out of that score: in "papers on caching diffusion
+        models not about diffusion language models" every candidate is about diffusion models, and "language" is
+        what tells the ruled-out ones apart."""
         kw, out = self.keywords, set()
+        shared = set(self._tokenize([topic])[0]) if topic else set()
         for subject in [form for s in subjects for form in (s, *self.long_forms(s))]:
-            columns = kw.term_ids(self._tokenize([subject])[0])
+            terms = self._tokenize([subject])[0]
+            columns = kw.term_ids([t for t in terms if t not in shared] or terms)
             if not columns or not kw.n_docs:
                 continue
             docs, scores = kw.top(list(columns.values()), min(self.settings.retrieval.candidates * 10, kw.n_docs), None)
@@ -490,7 +495,7 @@ class Retriever:
                 add(pid, "metadata" if pid in exact else "name", r.metadata_weight * strength * 2.0 / (rrf + 1))
 
         if r.mode == "hybrid" and analysis.exclude:
-            for pid in self.ruled_out(analysis.exclude):
+            for pid in self.ruled_out(analysis.exclude, analysis.topic):
                 scores.pop(pid, None)
         fused = sorted(scores, key=lambda pid: -sum(scores[pid].values()))[:k]
         missing = [pid for pid in fused if pid not in dense_hits]

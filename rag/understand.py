@@ -161,6 +161,8 @@ NEGATED_END = _cue(
     r"released|during|before|after|study|studies|propose|proposes|use|uses|are|is|were|was|do|does|did|have|has|"
     r"about|on)\b"
 )
+# A second ruled-out subject: "not about debating [or voting]".
+NEGATED_OR = _cue(r"\s+(?:or|nor)\s+(?:about\s+|on\s+)?(?P<z>[^,.;:?!()]+)")
 # "excluding work on vision": the ruled-out subject is "vision".
 NEGATED_LEAD = _cue(r"^(?:(?:the|a|an|any|those|ones|papers?|works?|studies|articles?)\s+)*(?:on|about|in)\s+")
 
@@ -177,19 +179,32 @@ def without_negations(text: str) -> tuple[str, list[str]]:
         phrase = m.group(group)
         if lead := NEGATED_LEAD.match(phrase):
             phrase, start = phrase[lead.end() :], start + lead.end()
-        if end := NEGATED_END.search(phrase):
-            phrase = phrase[: end.start()]
-        words = [w for w in phrase.split() if w.lower() not in ("the", "a", "an", "any")][:6]
-        if not words or not topic_of(" ".join(words), []):
+        phrase = _subject_end(phrase)
+        if not (subject := _subject(phrase)):
             continue
-        subjects.append(" ".join(words))
+        subjects.append(subject)
         end_at = start + len(phrase)
+        while alt := NEGATED_OR.match(text, end_at):  # "not about debating or voting": each one is ruled out
+            if not (subject := _subject(phrase := _subject_end(alt.group("z")))):
+                break
+            subjects.append(subject)
+            end_at = alt.start("z") + len(phrase)
         if after := re.match(r"\s+(?:and|but)\b", text[end_at:], re.I):  # "papers not on X but on Y"
             end_at += after.end()
         spans.append((m.start(), end_at))
     for a, b in reversed(spans):
         text = text[:a].rstrip() + " " + text[b:].lstrip()
     return re.sub(r"\s+([?.!,])", r"\1", text).strip(), subjects
+
+
+def _subject_end(phrase: str) -> str:
+    """The ruled-out subject's phrase up to where the question goes on ("images [and] published in 2024")."""
+    return phrase[: end.start()] if (end := NEGATED_END.search(phrase)) else phrase
+
+
+def _subject(phrase: str) -> str:
+    words = [w for w in phrase.split() if w.lower() not in ("the", "a", "an", "any")][:6]
+    return " ".join(words) if words and topic_of(" ".join(words), []) else ""
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,20 @@ def test_a_ruled_out_subject_leaves_its_papers_out(built_engine: Engine) -> None
     assert answer.citations and not any("Reinforcement" in c.title for c in answer.citations)
 
 
+def test_a_ruled_out_subject_is_told_apart_by_the_words_the_topic_lacks(built_engine: Engine) -> None:
+    """"diffusion papers not about diffusion language models": every candidate is about diffusion, so "language"
+    decides; scored on all three words the subject also took the plain diffusion papers out."""
+    retriever, titles = built_engine.retriever, built_engine.catalog.by_id
+    dlm, image = "Sequential Diffusion Language Models", "Eliminating Lipschitz Singularities in Diffusion Models"
+    whole = {titles[pid].title for pid in retriever.ruled_out(["diffusion language models"])}
+    told_apart = {titles[pid].title for pid in retriever.ruled_out(["diffusion language models"], "diffusion models")}
+    assert dlm in whole and image in whole  # the bag of words: too much goes
+    assert dlm in told_apart and image not in told_apart
+    hits = built_engine.search("Which diffusion model papers are not about diffusion language models?", k=10).hits
+    assert hits and dlm not in {h.title for h in hits}
+    assert sum("Diffusion" in h.title for h in hits[:5]) >= 3
+
+
 def test_a_named_paper_ruled_out_is_not_returned(built_engine: Engine) -> None:
     hits = built_engine.search("Which papers other than TarFlow study normalizing flows?", k=5).hits
     assert hits and not any("TarFlow" in h.abstract for h in hits)

@@ -80,6 +80,12 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      "any studies on privacy"),
     ("Which flow models other than TarFlow does the corpus cover?", ["TarFlow"],
      "Which flow models does the corpus cover?"),
+    ("Which papers on LLM agents working together are not about debating or voting?", ["debating", "voting"],
+     "Which papers on LLM agents working together?"),
+    ("Which robotics papers do not use simulation or reinforcement learning, from 2024?",
+     ["simulation", "reinforcement learning"], "Which robotics papers, from 2024?"),
+    ("Which diffusion papers aren't about images or video and were published in 2024?", ["images", "video"],
+     "Which diffusion papers were published in 2024?"),
     # not a ruled-out subject
     ("How do language models handle languages other than English?", [],
      "How do language models handle languages other than English?"),
@@ -98,6 +104,8 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
     ("Not only text but also images: which papers generate both?", [],
      "Not only text but also images: which papers generate both?"),
     ("Is a model that is not calibrated still useful?", [], "Is a model that is not calibrated still useful?"),
+    ("Is a model that is not calibrated or robust still useful?", [],
+     "Is a model that is not calibrated or robust still useful?"),
 ]  # fmt: skip
 
 
