@@ -44,6 +44,8 @@ class RowWriter:
 
     def add(self, block: np.ndarray) -> None:
         block = np.ascontiguousarray(block, dtype=np.float32).reshape(-1, self.dim)
+        if not len(block):  # a paper with no quotable sentence: nothing to write (memoryview refuses a zero shape)
+            return
         self._f.write(block.data.cast("B"))  # the array's own bytes: no copy of the block
         self.rows += len(block)
 

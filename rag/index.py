@@ -742,14 +742,20 @@ class Index:
 
 
 class PaperModelVectors:
-    """The paper model's title + abstract vectors of one generation: `paper_model.npy`, one float32 row per paper
-    in catalog order, and `paper_model.json` (model name, each row's paper id and content hash). An unchanged
-    paper's row is copied from the previous generation: only new and edited papers are embedded."""
+    """The paper model's vectors of one generation: `paper_model.npy`, one float32 title + abstract row per paper in
+    catalog order; `paper_model_sentences.npy`, one row per quotable abstract sentence (`answer_sentences`), paper
+    after paper; and `paper_model.json` (model name, each row's paper id and content hash, where each paper's
+    sentence rows start). An unchanged paper's rows are copied from the previous generation: only new and edited
+    papers are embedded (and every paper's sentences once, after an upgrade from a generation without them)."""
 
-    FILE, META = "paper_model.npy", "paper_model.json"
+    FILE, SENTENCES, META = "paper_model.npy", "paper_model_sentences.npy", "paper_model.json"
 
-    def __init__(self, matrix: np.ndarray, ids: list[str], model: str, hashes: list[str]):
+    def __init__(
+        self, matrix: np.ndarray, ids: list[str], model: str, hashes: list[str],
+        sentences: np.ndarray | None = None, starts: list[int] | None = None,
+    ):  # fmt: skip
         self.matrix, self.ids, self.model, self.hashes = matrix, ids, model, hashes
+        self.sentences, self.starts = sentences, starts
         self.row = {pid: i for i, pid in enumerate(ids)}
 
     @classmethod
@@ -757,9 +763,21 @@ class PaperModelVectors:
         try:
             meta = json.loads((folder / cls.META).read_text())
             matrix = read_at_random(np.load(folder / cls.FILE, mmap_mode="r"))
-            return cls(matrix, meta["ids"], meta["model"], meta["hashes"])
+            got = cls(matrix, meta["ids"], meta["model"], meta["hashes"])
         except (OSError, ValueError, KeyError):
             return None
+        with contextlib.suppress(OSError, ValueError, KeyError):  # a generation written before the sentence rows
+            sentences = read_at_random(np.load(folder / cls.SENTENCES, mmap_mode="r"))
+            if len(meta["sentence_starts"]) == len(got.ids) + 1 and meta["sentence_starts"][-1] == len(sentences):
+                got.sentences, got.starts = sentences, meta["sentence_starts"]
+        return got
+
+    def sentence_rows(self, pid: str) -> np.ndarray | None:
+        """This paper's sentence vectors (none stored: None)."""
+        i = self.row.get(pid)
+        if i is None or self.sentences is None or self.starts is None:
+            return None
+        return self.sentences[self.starts[i] : self.starts[i + 1]]
 
     @classmethod
     def write(
@@ -771,31 +789,53 @@ class PaperModelVectors:
         reuse: dict[str, int] = {}
         if old is not None and old.model == embedder.name:
             reuse = {pid: old.row[pid] for pid, h in zip(old.row, old.hashes, strict=True) if hashes.get(pid) == h}
+        old_sentences = old if old is not None and old.sentences is not None else None
         bar: Any = None
-        if progress and len(reuse) < len(ids):
+        if progress and (len(reuse) < len(ids) or old_sentences is None):
             from tqdm import tqdm
 
-            bar = tqdm(total=len(ids) - len(reuse), desc=embedder.name, unit="paper", file=sys.stderr)
-        out: RowWriter | None = None
+            bar = tqdm(total=len(ids), initial=len(reuse) if old_sentences else 0, desc=embedder.name, unit="paper",
+                       file=sys.stderr)  # fmt: skip
+        out = sentence_out = None
+        starts = [0]
         step = settings.ingest.batch_papers
         for start in range(0, len(ids), step):  # a batch of papers at a time, in catalog order
             block = ids[start : start + step]
-            todo = [start + i for i, pid in enumerate(block) if pid not in reuse]
-            fresh = dict(zip(todo, embedder.embed([paper_text(p) for p in catalog.at(todo)]), strict=True))
+            papers = catalog.at(range(start, start + len(block)))
+            todo = [i for i, pid in enumerate(block) if pid not in reuse]
+            # Sentences are embedded for the papers embedded, and for every paper the old generation has none of.
+            said = [i for i, pid in enumerate(block) if pid not in reuse or old_sentences is None]
+            said_texts = {i: answer_sentences(papers[i].abstract) for i in said}
+            texts = [paper_text(papers[i]) for i in todo] + [t for i in said for t in said_texts[i]]
+            vectors = embedder.embed(texts) if texts else []
+            fresh = dict(zip(todo, vectors[: len(todo)], strict=True))
             rows = np.asarray(
-                [fresh[start + i] if start + i in fresh else old.matrix[reuse[pid]]  # type: ignore[union-attr]
+                [fresh[i] if i in fresh else old.matrix[reuse[pid]]  # type: ignore[union-attr]
                  for i, pid in enumerate(block)], dtype=np.float32,
             )  # fmt: skip
             out = out or RowWriter(folder / cls.FILE, rows.shape[1])
             out.add(rows)
+            sentence_out = sentence_out or RowWriter(folder / cls.SENTENCES, rows.shape[1])
+            at = len(todo)
+            for i, pid in enumerate(block):
+                if i in said_texts:
+                    n = len(said_texts[i])
+                    block_rows = np.asarray(vectors[at : at + n], dtype=np.float32).reshape(n, rows.shape[1])
+                    at += n
+                else:
+                    block_rows = old_sentences.sentence_rows(pid)  # type: ignore[union-attr, assignment]
+                sentence_out.add(block_rows)
+                starts.append(starts[-1] + len(block_rows))
             if bar is not None:
-                bar.update(len(todo))
+                bar.update(len(said))
             checkpoint("paper_model")
-        if out is not None:
-            out.close()
+        for writer in (out, sentence_out):
+            if writer is not None:
+                writer.close()
         if bar is not None:
             bar.close()
-        meta = {"model": embedder.name, "ids": ids, "hashes": [hashes.get(pid, "") for pid in ids]}
+        meta = {"model": embedder.name, "ids": ids, "hashes": [hashes.get(pid, "") for pid in ids],
+                "sentence_starts": starts}  # fmt: skip
         _write_atomic(folder / cls.META, json.dumps(meta).encode())
 
 
@@ -924,7 +964,7 @@ class Ingest:
         # an index built with it still answers with it turned off.
         has_paper_model = idx.paper_embedder is None or (
             prev_usable is not None and (got := PaperModelVectors.open(prev_usable.dir)) is not None
-            and got.model == idx.paper_embedder.name
+            and got.model == idx.paper_embedder.name and got.sentences is not None
         )  # fmt: skip
         if prev_usable and unchanged and has_paper_model and prev_usable.meta.get("catalog_digest") == digest:
             report.unchanged, report.generation = True, prev_usable.name

@@ -203,14 +203,18 @@ class Retriever:
         return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).tolist()
 
     # -- channels ------------------------------------------------------------------------------
-    def paper_model(self, query: str, allowed: Allowed | None) -> Ranked[float]:
-        """paper id -> the paper model's cosine between the query and the paper's title + abstract: the
-        `retrieval.candidates` best allowed papers held, best first, any other allowed paper's on lookup (empty
-        without a paper model). Its rows are in catalog order, as `Allowed.mask` is (written from this catalog)."""
+    def paper_model(self, query: str, allowed: Allowed | None) -> tuple[Ranked[float], Ranked[float]]:
+        """The paper model's two channels (both empty without a paper model):
+        - paper id -> its cosine between the query and the paper's title + abstract: the `retrieval.candidates` best
+          allowed papers held, best first, any other allowed paper's on lookup. Its rows are in catalog order, as
+          `Allowed.mask` is (written from this catalog);
+        - paper id -> the mean cosine of the paper's two abstract sentences closest to the query, on lookup: what
+          a question about one finding matches, where the whole abstract's vector also carries everything else."""
         embedder, stored = self.index.paper_embedder, self.index.paper_model_vectors()
         if embedder is None or stored is None:
-            return Ranked([], lambda pid: None)
-        sims = stored.matrix @ np.asarray(embedder.embed_query(query), dtype=np.float32)
+            return Ranked([], lambda pid: None), Ranked([], lambda pid: None)
+        q = np.asarray(embedder.embed_query(query), dtype=np.float32)
+        sims = stored.matrix @ q
         keep = allowed.mask if allowed is not None else None
         best = top_indices(sims, keep, self.settings.retrieval.candidates)
 
@@ -218,7 +222,14 @@ class Retriever:
             i = stored.row.get(pid)
             return None if i is None or (keep is not None and not keep[i]) else float(sims[i])
 
-        return Ranked([(stored.ids[i], float(sims[i])) for i in best], lookup)
+        def sentences(pid: str) -> float | None:
+            rows = stored.sentence_rows(pid)
+            if rows is None or not len(rows) or lookup(pid) is None:
+                return None
+            closest = np.sort(rows @ q)[::-1][: self.settings.retrieval.paper_model_sentences]
+            return float(closest.mean())
+
+        return Ranked([(stored.ids[i], float(sims[i])) for i in best], lookup), Ranked([], sentences)
 
     def bm25(self, query: str, allowed: np.ndarray | None) -> tuple[list[tuple[str, float]], float]:
         """Ranked (paper id, score) and the confidence of keyword search for this query (0..1)."""
@@ -437,7 +448,11 @@ class Retriever:
         lay_question = False
         if r.mode == "hybrid" and r.fusion == "weighted":
             share = r.paper_model_share if r.paper_weight > 0 else 0.0
-            model_sims = self.paper_model(standalone, allowed) if share > 0 else Ranked([], lambda pid: None)
+            model_sims, model_sentences = (
+                self.paper_model(standalone, allowed)
+                if share > 0 or r.paper_model_sentence_weight > 0
+                else (Ranked([], lambda pid: None), Ranked([], lambda pid: None))
+            )
             share = share if model_sims else 0.0
             timings["paper_model"], t0 = _ms(t0), time.perf_counter()
             # Every candidate gets its exact cosine, so scores are comparable.
@@ -474,6 +489,8 @@ class Retriever:
                     add(pid, "paper", paper_weight * (1.0 - share) * paper_sims[pid])
                 if pid in model_sims:  # ... as the larger paper model reads it
                     add(pid, "paper_model", paper_weight * share * model_sims[pid])
+                if r.paper_model_sentence_weight > 0 and pid in model_sentences:  # ... and in its closest sentences
+                    add(pid, "model_sentences", r.paper_model_sentence_weight * model_sentences[pid])
                 if pid in sentence_sims:  # one abstract sentence saying what the question asks
                     add(pid, "sentence", r.sentence_weight * sentence_sims[pid])
             for pid, value in bm25_ranked:

@@ -191,6 +191,13 @@ class RetrievalSettings(BaseModel):
         "0.930 / 0.929 / 0.931 / 0.923, gold cited 0.921 / 0.931 / 0.931 / 0.931 / 0.921 (lay hit@5 0.875 -> 0.917 "
         "from 0.75).",
     )
+    paper_model_sentence_weight: float = Field(
+        1.0,
+        ge=0,
+        description="Weighted fusion: weight of the paper model's mean cosine between the question and the paper's "
+        "`paper_model_sentences` abstract sentences closest to it (0 = off).",
+    )
+    paper_model_sentences: int = Field(2, ge=1, description="Closest abstract sentences averaged by that channel.")
     lay_terms_weight: float = Field(
         0.5,
         ge=0,

@@ -14,7 +14,7 @@ import pytest
 from rag import embed
 from rag.catalog import Catalog
 from rag.engine import Engine
-from rag.index import Generation, PaperModelVectors, paper_hash, paper_text
+from rag.index import Generation, PaperModelVectors, answer_sentences, paper_hash, paper_text
 from rag.models import Paper
 from rag.settings import EmbeddingSettings, load_settings
 
@@ -71,6 +71,43 @@ def test_rows_follow_the_catalog_and_only_changed_papers_are_embedded_again(tmp_
     assert new.matrix.shape == (8, 8)
 
 
+def said(n: int, edited: int | None = None) -> list[Paper]:
+    """Papers whose abstracts hold quotable sentences (30..600 characters), i + 1 of them for paper i."""
+    return [Paper(paper_id=f"p{i}", title=f"Paper {i}",
+                  abstract=" ".join(f"Sentence {j} of paper {i} says something worth quoting{' again' * (i == edited)}."
+                                    for j in range(i + 1)))
+            for i in range(n)]  # fmt: skip
+
+
+def test_sentence_rows_follow_each_paper_and_are_copied_when_it_is_unchanged(tmp_path: Path) -> None:
+    first = Counting()
+    old = write(tmp_path / "g1", said(4), first)
+    assert old.starts == [0, 1, 3, 6, 10] and old.sentences is not None and old.sentences.shape == (10, 8)
+    third = said(4)[2]
+    rows = old.sentence_rows("p2")
+    assert rows is not None
+    np.testing.assert_allclose(rows, first.embed(answer_sentences(third.abstract)), rtol=1e-6)
+
+    second = Counting()
+    new = write(tmp_path / "g2", said(5, edited=1), second, prev=tmp_path / "g1")
+    edited, added = said(5, edited=1)[1], said(5)[4]
+    assert second.seen == [paper_text(edited), *answer_sentences(edited.abstract),  # batches of 3 papers
+                           paper_text(added), *answer_sentences(added.abstract)]  # fmt: skip
+    np.testing.assert_array_equal(new.sentence_rows("p3"), old.sentence_rows("p3"))  # copied
+    assert new.starts == [0, 1, 3, 6, 10, 15]
+
+
+def test_a_generation_without_sentence_rows_gets_them_and_keeps_its_paper_rows(tmp_path: Path) -> None:
+    write(tmp_path / "g1", said(3), Counting())
+    (tmp_path / "g1" / PaperModelVectors.SENTENCES).unlink()  # as written before the sentence rows
+    older = PaperModelVectors.open(tmp_path / "g1")
+    assert older is not None and older.sentences is None and older.sentence_rows("p0") is None
+    again = Counting()
+    new = write(tmp_path / "g2", said(3), again, prev=tmp_path / "g1")
+    assert again.seen == [t for p in said(3) for t in answer_sentences(p.abstract)]  # no paper text again
+    assert new.starts == [0, 1, 3, 6]
+
+
 def test_another_model_is_never_mixed_with_the_previous_vectors(tmp_path: Path) -> None:
     write(tmp_path / "g1", papers(4), Counting())
     other = Counting()
@@ -107,10 +144,18 @@ def test_the_full_index_ranks_with_the_paper_model(built_engine: Engine) -> None
     q = np.asarray(built_engine.paper_embedder.embed_query("Why do chatbots make things up, and can that be fixed?"))
     weights = [h.scores["paper_model"] / float(stored.matrix[stored.row[h.paper_id]] @ q) for h in hits]
     assert max(weights) - min(weights) < 1e-3 and min(weights) > 0
+    # ... and beside it, the mean cosine of each paper's two abstract sentences closest to the question.
+    assert all("model_sentences" in h.scores for h in hits)
+    for h in hits:
+        rows = stored.sentence_rows(h.paper_id)
+        assert rows is not None and len(rows) > 0
+        closest = float(np.sort(rows @ q)[::-1][:2].mean())
+        assert h.scores["model_sentences"] == pytest.approx(closest, abs=1e-5)  # weight 1
     off = built_engine.settings.model_copy(deep=True)
     off.retrieval.paper_model_share = 0.0
+    off.retrieval.paper_model_sentence_weight = 0.0
     plain = Engine(off, embedder=built_engine.embedder).search("Why do chatbots make things up?", k=5).hits
-    assert all("paper_model" not in h.scores for h in plain)
+    assert all("paper_model" not in h.scores and "model_sentences" not in h.scores for h in plain)
 
 
 def test_turning_the_paper_model_on_adds_its_vectors_without_embedding_chunks_again(
@@ -125,7 +170,7 @@ def test_turning_the_paper_model_on_adds_its_vectors_without_embedding_chunks_ag
     engine = Engine(settings, embedder=embedder, paper_embedder=counting)
     second = engine.ingest(progress=False)
     assert second.chunks_embedded == 0 and not second.unchanged  # chunks copied, a new generation
-    assert len(counting.seen) == first.papers
+    assert len(counting.seen) == first.papers + first.sentences_embedded  # each paper, each of its sentences
     stored = engine.index.paper_model_vectors()
     assert stored is not None and stored.matrix.shape[0] == first.papers and stored.model == counting.name
     assert "paper_model" in engine.search("diffusion", k=3).hits[0].scores
