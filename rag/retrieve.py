@@ -478,6 +478,8 @@ class Retriever:
             lay = analysis.intent == "topical" and not any(v >= 0.5 for v in named.values())  # a partial title
             shift = r.lay_paper_share * (1.0 - confidence) if lay else 0.0  # guess does not name a paper
             lay_question = lay and confidence < 0.5
+            # A question about one finding; not a follow-up or catalog question, whose query is the papers' titles.
+            topical = analysis.intent == "topical" and r.paper_model_sentence_weight > 0
             dense_weight = r.dense_weight * (1.0 - shift)
             paper_weight = r.paper_weight + r.dense_weight * (1.0 + r.second_chunk_weight) * shift
             for pid in pool:
@@ -489,7 +491,7 @@ class Retriever:
                     add(pid, "paper", paper_weight * (1.0 - share) * paper_sims[pid])
                 if pid in model_sims:  # ... as the larger paper model reads it
                     add(pid, "paper_model", paper_weight * share * model_sims[pid])
-                if r.paper_model_sentence_weight > 0 and pid in model_sentences:  # ... and in its closest sentences
+                if topical and pid in model_sentences:  # ... and in its sentences closest to the question
                     add(pid, "model_sentences", r.paper_model_sentence_weight * model_sentences[pid])
                 if pid in sentence_sims:  # one abstract sentence saying what the question asks
                     add(pid, "sentence", r.sentence_weight * sentence_sims[pid])
