@@ -781,11 +781,11 @@ class PaperModelVectors:
 
     @classmethod
     def write(
-        cls, folder: Path, embedder: Embedder, catalog: Catalog, hashes: dict[str, str], prev: Generation | None,
-        settings: Settings, progress: bool = False,
+        cls, folder: Path, embedder: Embedder, catalog: Catalog, hashes: dict[str, str],
+        old: PaperModelVectors | None, settings: Settings, progress: bool = False,
     ) -> None:  # fmt: skip
+        """`old`: the previous generation's vectors, opened once by the ingest that also checks them."""
         ids = catalog.ids_in_order()
-        old = cls.open(prev.dir) if prev is not None else None
         reuse: dict[str, int] = {}
         if old is not None and old.model == embedder.name:
             reuse = {pid: old.row[pid] for pid, h in zip(old.row, old.hashes, strict=True) if hashes.get(pid) == h}
@@ -962,9 +962,10 @@ class Ingest:
         unchanged = not report.papers_updated and not removed
         # The paper model is not part of the identity: turning it on adds its vectors (chunks are copied), and
         # an index built with it still answers with it turned off.
+        old_vectors = PaperModelVectors.open(prev_usable.dir) if prev_usable and idx.paper_embedder else None
         has_paper_model = idx.paper_embedder is None or (
-            prev_usable is not None and (got := PaperModelVectors.open(prev_usable.dir)) is not None
-            and got.model == idx.paper_embedder.name and got.sentences is not None
+            old_vectors is not None and old_vectors.model == idx.paper_embedder.name
+            and old_vectors.sentences is not None
         )  # fmt: skip
         if prev_usable and unchanged and has_paper_model and prev_usable.meta.get("catalog_digest") == digest:
             report.unchanged, report.generation = True, prev_usable.name
@@ -985,7 +986,7 @@ class Ingest:
         meta = self._store(gen, prev_usable, catalog, keep, hashes)
         if idx.paper_embedder is not None:
             t0 = time.perf_counter()
-            PaperModelVectors.write(gen.dir, idx.paper_embedder, catalog, hashes, prev_usable, self.settings,
+            PaperModelVectors.write(gen.dir, idx.paper_embedder, catalog, hashes, old_vectors, self.settings,
                                     progress=self.progress)  # fmt: skip
             self._stage("embed", t0)
         t0 = time.perf_counter()

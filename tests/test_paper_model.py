@@ -14,7 +14,7 @@ import pytest
 from rag import embed
 from rag.catalog import Catalog
 from rag.engine import Engine
-from rag.index import Generation, PaperModelVectors, answer_sentences, paper_hash, paper_text
+from rag.index import PaperModelVectors, answer_sentences, paper_hash, paper_text
 from rag.models import Paper
 from rag.settings import EmbeddingSettings, load_settings
 
@@ -49,8 +49,8 @@ def write(folder: Path, ps: list[Paper], embedder: Counting, prev: Path | None =
     catalog = Catalog(ps)
     hashes = {p.paper_id: paper_hash(p) for p in ps}
     settings = load_settings(None, data_dir=folder, ingest={"batch_papers": 3})
-    gen = Generation(prev.name, prev, {}) if prev is not None else None
-    PaperModelVectors.write(folder, embedder, catalog, hashes, gen, settings)
+    old = PaperModelVectors.open(prev) if prev is not None else None
+    PaperModelVectors.write(folder, embedder, catalog, hashes, old, settings)
     got = PaperModelVectors.open(folder)
     assert got is not None
     return got
