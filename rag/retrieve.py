@@ -118,6 +118,10 @@ class SentenceScores:
 NAMES_ONLY_RANK = ("author", "affiliation", "venue")
 # "LLMs", "RL", "RLHF", "GNNs": an acronym, and the small words its long form may skip ("learning from human").
 ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
+# A hyphenated name, capitalised at both ends ("U-Net", "ACT-R", "Mixture-of-Experts"; not "mostly-English"):
+# keyword search sees its parts, which papers may use apart.
+COMPOUND_NAME = re.compile(r"\b[A-Z][A-Za-z]*(?:-[A-Za-z]+)*-[A-Z][A-Za-z]*\b")
+COMPOUND_SCAN_MAX = 500  # papers holding its rarest part, read to look for the compound; more: taken as used
 ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", "a", "an"}
 
 
@@ -263,6 +267,29 @@ class Retriever:
         stems = self._tokenize(words)
         used = self.keywords.term_ids(t for st in stems for t in st)
         return [w for w, st in zip(words, stems, strict=True) if st and not any(t in used for t in st)]
+
+    def unmatched_names(self, question: str, topic: str) -> list[str]:
+        """The hyphenated names of the question's subject that no paper writes, though it uses each part ("U-Net":
+        "net" is everywhere, "U-Net" nowhere). A paper writing the parts spaced or joined ("mixture of experts")
+        counts as writing the name."""
+        kw, out = self.keywords, []
+        subject = set(topic.lower().split())
+        for name in dict.fromkeys(COMPOUND_NAME.findall(question)):
+            parts = name.lower().split("-")
+            if not all(p in subject for p in parts if len(p) > 1):  # an author's or a paper's name: not the subject
+                continue
+            stems = [t for st in self._tokenize(parts) for t in st]
+            columns = kw.term_ids(stems)
+            if not columns or not kw.n_docs or len(columns) < len(set(stems)):
+                continue  # a part no paper uses is named by `unmatched` already
+            rarest = min(columns.values(), key=lambda c: -kw.idf(c))
+            docs, _ = kw.top([rarest], COMPOUND_SCAN_MAX + 1, None)
+            if len(docs) > COMPOUND_SCAN_MAX:
+                continue
+            written = re.compile(r"\b" + r"[\s-]?".join(map(re.escape, parts)) + r"\b", re.I)
+            if not any(written.search(paper_search_text(p)) for p in self.catalog.at(int(d) for d in docs)):
+                out.append(name)
+        return out
 
     def ruled_out(self, subjects: list[str], topic: str = "") -> set[str]:
         """Papers about a subject the question rules out ("not about images"): those whose keyword score for it
@@ -549,6 +576,7 @@ class Retriever:
             timings_ms=timings,
             analysis=analysis,
             unmatched=as_asked(self.unmatched(analysis.topic), analysis.question)
+            + self.unmatched_names(analysis.question, analysis.topic)
             if r.mode == "hybrid" and analysis.intent == "topical"
             else [],
             lay=lay_question,

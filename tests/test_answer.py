@@ -155,6 +155,29 @@ def test_a_subject_no_paper_mentions_is_refused_and_named(built_engine: Engine) 
 
 
 @pytest.mark.parametrize(
+    ("question", "name"),
+    [("What does U-Net propose?", "U-Net"), ("Which papers use U-Net backbones for image segmentation?", "U-Net"),
+     ("Has anyone paired language models with the ACT-R architecture?", "ACT-R")],
+)
+def test_a_hyphenated_name_no_paper_writes_is_refused_and_named(built_engine: Engine, question: str, name: str) -> None:
+    """Keyword search sees "U-Net" as "net", which hundreds of papers use: the name itself is written nowhere."""
+    a = built_engine.ask(question)
+    assert a.refused and name in a.missing and f'"{name}"' in a.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Which papers study Mixture-of-Experts routing?",  # written "mixture of experts" / "mixture-of-experts"
+     "What is Classifier-Free Guidance?", "Which Vision-Language models hallucinate less?",
+     "When you teach a mostly-English model a new language, how do you start its new word vectors?"],
+)  # fmt: skip
+def test_a_hyphenated_name_the_corpus_writes_is_not_missing(built_engine: Engine, question: str) -> None:
+    found = built_engine.search(question)
+    assert not any("-" in w for w in found.unmatched), found.unmatched
+    assert not built_engine.ask(question).refused
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "How do US immigration courts decide asylum appeals?",
