@@ -122,6 +122,7 @@ ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
 # keyword search sees its parts, which papers may use apart.
 COMPOUND_NAME = re.compile(r"\b[A-Z][A-Za-z]*(?:-[A-Za-z]+)*-[A-Z][A-Za-z]*\b")
 COMPOUND_SCAN_MAX = 500  # papers holding its rarest part, read to look for the compound; more: taken as used
+COMPOUND_MAX_CHARS = 40
 ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", "a", "an"}
 
 
@@ -275,6 +276,8 @@ class Retriever:
         kw, out = self.keywords, []
         subject = set(topic.lower().split())
         for name in dict.fromkeys(COMPOUND_NAME.findall(question)):
+            if len(name) > COMPOUND_MAX_CHARS:  # a pasted run of hyphenated words, not a name to echo back
+                continue
             parts = name.lower().split("-")
             if not all(p in subject for p in parts if len(p) > 1):  # an author's or a paper's name: not the subject
                 continue
