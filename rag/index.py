@@ -804,9 +804,9 @@ class PaperModelVectors:
             papers = catalog.at(range(start, start + len(block)))
             todo = [i for i, pid in enumerate(block) if pid not in reuse]
             # Sentences are embedded for the papers embedded, and for every paper the old generation has none of.
-            said = [i for i, pid in enumerate(block) if pid not in reuse or old_sentences is None]
-            said_texts = {i: answer_sentences(papers[i].abstract) for i in said}
-            texts = [paper_text(papers[i]) for i in todo] + [t for i in said for t in said_texts[i]]
+            sentences_of = {i: answer_sentences(papers[i].abstract) for i, pid in enumerate(block)
+                            if pid not in reuse or old_sentences is None}  # fmt: skip
+            texts = [paper_text(papers[i]) for i in todo] + [t for said in sentences_of.values() for t in said]
             vectors = embedder.embed(texts) if texts else []
             fresh = dict(zip(todo, vectors[: len(todo)], strict=True))
             rows = np.asarray(
@@ -818,8 +818,8 @@ class PaperModelVectors:
             sentence_out = sentence_out or RowWriter(folder / cls.SENTENCES, rows.shape[1])
             at = len(todo)
             for i, pid in enumerate(block):
-                if i in said_texts:
-                    n = len(said_texts[i])
+                if i in sentences_of:
+                    n = len(sentences_of[i])
                     block_rows = np.asarray(vectors[at : at + n], dtype=np.float32).reshape(n, rows.shape[1])
                     at += n
                 else:
@@ -827,7 +827,7 @@ class PaperModelVectors:
                 sentence_out.add(block_rows)
                 starts.append(starts[-1] + len(block_rows))
             if bar is not None:
-                bar.update(len(said))
+                bar.update(len(sentences_of))
             checkpoint("paper_model")
         for writer in (out, sentence_out):
             if writer is not None:
