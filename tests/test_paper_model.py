@@ -71,7 +71,7 @@ def test_rows_follow_the_catalog_and_only_changed_papers_are_embedded_again(tmp_
     assert new.matrix.shape == (8, 8)
 
 
-def said(n: int, edited: int | None = None) -> list[Paper]:
+def quotable(n: int, edited: int | None = None) -> list[Paper]:
     """Papers whose abstracts hold quotable sentences (30..600 characters), i + 1 of them for paper i."""
     return [Paper(paper_id=f"p{i}", title=f"Paper {i}",
                   abstract=" ".join(f"Sentence {j} of paper {i} says something worth quoting{' again' * (i == edited)}."
@@ -81,16 +81,16 @@ def said(n: int, edited: int | None = None) -> list[Paper]:
 
 def test_sentence_rows_follow_each_paper_and_are_copied_when_it_is_unchanged(tmp_path: Path) -> None:
     first = Counting()
-    old = write(tmp_path / "g1", said(4), first)
+    old = write(tmp_path / "g1", quotable(4), first)
     assert old.starts == [0, 1, 3, 6, 10] and old.sentences is not None and old.sentences.shape == (10, 8)
-    third = said(4)[2]
+    third = quotable(4)[2]
     rows = old.sentence_rows("p2")
     assert rows is not None
     np.testing.assert_allclose(rows, first.embed(answer_sentences(third.abstract)), rtol=1e-6)
 
     second = Counting()
-    new = write(tmp_path / "g2", said(5, edited=1), second, prev=tmp_path / "g1")
-    edited, added = said(5, edited=1)[1], said(5)[4]
+    new = write(tmp_path / "g2", quotable(5, edited=1), second, prev=tmp_path / "g1")
+    edited, added = quotable(5, edited=1)[1], quotable(5)[4]
     assert second.seen == [paper_text(edited), *answer_sentences(edited.abstract),  # batches of 3 papers
                            paper_text(added), *answer_sentences(added.abstract)]  # fmt: skip
     np.testing.assert_array_equal(new.sentence_rows("p3"), old.sentence_rows("p3"))  # copied
@@ -98,13 +98,13 @@ def test_sentence_rows_follow_each_paper_and_are_copied_when_it_is_unchanged(tmp
 
 
 def test_a_generation_without_sentence_rows_gets_them_and_keeps_its_paper_rows(tmp_path: Path) -> None:
-    write(tmp_path / "g1", said(3), Counting())
+    write(tmp_path / "g1", quotable(3), Counting())
     (tmp_path / "g1" / PaperModelVectors.SENTENCES).unlink()  # as written before the sentence rows
     older = PaperModelVectors.open(tmp_path / "g1")
     assert older is not None and older.sentences is None and older.sentence_rows("p0") is None
     again = Counting()
-    new = write(tmp_path / "g2", said(3), again, prev=tmp_path / "g1")
-    assert again.seen == [t for p in said(3) for t in answer_sentences(p.abstract)]  # no paper text again
+    new = write(tmp_path / "g2", quotable(3), again, prev=tmp_path / "g1")
+    assert again.seen == [t for p in quotable(3) for t in answer_sentences(p.abstract)]  # no paper text again
     assert new.starts == [0, 1, 3, 6]
 
 
