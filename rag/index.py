@@ -6,6 +6,8 @@ What one ingest stores, as one *generation* (data_dir/generations/<name>/):
 - paper vectors (Chroma collection `<prefix>_<key>_<gen>_p`): one title + abstract vector per paper;
 - sentence vectors (sentences.npy, sentences.texts, sentences.json): every abstract sentence an extractive answer
   may quote, so answering never embeds corpus text;
+- the paper model's vectors, when it is on (`PaperModelVectors`: paper_model.npy, paper_model_sentences.npy,
+  paper_model.json): each paper's title + abstract and each of those sentences again, by all-mpnet-base-v2;
 - catalog.sqlite (rag/catalog_store.py: the papers and their lookups), bm25/ (the keyword index, rag/keywords.py)
   and index.json (identity, collections, per-paper content hashes, counts).
 
