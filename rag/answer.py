@@ -90,10 +90,12 @@ class Answerer:
         best = max((h.dense_score or 0.0 for h in found.hits), default=0.0)
         # Words no paper uses: the corpus does not cover the question when nothing scores close, or whatever scores
         # close when one of them names something ("COBOL", "Yoshua Bengio": papers on other things do not answer).
-        absent = found.unmatched and (
-            best < self.settings.answer.absent_threshold or bool(names(found.unmatched, found.question))
-        )
-        if absent and not any(_exact(h, self.settings) for h in relevant):
+        named = names(found.unmatched, found.question, self.catalog.one_edit_from)
+        absent = found.unmatched and (best < self.settings.answer.absent_threshold or bool(named))
+        # No match on the question's other words covers a name no paper writes ("ALiBi compared with RoPE
+        # scaling": the RoPE papers match, ALiBi is in none of them).
+        covered = not named and any(_exact(h, self.settings) for h in relevant)
+        if absent and not covered:
             yield from _whole(self.absent(found))
             return
         if not relevant:

@@ -971,6 +971,18 @@ class Catalog:
         """Does any title or abstract use this lowercase word?"""
         return bool(self.store.rows("SELECT 1 FROM vocabulary WHERE word = ?", (word,)))
 
+    def one_edit_from(self, word: str) -> bool:
+        """Is a title or abstract word one edit (a letter dropped, added, changed or two swapped) from this
+        lowercase word? "hallucinatons" is "hallucinations" misspelt."""
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        near = {a + b[1:] for a, b in splits if b}
+        near |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        near |= {a + c + b[1:] for a, b in splits if b for c in letters}
+        near |= {a + c + b for a, b in splits for c in letters}
+        near.discard(word)
+        return bool(self.store.rows_in("SELECT 1 FROM vocabulary WHERE word IN ({})", sorted(near)))
+
     def word_df(self, word: str) -> int:
         """How many papers use this lowercase word in their title or abstract."""
         row = self.store.rows("SELECT df FROM vocabulary WHERE word = ?", (word,))

@@ -3,7 +3,7 @@
 Three checks, all deterministic:
 - `absent`: the question's subject words that no paper of the corpus contains (from the keyword index's
   vocabulary, computed by the retriever); when the subject hinges on them, the answer says so;
-- `names`: which of those absent words are named things ("COBOL", "GPT-5", "Yoshua Bengio"): a question about a
+- `names`: which of those absent words are named things ("COBOL", "Toolformer", "Yoshua Bengio"): a question about a
   named thing no paper mentions is not answered from papers about something else, however close they score;
 - `detail_stated`: a question asking for a specific detail (a count, a number, a dataset, a command) against
   the quoted evidence: when the evidence holds no such thing, the answer says the abstracts do not state it.
@@ -12,6 +12,8 @@ Three checks, all deterministic:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import cache
 
 from rag.catalog_store import NAME_TOKEN
 
@@ -31,6 +33,9 @@ NUMERIC = re.compile(
     re.I,
 )
 
+
+# Shorter words one edit from a corpus word are as likely names ("ReFL", "ASAM") as misspellings.
+MISSPELT_MIN_CHARS = 6
 
 # What "which <...> did X use" names when it asks for models: read here and by the understanding stage's cue.
 MODEL_NOUNS = r"llms?|models?|backbones?|architectures?|checkpoints?|versions?"
@@ -63,15 +68,43 @@ def detail_stated(detail: str, evidence: list[str], question: str = "") -> bool:
     return bool(re.search(rf"\b{re.escape(d.split()[-1].rstrip('s'))}", text, re.I))
 
 
-def names(words: list[str], question: str) -> list[str]:
-    """The words (as the question spells them) that name something: spelt as a coined name (the catalog's
-    NAME_TOKEN: an acronym, letters with digits, inner capitals: "COBOL", "GPT-5", "TarFlow"; a capitalised word
-    alone, "Sun", is not), or part of a run of two or more capitalised words after the question's first word
-    ("Yoshua Bengio", "Champions League")."""
+def names(words: list[str], question: str, misspelt: Callable[[str], bool] = lambda w: False) -> list[str]:
+    """The words (as the question spells them) that name something:
+    - spelt as a coined name (the catalog's NAME_TOKEN: an acronym, letters with digits, inner capitals: "COBOL",
+      "GPT-5", "TarFlow");
+    - a part of a hyphenated coined name ("Shepherd" of "Math-Shepherd");
+    - capitalised, not starting a sentence, and not an English word ("Toolformer", "Bitcoin"; "Sun", "Japan" are);
+    - part of a run of two or more capitalised words after the question's first word ("Yoshua Bengio");
+    except, in the last three cases, a corpus word misspelt (`misspelt`: "Hallucinatons" of a title asked about).
+    """
     tokens = re.findall(r"[\w'-]+", question)
     runs = set()
     for i, tok in enumerate(tokens[1:], 1):
         near = [tokens[j] for j in (i - 1, i + 1) if 1 <= j < len(tokens)]
         if tok[:1].isupper() and any(t[:1].isupper() for t in near):
             runs.add(tok)
-    return [w for w in words if NAME_TOKEN.fullmatch(w) or w in runs]
+    coined = {part for m in NAME_TOKEN.finditer(question) for part in m.group(0).split("-")}
+    english = english_words()
+    # A sentence's first word is capitalised whatever it is ("Chatbots botch ...").
+    starts = {m.group(1) for m in re.finditer(r"(?:^|[.!?:]\s+)[\"'(]?([\w'-]+)", question)}
+
+    def unusual(w: str) -> bool:
+        foreign = w[:1].isupper() and w not in starts and bool(english) and w.lower() not in english
+        return (w in runs or w in coined or foreign) and not (len(w) >= MISSPELT_MIN_CHARS and misspelt(w.lower()))
+
+    return [w for w in words if NAME_TOKEN.fullmatch(w) or unusual(w)]
+
+
+@cache
+def english_words() -> frozenset[str]:
+    """Ordinary English: the whole words of MiniLM's WordPiece vocabulary (30,522 pieces learnt from Wikipedia and
+    books, shipped with the embedder's package). A word it keeps whole ("sun", "japan", "byzantine") is common
+    enough to be written in lay questions; a coined name ("Toolformer", "Mirostat") it splits into pieces. Empty
+    when the package is not installed: the rule is then off."""
+    from rag.embed import minilm_dir
+
+    try:
+        lines = (minilm_dir() / "vocab.txt").read_text(encoding="utf-8").split()
+    except (ImportError, OSError):
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha() and w.islower())

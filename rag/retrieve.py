@@ -123,6 +123,7 @@ ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
 COMPOUND_NAME = re.compile(r"\b[A-Z][A-Za-z]*(?:-[A-Za-z]+)*-[A-Z][A-Za-z]*\b")
 COMPOUND_SCAN_MAX = 500  # papers holding its rarest part, read to look for the compound; more: taken as used
 COMPOUND_MAX_CHARS = 40
+SPELT_OUT_DEPTH = 10  # the best papers read for an absent acronym written out
 ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", "a", "an"}
 
 
@@ -578,9 +579,13 @@ class Retriever:
             hits=hits,
             timings_ms=timings,
             analysis=analysis,
-            unmatched=as_asked(self.unmatched(analysis.topic), analysis.question)
+            unmatched=[
+                w
+                for w in as_asked(self.unmatched(analysis.topic), analysis.question)
+                if not spelt_out(w, [self.catalog.by_id[h.paper_id] for h in hits[:SPELT_OUT_DEPTH]])
+            ]
             + self.unmatched_names(analysis.question, analysis.topic)
-            if r.mode == "hybrid" and analysis.intent == "topical"
+            if r.mode == "hybrid" and analysis.intent in ("topical", "comparison")
             else [],
             lay=lay_question,
             query_vector=vector,
@@ -601,6 +606,19 @@ def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | N
         dates = [p.value for p in periods]
         return (filters or Filters()).model_copy(update={"dates": dates}), True, names
     return filters, False, names
+
+
+def spelt_out(word: str, papers: list[Paper]) -> bool:
+    """Is the acronym written out in one of these papers, its letters the initials of consecutive words ("MCMC":
+    "Markov chain Monte Carlo")? Four letters or more: three letters spell words by chance."""
+    letters = word.removesuffix("s")
+    if len(letters) < 4 or not letters.isupper() or not letters.isalpha():
+        return False
+    for paper in papers:
+        initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", f"{paper.title}. {paper.abstract}"))
+        if letters.lower() in initials.lower():
+            return True
+    return False
 
 
 def as_asked(words: list[str], question: str) -> list[str]:

@@ -166,6 +166,32 @@ def test_a_hyphenated_name_no_paper_writes_is_refused_and_named(built_engine: En
 
 
 @pytest.mark.parametrize(
+    ("question", "name"),
+    [("How does ALiBi compare with rotary position embeddings for long contexts?", "ALiBi"),  # a comparison
+     ("How does Toolformer teach a language model to call tools?", "Toolformer"),  # not an English word
+     ("Do large language models trained on Bitcoin prices predict crashes?", "Bitcoin")],
+)  # fmt: skip
+def test_a_name_no_paper_writes_is_refused_though_its_other_words_match(
+    built_engine: Engine, question: str, name: str
+) -> None:
+    """The other words match papers by keywords ("rotary position embeddings", "language model"): that does not
+    make the corpus cover a name no paper writes."""
+    assert any("bm25" in h.scores for h in built_engine.search(question).hits[:3])
+    a = built_engine.ask(question)
+    assert a.refused and name in a.missing and a.citations == [] and a.related
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What does Measuring Language Model Hallucinatons Through Distributional Correctness propose?",  # a typo
+     "Which papers use MCMC for Bayesian inference?"],  # an acronym a paper writes out: "Markov Chain Monte Carlo"
+)  # fmt: skip
+def test_a_misspelt_word_or_an_acronym_written_out_is_not_an_absent_name(built_engine: Engine, question: str) -> None:
+    a = built_engine.ask(question)
+    assert not a.refused and a.citations and not a.missing
+
+
+@pytest.mark.parametrize(
     "question",
     ["Which papers study Mixture-of-Experts routing?",  # written "mixture of experts" / "mixture-of-experts"
      "What is Classifier-Free Guidance?", "Which Vision-Language models hallucinate less?",

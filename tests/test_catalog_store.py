@@ -196,6 +196,9 @@ def test_titles_ids_tokens_and_vocabulary(papers: list[Paper], catalog: Catalog)
     assert catalog.token_papers("tarflow")[0] == 1 and catalog.token_papers("nosuchname") == (0, [])
     vocab = {w for p in papers for w in re.findall(r"[a-z0-9]+", f"{p.title} {p.abstract}".lower())}
     assert all(catalog.uses_word(w) for w in list(vocab)[:300]) and not catalog.uses_word("whcih")
+    for word in ("hallucinatons", "wasserstien", "estimaters", "hallucinationss"):  # dropped, swapped, changed, added
+        assert catalog.one_edit_from(word), word
+    assert not catalog.one_edit_from("toolformer") and not catalog.one_edit_from("mirostat")
     titled = [p for p in papers if not p.title_derived]
     df = Counter(w for p in titled for w in set(fold(p.title).split()) if len(w) > 2)
     assert catalog.titled_count() == len(titled) and catalog.title_df(df) == dict(df)

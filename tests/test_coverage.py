@@ -10,14 +10,25 @@ from rag.understand import detail_asked
 
 CASES = [
     # (absent words as the question spells them, question, the ones that name something)
-    (["COBOL", "Fortran"], "Is there a paper fine-tuning LLMs to write COBOL or Fortran code?", ["COBOL"]),
+    (["COBOL", "Fortran"], "Is there a paper fine-tuning LLMs to write COBOL or Fortran code?", ["COBOL", "Fortran"]),
     (["Yoshua", "Bengio"], "Which papers were written by Yoshua Bengio?", ["Yoshua", "Bengio"]),
     (["GPT-5"], "How does GPT-5 do on math benchmarks?", ["GPT-5"]),
     (["ResNet-50"], "Can these models beat ResNet-50?", ["ResNet-50"]),
     (["Champions", "League"], "Which club won the Champions League?", ["Champions", "League"]),
     (["LDPC"], "Are LDPC decoders learned with belief propagation?", ["LDPC"]),
+    # a capitalised word that is not English, a part of a hyphenated coined name
+    (["Toolformer"], "How does Toolformer decide when to call an API?", ["Toolformer"]),
+    (["Bitcoin", "cryptocurrency"], "Which models trade Bitcoin or another cryptocurrency?", ["Bitcoin"]),
+    (["Mirostat"], "What does the corpus say about min-p sampling or Mirostat?", ["Mirostat"]),
+    (["Shepherd"], "How does Math-Shepherd label process rewards?", ["Shepherd"]),
+    (["Quiet"], "What does the theory say about Quiet-STaR rationales?", ["Quiet"]),
     # everyday words, capitalised or not, name nothing
     (["trips", "Sun", "locked"], "Worlds whose trips around the Sun are locked in step?", []),
+    (["Toolformers"], "Toolformers: how do they decide when to call an API?", []),  # a sentence starts capitalised
+    (["hit", "Earth"], "Where do the particles that hit Earth from space come from?", []),
+    (["visa", "Japan", "passport"], "Do I need a visa for Japan on a US passport?", []),
+    (["chatbots", "French"], "Is there a paper on chatbots written in French?", []),
+    (["quiet"], "Is a quiet model a safe model?", []),
     (["Chatbots", "botch"], "Chatbots botch the last digit of a product: why?", []),
     (["wobbly", "film", "crew"], "Can a film crew fix wobbly footage?", []),
     (["sourdough", "bread"], "What is a good recipe for sourdough bread?", []),
@@ -28,6 +39,16 @@ CASES = [
 @pytest.mark.parametrize(("words", "question", "named"), CASES, ids=lambda x: str(x)[:40])
 def test_which_absent_words_name_something(words: list[str], question: str, named: list[str]) -> None:
     assert names(words, question) == named
+
+
+def test_a_misspelt_corpus_word_is_not_a_name() -> None:
+    """ "Hallucinatons" of a title asked about is one edit from a corpus word: a typo, not an absent name. A coined
+    name keeps its spelling ("MiniLLM", one edit from "MiniLM"), and a short word is as likely a name ("ReFL")."""
+    question = "What does Measuring Language Model Hallucinatons Through Distributional Correctness propose?"
+    assert names(["Hallucinatons"], question) == ["Hallucinatons"]
+    assert names(["Hallucinatons"], question, misspelt=lambda w: w == "hallucinatons") == []
+    assert names(["MiniLLM"], "How does MiniLLM distil LLMs?", misspelt=lambda w: True) == ["MiniLLM"]
+    assert names(["Coq"], "Are proofs checked in Coq?", misspelt=lambda w: True) == ["Coq"]
 
 
 DETAILS = [

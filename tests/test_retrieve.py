@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag.engine import Engine
-from rag.models import Message
-from rag.retrieve import Filters, strongest_named
+from rag.models import Message, Paper
+from rag.retrieve import Filters, spelt_out, strongest_named
 
 
 def top_titles(engine: Engine, q: str, k: int = 5, **kw) -> list[str]:
@@ -180,3 +180,14 @@ def test_an_author_with_more_papers_than_the_cap_keeps_the_same_head(built_engin
     full = built_engine.search(q, k=1).hits
     capped = _engine_with(built_engine, candidates=2).search(q, k=1).hits  # cap max(2, 2k) = 2
     assert "Video Stabilization" in full[0].title and capped[0].paper_id == full[0].paper_id
+
+
+@pytest.mark.parametrize(
+    ("word", "spelt"),
+    [("MCMC", True), ("MCMCs", True), ("SGLD", True), ("ASAM", False),  # "Adapters for Segment Anything Models"
+     ("CTC", False), ("McMC", False)],  # three letters spell words by chance; not an acronym
+)  # fmt: skip
+def test_an_acronym_is_spelt_out_by_the_initials_of_consecutive_words(word: str, spelt: bool) -> None:
+    abstract = "We sample with Markov chain Monte Carlo and stochastic gradient Langevin dynamics. Cats trot calmly."
+    paper = Paper(paper_id="p1", title="Adapters for Segment Anything Models", abstract=abstract)
+    assert spelt_out(word, [paper]) is spelt
