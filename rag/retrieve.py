@@ -263,6 +263,13 @@ class Retriever:
         span = max(1e-6, r.bm25_trust_full - r.bm25_trust_floor)
         return ranked, min(1.0, max(0.0, (coverage - r.bm25_trust_floor) / span))
 
+    def absent(self, analysis: QueryAnalysis, hits: list[Hit]) -> list[str]:
+        """What the question's subject names that no paper writes: its words no paper contains, as the question
+        spells them, but an acronym one of the best papers writes out; then its hyphenated names no paper writes."""
+        best = [f"{h.title}. {h.abstract}" for h in hits[:SPELT_OUT_DEPTH]]
+        words = [w for w in as_asked(self.unmatched(analysis.topic), analysis.question) if not spelt_out(w, best)]
+        return words + self.unmatched_names(analysis.question, analysis.topic)
+
     def unmatched(self, topic: str) -> list[str]:
         """The subject words no paper contains (after stemming, as keyword search sees them)."""
         words = [w for w in dict.fromkeys(topic.split()) if len(w) > 2 and not any(c.isdigit() for c in w)]
@@ -579,12 +586,7 @@ class Retriever:
             hits=hits,
             timings_ms=timings,
             analysis=analysis,
-            unmatched=[
-                w
-                for w in as_asked(self.unmatched(analysis.topic), analysis.question)
-                if not spelt_out(w, [self.catalog.by_id[h.paper_id] for h in hits[:SPELT_OUT_DEPTH]])
-            ]
-            + self.unmatched_names(analysis.question, analysis.topic)
+            unmatched=self.absent(analysis, hits)
             if r.mode == "hybrid" and analysis.intent in ("topical", "comparison")
             else [],
             lay=lay_question,
@@ -608,17 +610,13 @@ def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | N
     return filters, False, names
 
 
-def spelt_out(word: str, papers: list[Paper]) -> bool:
-    """Is the acronym written out in one of these papers, its letters the initials of consecutive words ("MCMC":
+def spelt_out(word: str, texts: list[str]) -> bool:
+    """Is the acronym written out in one of these texts, its letters the initials of consecutive words ("MCMC":
     "Markov chain Monte Carlo")? Four letters or more: three letters spell words by chance."""
     letters = word.removesuffix("s")
     if len(letters) < 4 or not letters.isupper() or not letters.isalpha():
         return False
-    for paper in papers:
-        initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", f"{paper.title}. {paper.abstract}"))
-        if letters.lower() in initials.lower():
-            return True
-    return False
+    return any(letters.lower() in "".join(w[0] for w in re.findall(r"[A-Za-z]+", t)).lower() for t in texts)
 
 
 def as_asked(words: list[str], question: str) -> list[str]:

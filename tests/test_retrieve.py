@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.engine import Engine
-from rag.models import Message, Paper
+from rag.models import Message
 from rag.retrieve import Filters, spelt_out, strongest_named
 
 
@@ -188,6 +188,8 @@ def test_an_author_with_more_papers_than_the_cap_keeps_the_same_head(built_engin
      ("CTC", False), ("McMC", False)],  # three letters spell words by chance; not an acronym
 )  # fmt: skip
 def test_an_acronym_is_spelt_out_by_the_initials_of_consecutive_words(word: str, spelt: bool) -> None:
-    abstract = "We sample with Markov chain Monte Carlo and stochastic gradient Langevin dynamics. Cats trot calmly."
-    paper = Paper(paper_id="p1", title="Adapters for Segment Anything Models", abstract=abstract)
-    assert spelt_out(word, [paper]) is spelt
+    text = (
+        "Adapters for Segment Anything Models. "
+        "We sample with Markov chain Monte Carlo and stochastic gradient Langevin dynamics. Cats trot calmly."
+    )
+    assert spelt_out(word, [text]) is spelt
