@@ -142,13 +142,15 @@ DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
 # A subject the question rules out: "not about images", "that do not use reinforcement learning", "other than
 # TarFlow". Only a negated verb of aboutness counts: "does not improve reasoning" is a finding asked about, and
 # "without backpropagation" is the subject itself ("fine-tuning without backpropagation"), so neither is here.
+# A ruled-out subject's words: up to punctuation, but a parenthesis inside it is kept ("hidden (latent) variables").
+SUBJECT = r"(?:[^,.;:?!()]|\([^()]*\))+"
 NEGATED = _cue(
     r"(?:\b(?:that|which|who|but|and)\s+)?"  # the connective goes with the clause: "papers that are not about X"
     r"\b(?:(?:do|does|did|are|is|were|was)\s*(?:not|n't)\s+|not\s+)(?:about|on|using|use|uses|involving|involve|"
     r"study|studying|focus(?:ed|ing)?\s+on|address|addressing|based\s+on|related\s+to|concerned\s+with|concerning|"
     r"apply|applying|employ|employing|rely\s+on|relying\s+on|deal\s+with|dealing\s+with|cover|covering|"
-    r"mention|mentioning|propose|proposing)\s+(?P<x>[^,.;:?!()]+)"
-    r"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|besides|but\s+not)\s+(?P<y>[^,.;:?!()]+)"
+    rf"mention|mentioning|propose|proposing)\s+(?P<x>{SUBJECT})"
+    rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|besides|but\s+not)\s+(?P<y>{SUBJECT})"
 )
 # "other than", "except", "but not" rule a subject out only in a question asking for papers: in "optimize something
 # other than the average return" or "general but not robust" they describe the subject instead.
@@ -162,7 +164,16 @@ NEGATED_END = _cue(
     r"about|on)\b"
 )
 # A second ruled-out subject: "not about debating [or voting]".
-NEGATED_OR = _cue(r"\s+(?:or|nor)\s+(?:about\s+|on\s+)?(?P<z>[^,.;:?!()]+)")
+NEGATED_OR = _cue(rf"\s+(?:or|nor)\s+(?:about\s+|on\s+)?(?P<z>{SUBJECT})")
+# More ruled-out subjects as a list: "not about evicting tokens[ from the cache, quantizing it, or diffusion LMs]".
+# What follows the first subject before the comma may only be its own prepositional phrase: in "not about RL study
+# robots, planning or games" the list is what the papers study. A clause after the comma ("..., whether variational or
+# Monte Carlo") describes the subject instead.
+LIST_BREAK = r"(?:and|or|nor|whether|which|that|who|where|when|while|such|like|including|especially|e\.g)\b"
+NEGATED_LIST = _cue(
+    r"(?:\s+(?:from|in|of|for|with|to|on|by)\s+[^,.;:?!()]*?)?"
+    rf"(?P<items>(?:,\s+(?!{LIST_BREAK}){SUBJECT}?)+),?\s+(?:or|nor)\s+(?:about\s+|on\s+)?(?P<z>{SUBJECT})"
+)
 # "excluding work on vision": the ruled-out subject is "vision".
 NEGATED_LEAD = _cue(r"^(?:(?:the|a|an|any|those|ones|papers?|works?|studies|articles?)\s+)*(?:on|about|in)\s+")
 
@@ -189,6 +200,12 @@ def without_negations(text: str) -> tuple[str, list[str]]:
                 break
             subjects.append(subject)
             end_at = alt.start("z") + len(phrase)
+        if listed := NEGATED_LIST.match(text, end_at):  # "not about X, Y, or Z"
+            items = [_subject(_subject_end(i)) for i in listed.group("items").split(",")[1:]]
+            last = _subject_end(listed.group("z"))
+            if all(items) and (subject := _subject(last)):
+                subjects += [*items, subject]
+                end_at = listed.start("z") + len(last)
         if after := re.match(r"\s+(?:and|but)\b", text[end_at:], re.I):  # "papers not on X but on Y"
             end_at += after.end()
         spans.append((m.start(), end_at))
@@ -203,7 +220,7 @@ def _subject_end(phrase: str) -> str:
 
 
 def _subject(phrase: str) -> str:
-    words = [w for w in phrase.split() if w.lower() not in ("the", "a", "an", "any")][:6]
+    words = [w for w in re.sub(r"[()]", " ", phrase).split() if w.lower() not in ("the", "a", "an", "any")][:6]
     return " ".join(words) if words and topic_of(" ".join(words), []) else ""
 
 

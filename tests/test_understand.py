@@ -86,6 +86,18 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      ["simulation", "reinforcement learning"], "Which robotics papers, from 2024?"),
     ("Which diffusion papers aren't about images or video and were published in 2024?", ["images", "video"],
      "Which diffusion papers were published in 2024?"),
+    ("Which papers on KV caching are not about evicting tokens from the cache, quantizing it, or diffusion LMs?",
+     ["evicting tokens", "quantizing it", "diffusion LMs"], "Which papers on KV caching?"),
+    ("Which vision papers are not about images, video or 3D scenes?", ["images", "video", "3D scenes"],
+     "Which vision papers?"),
+    ("Which causal discovery papers are not about hidden (latent) variables?", ["hidden latent variables"],
+     "Which causal discovery papers?"),
+    # a list after the ruled-out subject that is not part of it
+    ("Which papers not about RL study robots, planning or games?", ["RL"],
+     "Which papers study robots, planning or games?"),
+    ("Which papers are not about images, and what do they find?", ["images"], "Which papers, and what do they find?"),
+    ("Which papers are not about inference algorithms, whether variational or Monte Carlo?",
+     ["inference algorithms"], "Which papers, whether variational or Monte Carlo?"),
     # not a ruled-out subject
     ("How do language models handle languages other than English?", [],
      "How do language models handle languages other than English?"),
