@@ -218,7 +218,7 @@ class Retriever:
           a question about one finding matches, where the whole abstract's vector also carries everything else."""
         embedder, stored = self.index.paper_embedder, self.index.paper_model_vectors()
         if embedder is None or stored is None:
-            return Ranked([], lambda pid: None), Ranked([], lambda pid: None)
+            return Ranked.empty(), Ranked.empty()
         q = np.asarray(embedder.embed_query(query), dtype=np.float32)
         sims = stored.matrix @ q
         keep = allowed.mask if allowed is not None else None
@@ -491,7 +491,7 @@ class Retriever:
             model_sims, model_sentences = (
                 self.paper_model(standalone, allowed)
                 if share > 0 or r.paper_model_sentence_weight > 0
-                else (Ranked([], lambda pid: None), Ranked([], lambda pid: None))
+                else (Ranked.empty(), Ranked.empty())
             )
             share = share if model_sims else 0.0
             timings["paper_model"], t0 = _ms(t0), time.perf_counter()

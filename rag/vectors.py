@@ -73,6 +73,11 @@ class Ranked(dict[str, V]):
         super().__init__(best)
         self._lookup = lookup
 
+    @classmethod
+    def empty(cls) -> Ranked[Any]:
+        """A channel with no paper (its vectors absent or the channel off)."""
+        return cls([], lambda pid: None)
+
     def _fill(self, key: object) -> bool:
         if dict.__contains__(self, key):
             return True
@@ -219,7 +224,7 @@ class VectorCache:
         Holds the `top` best (allowed) papers; any other allowed paper's chunks are computed on lookup. `allowed`:
         paper ids, or a mask over `paper_ids` (`keep_at`)."""
         if not len(self.chunk_ids):
-            return Ranked([], lambda pid: None)
+            return Ranked.empty()
         q = np.asarray(vector, dtype=np.float32)
         keep = allowed if isinstance(allowed, np.ndarray) else self._mask(allowed, self._pos, len(self.paper_ids))
         if self.prefilter and self.prefilter < len(self.paper_ids) and self.paper_index:
@@ -361,7 +366,7 @@ class VectorCache:
         any other paper's computed on lookup. `among` (paper matrix rows): the best are picked from these only,
         a product over them instead of every paper."""
         if not self.paper_index:
-            return Ranked([], lambda pid: None)
+            return Ranked.empty()
         q = np.asarray(vector, dtype=np.float32)
         keep = self._mask(allowed, self.paper_index, len(self.paper_order))
         if among is None:
