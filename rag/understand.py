@@ -150,7 +150,14 @@ NEGATED = _cue(
     r"study|studying|focus(?:ed|ing)?\s+on|address|addressing|based\s+on|related\s+to|concerned\s+with|concerning|"
     r"apply|applying|employ|employing|rely\s+on|relying\s+on|deal\s+with|dealing\s+with|cover|covering|"
     rf"mention|mentioning|propose|proposing)\s+(?P<x>{SUBJECT})"
-    rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|besides|but\s+not)\s+(?P<y>{SUBJECT})"
+    rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|aside\s+from|besides|but\s+not|not\s+counting"
+    rf"|(?:leaving|setting|putting)\s+aside)\s+(?P<y>{SUBJECT})"
+    # "papers on medical imaging [that are not / aren't] surveys": the papers asked for are not a kind of paper. Only
+    # with the papers as the verb's subject: in "papers showing that models are not robust" it is a finding.
+    r"|\b(?:papers?|works?|studies|articles?|ones)(?:\s+(?:on|about|in|from|for|with|of|using)\s+"
+    r"(?:(?!\b(?:whether|that|which|if|why|how|when|what|who)\b)[^,.;:?!()])*?)?"
+    r"(?P<copula>\s+(?:that\s+|which\s+)?(?:are|were|is|was)\s*(?:not|n't)\s+)(?:(?:a|an)\s+)?"
+    rf"(?!(?:about|on|in|from|by|published|accepted|peer|available|open|released|listed|related|based)\b)(?P<w>{SUBJECT})"
 )
 # "other than", "except", "but not" rule a subject out only in a question asking for papers: in "optimize something
 # other than the average return" or "general but not robust" they describe the subject instead.
@@ -160,7 +167,8 @@ ASKS_FOR_PAPERS = _cue(r"\b(papers?|works?|studies|articles?|publications?|prepr
 # Where the ruled-out subject ends: "not about images [and] published in 2024".
 NEGATED_END = _cue(
     r"\s+(?:and|or|but|that|which|who|whose|while|where|when|in|from|since|by|published|accepted|written|"
-    r"released|during|before|after|study|studies|propose|proposes|use|uses|are|is|were|was|do|does|did|have|has|"
+    r"released|came|come|appeared|during|before|after|study|studies|propose|proposes|use|uses|are|is|were|was|do|does|"
+    r"did|have|has|"
     r"about|on)\b"
 )
 # A second ruled-out subject: "not about debating [or voting]".
@@ -174,8 +182,12 @@ NEGATED_LIST = _cue(
     r"(?:\s+(?:from|in|of|for|with|to|on|by)\s+[^,.;:?!()]*?)?"
     rf"(?P<items>(?:,\s+(?!{LIST_BREAK}){SUBJECT}?)+),?\s+(?:or|nor)\s+(?:about\s+|on\s+)?(?P<z>{SUBJECT})"
 )
-# "excluding work on vision": the ruled-out subject is "vision".
-NEGATED_LEAD = _cue(r"^(?:(?:the|a|an|any|those|ones|papers?|works?|studies|articles?)\s+)*(?:on|about|in)\s+")
+# "excluding work on vision": the ruled-out subject is "vision"; "excluding the one where people curate samples":
+# "people curate samples".
+NEGATED_LEAD = _cue(
+    r"^(?:(?:the|a|an|any|those|ones?|papers?|works?|studies|articles?)\s+)*"
+    r"(?:on|about|in|(?:in\s+)?(?:that|which|where|who|whose))\s+"
+)
 
 
 def without_negations(text: str) -> tuple[str, list[str]]:
@@ -183,7 +195,7 @@ def without_negations(text: str) -> tuple[str, list[str]]:
     subjects: list[str] = []
     spans: list[tuple[int, int]] = []
     for m in NEGATED.finditer(text):
-        group = "x" if m.group("x") is not None else "y"
+        group = next(g for g in ("x", "y", "w") if m.group(g) is not None)
         if group == "y" and not ASKS_FOR_PAPERS.search(text):
             continue
         start = m.start(group)
@@ -208,10 +220,12 @@ def without_negations(text: str) -> tuple[str, list[str]]:
                 end_at = listed.start("z") + len(last)
         if after := re.match(r"\s+(?:and|but)\b", text[end_at:], re.I):  # "papers not on X but on Y"
             end_at += after.end()
-        spans.append((m.start(), end_at))
+        spans.append((m.start("copula") if group == "w" else m.start(), end_at))
     for a, b in reversed(spans):
         text = text[:a].rstrip() + " " + text[b:].lstrip()
-    return re.sub(r"\s+([?.!,])", r"\1", text).strip(), subjects
+    # "Leaving aside X, which papers ...": the cut leaves the comma at the start.
+    text = re.sub(r",\s*([?.!])", r"\1", re.sub(r"\s+([?.!,])", r"\1", text))  # "papers on X, [excluding Y]?"
+    return text.strip().lstrip(",;: "), subjects
 
 
 def _subject_end(phrase: str) -> str:

@@ -92,6 +92,22 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      "Which vision papers?"),
     ("Which causal discovery papers are not about hidden (latent) variables?", ["hidden latent variables"],
      "Which causal discovery papers?"),
+    # a kind of paper ruled out by "are not" / "aren't", with the papers as the verb's subject
+    ("Which papers on transformers are not surveys?", ["surveys"], "Which papers on transformers?"),
+    ("Which works on reinforcement learning aren't theoretical?", ["theoretical"],
+     "Which works on reinforcement learning?"),
+    ("Which robotics papers that are not benchmarks came out in 2024?", ["benchmarks"],
+     "Which robotics papers came out in 2024?"),
+    # "leaving aside", "setting aside", "not counting"
+    ("Setting aside diffusion, which generative model papers are there?", ["diffusion"],
+     "which generative model papers are there?"),
+    ("Which quantization papers are there, not counting the surveys?", ["surveys"],
+     "Which quantization papers are there?"),
+    # the ruled-out subject as a relative clause: "the one(s) where / that ..."
+    ("Which papers study model collapse, excluding the ones that curate the training data?",
+     ["curate training data"], "Which papers study model collapse?"),
+    ("Which privacy papers are there, other than the one where clients train a shared model?",
+     ["clients train shared model"], "Which privacy papers are there?"),
     # a list after the ruled-out subject that is not part of it
     ("Which papers not about RL study robots, planning or games?", ["RL"],
      "Which papers study robots, planning or games?"),
@@ -118,6 +134,11 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
     ("Is a model that is not calibrated still useful?", [], "Is a model that is not calibrated still useful?"),
     ("Is a model that is not calibrated or robust still useful?", [],
      "Is a model that is not calibrated or robust still useful?"),
+    ("Which papers show that language models are not robust?", [],
+     "Which papers show that language models are not robust?"),
+    ("Which papers ask whether LLMs are not calibrated?", [], "Which papers ask whether LLMs are not calibrated?"),
+    ("Which papers are not in the corpus?", [], "Which papers are not in the corpus?"),
+    ("Which papers are not published yet?", [], "Which papers are not published yet?"),
 ]  # fmt: skip
 
 
