@@ -171,11 +171,21 @@ LAY_TERMS: list[tuple[re.Pattern[str], str]] = [(re.compile(rf"\b(?:{p})\b", re.
 def lay_terms(text: str) -> list[str]:
     """The technical terms the text's everyday words stand for, each once, in table order; none the text already
     uses ("detecting hallucinations" needs no "hallucination", and no second embedding)."""
+    return lay_reading(text)[0]
+
+
+def lay_reading(text: str) -> tuple[list[str], list[str]]:
+    """One pass of the table over the text: `lay_terms`, and the text's words that some row translates (lower-cased,
+    "chatbot" of "a chatbot's answers"). Those words are stand-ins: that no abstract writes "chatbot" does not make
+    it a subject the corpus lacks, since the abstracts write what it stands for."""
     low = text.lower()
-    return list(
-        dict.fromkeys(
-            terms
-            for pattern, terms in LAY_TERMS
-            if pattern.search(text) and not all(w[:6] in low for w in terms.lower().split())
-        )
-    )
+    terms: list[str] = []
+    words: list[str] = []
+    for pattern, row_terms in LAY_TERMS:
+        spans = list(pattern.finditer(text))
+        if not spans:
+            continue
+        if not all(w[:6] in low for w in row_terms.lower().split()):
+            terms.append(row_terms)
+        words += [w for m in spans for w in re.findall(r"[\w-]+", m.group(0).lower())]
+    return list(dict.fromkeys(terms)), list(dict.fromkeys(words))

@@ -220,6 +220,11 @@ class QueryAnalysis(BaseModel):
         description="Technical terms the question's everyday words stand for ('chatbots' -> 'large language "
         "models'; rag/lay.py), added to what dense search embeds.",
     )
+    lay_words: list[str] = Field(
+        default_factory=list,
+        description="The question's everyday words that stand for those terms ('chatbot'): not a subject the corpus "
+        "lacks when no abstract writes them.",
+    )
 
     def of_kind(self, kind: EntityKind, confident: bool = True) -> list[Entity]:
         return [e for e in self.entities if e.kind == kind and (e.confidence >= CONFIDENT or not confident)]

@@ -265,8 +265,10 @@ class Retriever:
 
     def absent(self, analysis: QueryAnalysis, hits: list[Hit]) -> list[str]:
         """What the question's subject names that no paper writes: its words no paper contains, as the question
-        spells them, but an acronym one of the best papers writes out; then its hyphenated names no paper writes."""
-        words = as_asked(self.unmatched(analysis.topic), analysis.question)
+        spells them, but an acronym one of the best papers writes out or an everyday word standing for a term the
+        abstracts use ("chatbot"); then its hyphenated names no paper writes."""
+        stand_ins = set(analysis.lay_words)
+        words = [w for w in as_asked(self.unmatched(analysis.topic), analysis.question) if w.lower() not in stand_ins]
         if words:  # most questions have none: the best papers' texts are joined only for those that do
             best = [f"{h.title}. {h.abstract}" for h in hits[:SPELT_OUT_DEPTH]]
             words = [w for w in words if not spelt_out(w, best)]

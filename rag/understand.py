@@ -25,7 +25,7 @@ from rapidfuzz.distance import OSA
 from rag.catalog import Catalog, NameMatch
 from rag.catalog_store import CAPITALISED, NAME_TOKEN
 from rag.coverage import MODEL_NOUNS
-from rag.lay import lay_terms
+from rag.lay import lay_reading
 from rag.models import CONFIDENT, Entity, EntityKind, Fact, Intent, Message, QueryAnalysis
 from rag.rewrite import condense, papers_named
 from rag.text import fold
@@ -504,7 +504,8 @@ class Understander:
             analysis.detail = detail_asked(asked)
             analysis.unknown_title = unknown_title
         if route.intent == "topical" or (route.intent.startswith("list_") and analysis.topic):  # what dense ranks by
-            analysis.lay_terms = lay_terms(analysis.topic if route.intent != "topical" else asked)
+            read = analysis.topic if route.intent != "topical" else asked
+            analysis.lay_terms, analysis.lay_words = lay_reading(read)
         return analysis
 
     def _unknown_title(self, title: str | None, entities: list[Entity]) -> str | None:

@@ -181,6 +181,13 @@ def test_a_name_no_paper_writes_is_refused_though_its_other_words_match(
     assert a.refused and name in a.missing and a.citations == [] and a.related
 
 
+def test_an_everyday_word_standing_for_a_term_is_not_absent(built_engine: Engine) -> None:
+    """No abstract writes "chatbot", all of them write what it stands for (rag/lay.py); "football" they do not."""
+    found = built_engine.search("Can a chatbot tell when it does not know the answer?")
+    assert found.analysis and "chatbot" in found.analysis.lay_words and found.unmatched == []
+    assert built_engine.search("Which chatbot is best at predicting football results?").unmatched == ["football"]
+
+
 @pytest.mark.parametrize(
     "question",
     ["What does Measuring Language Model Hallucinatons Through Distributional Correctness propose?",  # a typo

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.lay import LAY_TERMS, lay_terms
+from rag.lay import LAY_TERMS, lay_reading, lay_terms
 from rag.understand import Understander
 from tests.test_understand import catalog_understander
 
@@ -99,6 +99,18 @@ def test_an_everyday_phrasing_stands_for_the_term(question: str, term: str) -> N
 @pytest.mark.parametrize("question", TECHNICAL, ids=lambda x: str(x)[:40])
 def test_a_technical_phrasing_adds_nothing(question: str) -> None:
     assert lay_terms(question) == []
+
+
+@pytest.mark.parametrize(
+    ("question", "words"),
+    [("Can a chatbot's answers be trusted?", ["chatbot"]),
+     ("Do picture generators copy their training images?", ["picture", "generators"]),
+     ("Why do chatbots make things up?", ["chatbots", "make", "things", "up"]),
+     ("Which papers study speculative decoding for transformers?", [])],  # technical: no stand-in
+)  # fmt: skip
+def test_the_everyday_words_a_row_translates_are_read_in_the_same_pass(question: str, words: list[str]) -> None:
+    terms, stand_ins = lay_reading(question)
+    assert stand_ins == words and terms == lay_terms(question)
 
 
 @pytest.fixture(scope="module")
