@@ -275,11 +275,19 @@ class Retriever:
         return words + self.unmatched_names(analysis.question, analysis.topic)
 
     def unmatched(self, topic: str) -> list[str]:
-        """The subject words no paper contains (after stemming, as keyword search sees them)."""
-        words = [w for w in dict.fromkeys(topic.split()) if len(w) > 2 and not any(c.isdigit() for c in w)]
-        stems = self._tokenize(words)
+        """The subject words no paper contains (after stemming, as keyword search sees them). A word with digits
+        counts only as a versioned name whose family no paper names either: "yolov8" when no paper writes "yolov";
+        not "cifar10" or "gpt4" (papers write "CIFAR-10", "GPT"), nor "2024" or "7b"."""
+        words = [w for w in dict.fromkeys(topic.split()) if len(w) > 2]
+        versioned = {w: m.group(1) for w in words if (m := VERSIONED.fullmatch(w))}
+        words = [w for w in words if w in versioned or not any(c.isdigit() for c in w)]
+        stems = self._tokenize(words + list(versioned.values()))
         used = self.keywords.term_ids(t for st in stems for t in st)
-        return [w for w, st in zip(words, stems, strict=True) if st and not any(t in used for t in st)]
+        family = dict(zip(versioned, stems[len(words) :], strict=True))
+        return [
+            w for w, st in zip(words, stems[: len(words)], strict=True)
+            if st and not any(t in used for t in st + family.get(w, []))
+        ]  # fmt: skip
 
     def unmatched_names(self, question: str, topic: str) -> list[str]:
         """The hyphenated names of the question's subject that no paper writes, though it uses each part ("U-Net":
@@ -612,6 +620,10 @@ def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | N
         dates = [p.value for p in periods]
         return (filters or Filters()).model_copy(update={"dates": dates}), True, names
     return filters, False, names
+
+
+# A versioned name: its family's letters (two or more), then a version ("yolov8", "llama3", "qwen2").
+VERSIONED = re.compile(r"([a-z]{2,})\d+[a-z0-9]*")
 
 
 def spelt_out(word: str, texts: list[str]) -> bool:

@@ -181,6 +181,15 @@ def test_a_name_no_paper_writes_is_refused_though_its_other_words_match(
     assert a.refused and name in a.missing and a.citations == [] and a.related
 
 
+def test_a_versioned_name_whose_family_no_paper_names_is_absent(built_engine: Engine) -> None:
+    """"YOLOv5": no paper writes "yolov"; "CIFAR10" and "ImageNet1k" are written "CIFAR-10" and "ImageNet", and a
+    number alone ("7B", "2024") is no name."""
+    a = built_engine.ask("What mAP does YOLOv5 reach on COCO?")
+    assert a.refused and a.missing == ["YOLOv5"] and a.citations == []
+    for question in ["Which papers train on CIFAR10 or ImageNet1k?", "Which 7B models from 2024 use RLHF?"]:
+        assert built_engine.search(question).unmatched == [], question
+
+
 def test_an_everyday_word_standing_for_a_term_is_not_absent(built_engine: Engine) -> None:
     """No abstract writes "chatbot", all of them write what it stands for (rag/lay.py); "football" they do not."""
     found = built_engine.search("Can a chatbot tell when it does not know the answer?")
