@@ -163,7 +163,10 @@ NEGATED = _cue(
 # other than the average return" or "general but not robust" they describe the subject instead.
 # Asking what the corpus holds is asking for papers: "which models other than TarFlow does the corpus cover". Not
 # "are there methods besides RLHF": the alternatives' papers are the ones that discuss RLHF most.
-ASKS_FOR_PAPERS = _cue(r"\b(papers?|works?|studies|articles?|publications?|preprints?|corpus|collection|catalog)\b")
+ASKS_FOR_PAPERS = _cue(
+    r"\b(papers?|works?|studies|articles?|publications?|preprints?|surveys?|reviews?|tutorials?|overviews?|research"
+    r"|literature|corpus|collection|catalog)\b"
+)
 # Where the ruled-out subject ends: "not about images [and] published in 2024".
 NEGATED_END = _cue(
     r"\s+(?:and|or|but|that|which|who|whose|while|where|when|in|from|since|by|published|accepted|written|"

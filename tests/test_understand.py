@@ -103,6 +103,11 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      "which generative model papers are there?"),
     ("Which quantization papers are there, not counting the surveys?", ["surveys"],
      "Which quantization papers are there?"),
+    # asking for surveys or research asks for papers
+    ("Are there surveys of reinforcement learning other than ones about robotics?", ["robotics"],
+     "Are there surveys of reinforcement learning?"),
+    ("Is there research on watermarking, apart from text watermarks?", ["text watermarks"],
+     "Is there research on watermarking?"),
     # the ruled-out subject as a relative clause: "the one(s) where / that ..."
     ("Which papers study model collapse, excluding the ones that curate the training data?",
      ["curate training data"], "Which papers study model collapse?"),
