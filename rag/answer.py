@@ -90,7 +90,7 @@ class Answerer:
         best = max((h.dense_score or 0.0 for h in found.hits), default=0.0)
         # Words no paper uses: the corpus does not cover the question when nothing scores close, or whatever scores
         # close when one of them names something ("COBOL", "Yoshua Bengio": papers on other things do not answer).
-        named = names(found.unmatched, found.question, self.catalog.one_edit_from)
+        named = names(found.unmatched, found.question, self.catalog.one_edit_from, self.catalog.shortens)
         absent = found.unmatched and (best < self.settings.answer.absent_threshold or bool(named))
         # No match on the question's other words covers a name no paper writes ("ALiBi compared with RoPE
         # scaling": the RoPE papers match, ALiBi is in none of them).

@@ -983,6 +983,14 @@ class Catalog:
         near.discard(word)
         return bool(self.store.rows_in("SELECT 1 FROM vocabulary WHERE word IN ({})", sorted(near)))
 
+    def shortens(self, word: str) -> bool:
+        """Is this lowercase word a title or abstract word cut short ("reparam" of "reparameterization", "coords"
+        of "coordinates")? An abbreviation, not a name."""
+        stem = word.removesuffix("s")
+        if len(stem) < 4:
+            return False
+        return bool(self.store.rows("SELECT 1 FROM vocabulary WHERE word > ? AND word < ? LIMIT 1", (stem, stem + "{")))
+
     def word_df(self, word: str) -> int:
         """How many papers use this lowercase word in their title or abstract."""
         row = self.store.rows("SELECT df FROM vocabulary WHERE word = ?", (word,))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from rag.catalog_store import NAME_TOKEN
 
@@ -68,14 +69,21 @@ def detail_stated(detail: str, evidence: list[str], question: str = "") -> bool:
     return bool(re.search(rf"\b{re.escape(d.split()[-1].rstrip('s'))}", text, re.I))
 
 
-def names(words: list[str], question: str, misspelt: Callable[[str], bool] = lambda w: False) -> list[str]:
+def names(
+    words: list[str],
+    question: str,
+    misspelt: Callable[[str], bool] = lambda w: False,
+    shortened: Callable[[str], bool] = lambda w: False,
+) -> list[str]:
     """The words (as the question spells them) that name something:
     - spelt as a coined name (the catalog's NAME_TOKEN: an acronym, letters with digits, inner capitals: "COBOL",
       "GPT-5", "TarFlow");
     - a part of a hyphenated coined name ("Shepherd" of "Math-Shepherd");
     - capitalised, not starting a sentence, and not an English word ("Toolformer", "Bitcoin"; "Sun", "Japan" are);
     - part of a run of two or more capitalised words after the question's first word ("Yoshua Bengio");
-    except, in the last three cases, a corpus word misspelt (`misspelt`: "Hallucinatons" of a title asked about).
+    - written in lower case but coined (`coined`: "lightgbm", "torchrec"), unless it is a corpus word cut short
+      (`shortened`: "reparam" of "reparameterization");
+    except, in the last four cases, a corpus word misspelt (`misspelt`: "Hallucinatons" of a title asked about).
     """
     tokens = re.findall(r"[\w'-]+", question)
     runs = set()
@@ -90,9 +98,79 @@ def names(words: list[str], question: str, misspelt: Callable[[str], bool] = lam
 
     def unusual(w: str) -> bool:
         foreign = w[:1].isupper() and w not in starts and bool(english) and w.lower() not in english
-        return (w in runs or w in coined or foreign) and not (len(w) >= MISSPELT_MIN_CHARS and misspelt(w.lower()))
+        lower = w.islower() and is_coined(w) and not shortened(w)
+        return (w in runs or w in coined or foreign or lower) and not (
+            len(w) >= MISSPELT_MIN_CHARS and misspelt(w.lower())
+        )
 
     return [w for w in words if NAME_TOKEN.fullmatch(w) or unusual(w)]
+
+
+# A lower-case word is coined when MiniLM's WordPiece vocabulary cuts it into this many pieces or more ("lightgbm":
+# light ##gb ##m) and no dictionary has it: ordinary words it does not keep whole mostly take two ("shop ##per").
+COINED_MIN_PIECES = 3
+
+
+def is_coined(word: str) -> bool:
+    """A lower-case word spelt like a coined name ("xgboost", "torchrec", "numpyro"), not like English: cut into
+    `COINED_MIN_PIECES` WordPiece pieces or more, and in no dictionary (Webster's Second and GCIDE, 264,000 words),
+    compared by Snowball stem, with British spellings read as American ("practising", "customised"), "-ier" as "-y"
+    ("sturdier") and an English prefix taken off ("reusable")."""
+    w = word.lower()
+    if len(w) < 4 or not w.isalpha() or w in english_words() or len(wordpieces(w)) < COINED_MIN_PIECES:
+        return False
+    stems = dictionary_stems()
+    if not stems:  # the dictionary package is not installed: the rule is off
+        return False
+    forms = {w, re.sub(r"is(e|es|ed|ing|ation|ations|er|ers)$", r"iz\1", w), re.sub(r"i(er|est|ly)$", "y", w)}
+    forms |= {f[len(m.group(0)) :] for f in list(forms) if (m := ENGLISH_PREFIX.match(f))}
+    return not (set(_stemmer().stemWords(sorted(forms))) & stems)
+
+
+# Prefixes that make English words of English words ("reusable", "overparametrised"), not of names.
+ENGLISH_PREFIX = re.compile(r"(?:re|un|over|under|pre|non|mis|out|dis|co|sub|inter)(?=[a-z]{4})")
+
+
+def wordpieces(word: str) -> list[str]:
+    """The word as MiniLM's WordPiece tokenizer cuts it (greedy longest match, "##" marking a continuation)."""
+    vocab, pieces, start = vocabulary(), [], 0
+    while start < len(word):
+        end = len(word)
+        while end > start and (piece := ("##" if start else "") + word[start:end]) not in vocab:
+            end -= 1
+        if end == start:
+            return [word]  # no piece fits: the tokenizer's [UNK], one piece
+        pieces.append(piece)
+        start = end
+    return pieces
+
+
+@cache
+def dictionary_stems() -> frozenset[str]:
+    """The Snowball stems of the `english-words` package's two dictionaries (empty when it is not installed)."""
+    try:
+        from english_words import get_english_words_set
+    except ImportError:
+        return frozenset()
+    return frozenset(_stemmer().stemWords(sorted(get_english_words_set(["web2", "gcide"], lower=True))))
+
+
+@cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@cache
+def vocabulary() -> frozenset[str]:
+    """MiniLM's WordPiece vocabulary, every piece (empty when the package is not installed)."""
+    from rag.embed import minilm_dir
+
+    try:
+        return frozenset((minilm_dir() / "vocab.txt").read_text(encoding="utf-8").split())
+    except (ImportError, OSError):
+        return frozenset()
 
 
 @cache
@@ -101,10 +179,4 @@ def english_words() -> frozenset[str]:
     books, shipped with the embedder's package). A word it keeps whole ("sun", "japan", "byzantine") is common
     enough to be written in lay questions; a coined name ("Toolformer", "Mirostat") it splits into pieces. Empty
     when the package is not installed: the rule is then off."""
-    from rag.embed import minilm_dir
-
-    try:
-        lines = (minilm_dir() / "vocab.txt").read_text(encoding="utf-8").split()
-    except (ImportError, OSError):
-        return frozenset()
-    return frozenset(w for w in lines if w.isalpha() and w.islower())
+    return frozenset(w for w in vocabulary() if w.isalpha() and w.islower())

@@ -190,6 +190,14 @@ def test_a_versioned_name_whose_family_no_paper_names_is_absent(built_engine: En
         assert built_engine.search(question).unmatched == [], question
 
 
+def test_a_lower_case_coined_name_is_refused_and_an_abbreviation_is_not(built_engine: Engine) -> None:
+    """ "catboost" is spelt like a coined name and in no dictionary; "hyperparams" is a corpus word cut short."""
+    a = built_engine.ask("which papers benchmark catboost against deep nets on tabular data")
+    assert a.refused and a.missing == ["catboost"] and a.citations == []
+    a = built_engine.ask("which hyperparams matter most when fine-tuning llms with lora")
+    assert not a.refused and a.citations and not a.missing
+
+
 def test_an_everyday_word_standing_for_a_term_is_not_absent(built_engine: Engine) -> None:
     """No abstract writes "chatbot", all of them write what it stands for (rag/lay.py); "football" they do not."""
     found = built_engine.search("Can a chatbot tell when it does not know the answer?")

@@ -199,6 +199,9 @@ def test_titles_ids_tokens_and_vocabulary(papers: list[Paper], catalog: Catalog)
     for word in ("hallucinatons", "wasserstien", "estimaters", "hallucinationss"):  # dropped, swapped, changed, added
         assert catalog.one_edit_from(word), word
     assert not catalog.one_edit_from("toolformer") and not catalog.one_edit_from("mirostat")
+    long_word = max(vocab, key=len)  # a corpus word cut short, not a name; nor is a short or unrelated word
+    assert catalog.shortens(long_word[:6]) and catalog.shortens(long_word[:6] + "s"), long_word
+    assert not catalog.shortens("toolformer") and not catalog.shortens("abc") and not catalog.shortens(long_word)
     titled = [p for p in papers if not p.title_derived]
     df = Counter(w for p in titled for w in set(fold(p.title).split()) if len(w) > 2)
     assert catalog.titled_count() == len(titled) and catalog.title_df(df) == dict(df)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.coverage import detail_stated, names
+from rag.coverage import detail_stated, names, wordpieces
 from rag.understand import detail_asked
 
 CASES = [
@@ -18,7 +18,8 @@ CASES = [
     (["LDPC"], "Are LDPC decoders learned with belief propagation?", ["LDPC"]),
     # a capitalised word that is not English, a part of a hyphenated coined name
     (["Toolformer"], "How does Toolformer decide when to call an API?", ["Toolformer"]),
-    (["Bitcoin", "cryptocurrency"], "Which models trade Bitcoin or another cryptocurrency?", ["Bitcoin"]),
+    (["Bitcoin", "cryptocurrency"], "Which models trade Bitcoin or another cryptocurrency?",
+     ["Bitcoin", "cryptocurrency"]),  # a lower-case word in no dictionary, spelt like a coined one
     (["Mirostat"], "What does the corpus say about min-p sampling or Mirostat?", ["Mirostat"]),
     (["Shepherd"], "How does Math-Shepherd label process rewards?", ["Shepherd"]),
     (["Quiet"], "What does the theory say about Quiet-STaR rationales?", ["Quiet"]),
@@ -31,8 +32,15 @@ CASES = [
     (["quiet"], "Is a quiet model a safe model?", []),
     (["Chatbots", "botch"], "Chatbots botch the last digit of a product: why?", []),
     (["wobbly", "film", "crew"], "Can a film crew fix wobbly footage?", []),
-    (["sourdough", "bread"], "What is a good recipe for sourdough bread?", []),
+    (["sourdough", "bread"], "What is a good recipe for sourdough bread?", ["sourdough"]),  # as coined
     (["Insurance"], "Insurance claims: can graph models flag fraud?", []),
+    # lower case: coined spellings name something, English words (inflected, British, prefixed) do not
+    (["xgboost", "catboost"], "is xgboost or catboost better for tabular data", ["xgboost", "catboost"]),
+    (["pytorchvideo"], "which papers load clips with pytorchvideo", ["pytorchvideo"]),
+    (["sturdier", "reusable"], "can we make sturdier, reusable models?", []),
+    (["customising", "practising"], "customising a model by practising on examples", []),
+    (["yardstick", "shopper"], "what yardstick tells a shopper which model is better?", []),
+    (["avg", "cvar"], "what avg cvar do the methods reach?", []),  # two pieces each: abbreviations, not names
 ]
 
 
@@ -49,6 +57,21 @@ def test_a_misspelt_corpus_word_is_not_a_name() -> None:
     assert names(["Hallucinatons"], question, misspelt=lambda w: w == "hallucinatons") == []
     assert names(["MiniLLM"], "How does MiniLLM distil LLMs?", misspelt=lambda w: True) == ["MiniLLM"]
     assert names(["Coq"], "Are proofs checked in Coq?", misspelt=lambda w: True) == ["Coq"]
+
+
+def test_a_corpus_word_cut_short_is_not_a_lower_case_name() -> None:
+    """ "hyperparams" is spelt like a coined name, but it is "hyperparameters" cut short."""
+    question = "which hyperparams matter most?"
+    assert names(["hyperparams"], question) == ["hyperparams"]
+    assert names(["hyperparams"], question, shortened=lambda w: w == "hyperparams") == []
+
+
+@pytest.mark.parametrize(
+    ("word", "pieces"),
+    [("lightgbm", ["light", "##gb", "##m"]), ("shopper", ["shop", "##per"]), ("model", ["model"])],
+)
+def test_words_are_cut_as_minilm_cuts_them(word: str, pieces: list[str]) -> None:
+    assert wordpieces(word) == pieces
 
 
 DETAILS = [
