@@ -323,8 +323,10 @@ class Retriever:
         kw, out = self.keywords, set()
         shared = set(self._tokenize([topic])[0]) if topic else set()
         for subject in [form for s in subjects for form in (s, *self.long_forms(s))]:
-            terms = self._tokenize([subject])[0]
-            columns = kw.term_ids([t for t in terms if t not in shared] or terms)
+            terms = [t for t in self._tokenize([subject])[0] if t not in shared]
+            # A subject the asked topic wholly shares ("pruning papers, but not pruning [during pre-training]") would
+            # rule out every candidate: nothing tells the ruled-out ones apart, so none is left out.
+            columns = kw.term_ids(terms)
             if not columns or not kw.n_docs:
                 continue
             docs, scores = kw.top(list(columns.values()), min(self.settings.retrieval.candidates * 10, kw.n_docs), None)

@@ -149,31 +149,36 @@ NEGATED = _cue(
     r"\b(?:(?:do|does|did|are|is|were|was)\s*(?:not|n't)\s+|not\s+)(?:about|on|using|use|uses|involving|involve|"
     r"study|studying|focus(?:ed|ing)?\s+on|address|addressing|based\s+on|related\s+to|concerned\s+with|concerning|"
     r"apply|applying|employ|employing|rely\s+on|relying\s+on|deal\s+with|dealing\s+with|cover|covering|"
-    rf"mention|mentioning|propose|proposing)\s+(?P<x>{SUBJECT})"
-    rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|aside\s+from|besides|but\s+not|not\s+counting"
+    rf"mention|mentioning|propose|proposing|built\s+(?:on|upon|around))\s+(?P<x>{SUBJECT})"
+    # "without a focus on medical imaging"; "without" alone is the subject itself ("without backpropagation")
+    rf"|\bwithout\s+(?:a\s+|any\s+)?(?:focus(?:ing)?\s+on|being\s+about)\s+(?P<v>{SUBJECT})"
+    rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|aside\s+from|besides|but\s+not|not\s+counting|outside\s+of"
     rf"|(?:leaving|setting|putting)\s+aside)\s+(?P<y>{SUBJECT})"
     # "papers on medical imaging [that are not / aren't] surveys": the papers asked for are not a kind of paper. Only
     # with the papers as the verb's subject: in "papers showing that models are not robust" it is a finding.
     r"|\b(?:papers?|works?|studies|articles?|ones)(?:\s+(?:on|about|in|from|for|with|of|using)\s+"
     r"(?:(?!\b(?:whether|that|which|if|why|how|when|what|who)\b)[^,.;:?!()])*?)?"
     r"(?P<copula>\s+(?:that\s+|which\s+)?(?:are|were|is|was)\s*(?:not|n't)\s+)(?:(?:a|an)\s+)?"
-    rf"(?!(?:about|on|in|from|by|published|accepted|peer|available|open|released|listed|related|based)\b)(?P<w>{SUBJECT})"
+    r"(?!(?:about|on|in|from|by|published|accepted|peer|available|open|released|listed|related|based|built)\b)"
+    rf"(?P<w>{SUBJECT})"
 )
 # "other than", "except", "but not" rule a subject out only in a question asking for papers: in "optimize something
 # other than the average return" or "general but not robust" they describe the subject instead.
 # Asking what the corpus holds is asking for papers: "which models other than TarFlow does the corpus cover". Not
 # "are there methods besides RLHF": the alternatives' papers are the ones that discuss RLHF most.
 ASKS_FOR_PAPERS = _cue(
-    r"\b(papers?|works?|studies|articles?|publications?|preprints?|surveys?|reviews?|tutorials?|overviews?|research"
+    r"\b(papers?|works?|studies|articles?|publications?|preprints?|surveys?|reviews?|tutorials?|overviews?|analyses|research"
     r"|literature|corpus|collection|catalog)\b"
 )
-# Where the ruled-out subject ends: "not about images [and] published in 2024".
+# Where the ruled-out subject ends: "not about images [and] published in 2024". A preposition of time or source ends
+# it only before a date or a name ("not about images [in] 2024", "[by] Hinton"): in "other than evaluations in
+# clinical settings" or "not pruning during pre-training" the phrase is part of the subject.
 NEGATED_END = _cue(
-    r"\s+(?:and|or|but|that|which|who|whose|while|where|when|in|from|since|by|published|accepted|written|"
-    r"released|came|come|appeared|during|before|after|study|studies|propose|proposes|use|uses|are|is|were|was|do|does|"
-    r"did|have|has|"
-    r"about|on)\b"
+    r"\s+(?:(?:and|or|but|that|which|who|whose|while|where|when|published|accepted|written|released|came|come|"
+    r"appeared|study|studies|propose|proposes|use|uses|are|is|were|was|do|does|did|have|has|about|on)\b"
+    r"|(?:in|from|since|by|during|before|after)\s+(?=\d|(?-i:[A-Z])|the\s+(?:last|past|year)))"
 )
+RELATIVE = _cue(r"\b(?:that|which|where|who|whose)\s*$")
 # A second ruled-out subject: "not about debating [or voting]".
 NEGATED_OR = _cue(rf"\s+(?:or|nor)\s+(?:about\s+|on\s+)?(?P<z>{SUBJECT})")
 # More ruled-out subjects as a list: "not about evicting tokens[ from the cache, quantizing it, or diffusion LMs]".
@@ -198,14 +203,17 @@ def without_negations(text: str) -> tuple[str, list[str]]:
     subjects: list[str] = []
     spans: list[tuple[int, int]] = []
     for m in NEGATED.finditer(text):
-        group = next(g for g in ("x", "y", "w") if m.group(g) is not None)
+        group = next(g for g in ("x", "v", "y", "w") if m.group(g) is not None)
         if group == "y" and not ASKS_FOR_PAPERS.search(text):
             continue
         start = m.start(group)
         phrase = m.group(group)
+        clause = False
         if lead := NEGATED_LEAD.match(phrase):
             phrase, start = phrase[lead.end() :], start + lead.end()
-        phrase = _subject_end(phrase)
+            clause = bool(RELATIVE.search(lead.group(0)))
+        # A relative clause runs to the punctuation: "excluding work where humans curate [that] synthetic data".
+        phrase = phrase.rstrip() if clause else _subject_end(phrase)
         if not (subject := _subject(phrase)):
             continue
         subjects.append(subject)
