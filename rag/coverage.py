@@ -81,8 +81,8 @@ def names(
     - a part of a hyphenated coined name ("Shepherd" of "Math-Shepherd");
     - capitalised, not starting a sentence, and not an English word ("Toolformer", "Bitcoin"; "Sun", "Japan" are);
     - part of a run of two or more capitalised words after the question's first word ("Yoshua Bengio");
-    - written in lower case but coined (`coined`: "lightgbm", "torchrec"), unless it is a corpus word cut short
-      (`shortened`: "reparam" of "reparameterization");
+    - written in lower case but spelt as coined (`is_coined`: "lightgbm", "torchrec"), unless it is a corpus word cut
+      short (`shortened`: "hyperparams" of "hyperparameters");
     except, in the last four cases, a corpus word misspelt (`misspelt`: "Hallucinatons" of a title asked about).
     """
     tokens = re.findall(r"[\w'-]+", question)

@@ -155,8 +155,9 @@ NEGATED = _cue(
     rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|aside\s+from|besides|but\s+not|not\s+counting|outside\s+of"
     rf"|(?:leaving|setting|putting)\s+aside)\s+(?P<y>{SUBJECT})"
     # "papers on medical imaging [that are not / aren't] surveys": the papers asked for are not a kind of paper. Only
-    # with the papers as the verb's subject: in "papers showing that models are not robust" it is a finding.
-    r"|\b(?:papers?|works?|studies|articles?|ones)(?:\s+(?:on|about|in|from|for|with|of|using)\s+"
+    # with the papers as the verb's subject: in "papers showing that models are not robust" it is a finding. Not
+    # "work(s)", also a verb: in "a method that works on data that is not labelled" "labelled" is the subject.
+    r"|\b(?:papers?|studies|articles?|ones)(?:\s+(?:on|about|in|from|for|with|of|using)\s+"
     r"(?:(?!\b(?:whether|that|which|if|why|how|when|what|who)\b)[^,.;:?!()])*?)?"
     r"(?P<copula>\s+(?:that\s+|which\s+)?(?:are|were|is|was)\s*(?:not|n't)\s+)(?:(?:a|an)\s+)?"
     r"(?!(?:about|on|in|from|by|published|accepted|peer|available|open|released|listed|related|based|built)\b)"

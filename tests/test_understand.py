@@ -94,8 +94,8 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      "Which causal discovery papers?"),
     # a kind of paper ruled out by "are not" / "aren't", with the papers as the verb's subject
     ("Which papers on transformers are not surveys?", ["surveys"], "Which papers on transformers?"),
-    ("Which works on reinforcement learning aren't theoretical?", ["theoretical"],
-     "Which works on reinforcement learning?"),
+    ("Which studies on reinforcement learning aren't theoretical?", ["theoretical"],
+     "Which studies on reinforcement learning?"),
     ("Which robotics papers that are not benchmarks came out in 2024?", ["benchmarks"],
      "Which robotics papers came out in 2024?"),
     # "leaving aside", "setting aside", "not counting"
@@ -153,6 +153,7 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      "Which papers show that language models are not robust?"),
     ("Which papers ask whether LLMs are not calibrated?", [], "Which papers ask whether LLMs are not calibrated?"),
     ("Which papers are not in the corpus?", [], "Which papers are not in the corpus?"),
+    ("Which method works on images that are not labelled?", [], "Which method works on images that are not labelled?"),
     ("Which papers are not published yet?", [], "Which papers are not published yet?"),
 ]  # fmt: skip
 
