@@ -155,8 +155,9 @@ def dictionary_stems() -> frozenset[str]:
     return frozenset(_stemmer().stemWords(sorted(get_english_words_set(["web2", "gcide"], lower=True))))
 
 
-@cache
 def _stemmer() -> Any:
+    """A new Snowball stemmer: PyStemmer objects are not thread-safe, and the HTTP API answers on several threads
+    (one costs microseconds to make)."""
     import Stemmer
 
     return Stemmer.Stemmer("english")
