@@ -132,17 +132,21 @@ ENGLISH_PREFIX = re.compile(r"(?:re|un|over|under|pre|non|mis|out|dis|co|sub|int
 
 
 def wordpieces(word: str) -> list[str]:
-    """The word as MiniLM's WordPiece tokenizer cuts it (greedy longest match, "##" marking a continuation)."""
-    vocab, pieces, start = vocabulary(), [], 0
-    while start < len(word):
-        end = len(word)
-        while end > start and (piece := ("##" if start else "") + word[start:end]) not in vocab:
-            end -= 1
-        if end == start:
-            return [word]  # no piece fits: the tokenizer's [UNK], one piece
-        pieces.append(piece)
-        start = end
-    return pieces
+    """The word as MiniLM's own WordPiece tokenizer cuts it ("##" marking a continuation); the word whole when the
+    model package is not installed."""
+    tokenizer = _minilm_tokenizer()
+    return tokenizer.encode(word, add_special_tokens=False).tokens if tokenizer is not None else [word]
+
+
+@cache
+def _minilm_tokenizer() -> Any:
+    """MiniLM's tokenizer, loaded as the embedder loads it (rag.embed.load_tokenizer)."""
+    from rag.embed import load_tokenizer, minilm_dir
+
+    try:
+        return load_tokenizer(minilm_dir())
+    except (ImportError, OSError, ValueError, KeyError):
+        return None
 
 
 @cache

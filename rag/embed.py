@@ -196,6 +196,17 @@ class OnnxExport:
             tmp.unlink(missing_ok=True)
 
 
+def load_tokenizer(model_dir: Path) -> Any:
+    """A sentence-transformers model's Rust tokenizer as the model uses it: tokenizer.json ships fixed padding to 128;
+    sentence-transformers cuts at max_seq_length (256) and pads per batch (OnnxMiniLM does)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.enable_truncation(json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"])
+    tokenizer.no_padding()
+    return tokenizer
+
+
 class OnnxMiniLM:
     """A mean-pooling sentence-transformers model (all-MiniLM-L6-v2, all-mpnet-base-v2) through onnxruntime: the
     same tokenizer, transformer, mean pooling and normalisation as sentence-transformers, without torch."""
@@ -204,16 +215,11 @@ class OnnxMiniLM:
 
     def __init__(self, settings: EmbeddingSettings, onnx_path: Path, model_dir: Path, name: str | None = None):
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         self.name = name or f"minilm:{settings.model}"
         self.batch_size = settings.batch_size
-        max_len = json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"]
         self.dim = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
-        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        # tokenizer.json ships fixed padding to 128; sentence-transformers cuts at 256 and pads per batch (here).
-        self._tokenizer.enable_truncation(max_len)
-        self._tokenizer.no_padding()
+        self._tokenizer = load_tokenizer(model_dir)
         pad = json.loads((model_dir / "special_tokens_map.json").read_text()).get("pad_token", "[PAD]")
         self._pad_id = self._tokenizer.token_to_id(pad if isinstance(pad, str) else pad["content"]) or 0
         options = ort.SessionOptions()
