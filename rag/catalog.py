@@ -541,6 +541,20 @@ def topic_words(text: str, periods: list[Period]) -> list[str]:
     return [w for w in re.findall(r"[a-z][a-z-]+", text.lower()) if w not in LISTING_WORDS]
 
 
+def _at_word_starts(words: list[str]) -> tuple[str, list[str]]:
+    """SQL tests (and their arguments) of the word index's test on the text: each word after a space (the folded
+    text is words split by spaces), or anywhere when it starts with punctuation."""
+    starts = [bool(w) and token_char(w[0]) for w in words]
+    tests = "".join(" AND instr(' ' || haystack, ?) > 0" if s else " AND instr(haystack, ?) > 0" for s in starts)
+    return tests, [f" {w}" if s else w for w, s in zip(words, starts, strict=True)]
+
+
+def _index_decides(words: list[str]) -> bool:
+    """Each word one run of lowercase ASCII letters and digits, as the folded text holds them: a token starting with it
+    is in the text, so the text test would hold for every candidate the word index gives."""
+    return all(w.isascii() and w.isalnum() and w == w.lower() for w in words)
+
+
 def _in_periods(keys: np.ndarray, prefixes: list[str]) -> np.ndarray:
     """Which of these date keys (`date_key`) fall in one of the periods (YYYY or YYYY-MM prefixes)."""
     spans = [(date_key(d), date_key(d) + (10_000 if len(d) == 4 else 100)) for d in prefixes]
@@ -785,6 +799,45 @@ class Catalog:
         return dict(self.store.rows_in("SELECT paper_id, ord FROM papers WHERE paper_id IN ({})",
                                        sorted(set(paper_ids))))  # fmt: skip
 
+    def by_date(self, ords: np.ndarray | None = None, newest: bool = True) -> tuple[np.ndarray, int]:
+        """(the dated positions among `ords`, or among all papers, newest or oldest first, ties in catalog order; how
+        many of them carry no date). One pass over the date columns: a million papers sort in ~0.1 s."""
+        keys = self._date_columns()[0]
+        ords = np.arange(len(keys), dtype=np.int64) if ords is None else np.asarray(ords, dtype=np.int64)
+        k = keys[ords]
+        dated, k = ords[k >= 0], k[k >= 0]
+        order = np.lexsort((dated, -k.astype(np.int64) if newest else k))
+        return dated[order], int(len(ords) - len(dated))
+
+    def with_words(self, words: list[str]) -> np.ndarray:
+        """Positions, ascending, of the papers holding every word as `page` tests them (at a word start of the folded
+        title, abstract, authors or ids): the papers that mention a subject."""
+        if not words:
+            return np.zeros(0, dtype=np.int64)
+        ords = self._word_index(words)
+        if ords is not None and _index_decides(words):
+            return np.sort(ords)
+        tests, targs = _at_word_starts(words)
+        if ords is None:  # no index: every paper read
+            rows = self.store.rows(f"SELECT ord FROM papers WHERE 1{tests} ORDER BY ord", targs)
+        else:  # the candidates as one JSON list (one parameter, any length): only their rows are read
+            rows = self.store.rows(f"SELECT ord FROM papers WHERE ord IN (SELECT value FROM json_each(?)){tests} "
+                                   "ORDER BY ord", [json.dumps(ords.tolist()), *targs])  # fmt: skip
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def _word_index(self, words: list[str]) -> np.ndarray | None:
+        """The candidates the word index gives for every word (a token starting with each), or None when there is no
+        index or nothing it can look up."""
+        terms = [t for w in words for t in word_terms(w)]
+        if not terms or not self.has("paper_words"):
+            return None
+        try:
+            found = self.store.rows("SELECT json_group_array(rowid) FROM paper_words WHERE paper_words MATCH ?",
+                                    [" AND ".join(terms)])[0][0]  # fmt: skip
+        except sqlite3.OperationalError:  # a term the index's tokenizer splits in two (a letter newer than it)
+            return None
+        return np.array(json.loads(found), dtype=np.int64)
+
     def page(self, f: Any, words: list[str], offset: int, limit: int) -> tuple[int, list[Paper]]:
         """(how many papers match, one page of them): filters, and words that must all occur in the folded
         title, abstract, authors or ids, each at the start of a word there when the word starts with a letter or
@@ -801,27 +854,15 @@ class Catalog:
         # The filter's positions decide between the word index and reading the allowed rows: only words need it.
         allowed = self.matching(f) if terms and where != "1" else None  # "1": no filter
         if terms and (allowed is None or len(allowed) > FILTERED_READ_MAX):
-            try:
-                found = self.store.rows("SELECT json_group_array(rowid) FROM paper_words WHERE paper_words MATCH ?",
-                                        [" AND ".join(terms)])[0][0]  # fmt: skip
-            except sqlite3.OperationalError:  # a term the index's tokenizer splits in two (a letter newer than it)
-                found = None
-            if found is not None:
-                ords = np.array(json.loads(found), dtype=np.int64)
+            if (ords := self._word_index(words)) is not None:
                 if allowed is not None:  # the filters from the date columns or their indexes, not the rows
                     ords = np.intersect1d(ords, allowed, assume_unique=True)
-                if all(w.isascii() and w.isalnum() and w == w.lower() for w in words):
-                    # Each word one run of lowercase ASCII letters and digits, as the folded text holds them: a
-                    # token starting with it is in the text, so the text test would hold for every candidate.
-                    # Counted and paged from the index alone (100k papers, "model": 217 -> 33 ms).
+                if _index_decides(words):  # counted and paged from the index alone (100k papers, "model": 217 -> 33 ms)
                     return len(ords), self.at(np.sort(ords)[offset : offset + limit].tolist())
                 # The candidates as one JSON list (one parameter, any length): only their rows are read.
                 return self._page("ord IN (SELECT value FROM json_each(?))" + tests,
                                   [json.dumps(ords.tolist()), *words], offset, limit)  # fmt: skip
-        # The same test as the index's, on the text: after a space (the folded text is words split by spaces).
-        starts = [bool(w) and token_char(w[0]) for w in words]
-        tests = "".join(" AND instr(' ' || haystack, ?) > 0" if s else " AND instr(haystack, ?) > 0" for s in starts)
-        targs = [f" {w}" if s else w for w, s in zip(words, starts, strict=True)]
+        tests, targs = _at_word_starts(words)
         return self._page(where + tests, [*args, *targs], offset, limit)
 
     def _page(self, where: str, args: list[Any], offset: int, limit: int) -> tuple[int, list[Paper]]:

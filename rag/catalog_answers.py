@@ -8,9 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import numpy as np
+
 from rag.catalog import IDS_KEPT, Catalog, mention_pattern
 from rag.models import LISTED_BY, Answer, Entity, Fact, Hit, Paper, SearchResult
 from rag.responses import cited, refused, refused_closest
+from rag.text import fold
 
 TRUNCATED_NOTE = "(Some pages list only the first authors, 'et al.': papers where they come later may be missing.)"
 VENUE_COMMENT = re.compile(  # an arXiv comment that states a venue
@@ -21,6 +24,7 @@ VENUE_COMMENT = re.compile(  # an arXiv comment that states a venue
 # Papers a listing shows: a year of a million papers is ~100k of them, and an author can have thousands. The header
 # says how many there are; a topic in the question narrows them. The ids an entity keeps (IDS_KEPT) are those shown.
 LISTED_MAX = IDS_KEPT
+BY_DATE_MAX = 10  # papers shown newest (or oldest) first, and of a topic's count: the question asks for the top ones
 
 
 def _authors(p: Paper) -> str | None:
@@ -71,7 +75,94 @@ class CatalogAnswers:
             return self.listing_by_name(found, a.of_kind(LISTED_BY[a.intent])[0], mode)
         if a.intent == "list_by_period":
             return self.by_period(found, a.periods, mode)
+        if a.intent == "topical" and (a.count or a.order) and not found.unmatched:  # a word no paper has: refused
+            return self.counted(found, relevant, mode) if a.count else self.by_date(found, relevant, mode)
         return None
+
+    # -- how many, and which is newest ---------------------------------------------------------------------
+    def counted(self, found: SearchResult, relevant: list[Hit], mode: str) -> Answer:
+        """How many papers the corpus holds: all of them, or those whose text mentions every word of the topic."""
+        assert found.analysis is not None
+        topic, total = found.analysis.topic, len(self.catalog)
+        if not topic:  # "how many papers are in the corpus?"
+            dated, _ = self.catalog.by_date()
+            text = f"The corpus holds {total:,} papers; {_dated_share(len(dated), total)}"
+            if len(dated):
+                first, last = self.catalog.at([int(dated[-1]), int(dated[0])])
+                text += f", from {_when(first)} to {_when(last)}"
+            return cited(found, [], text + ".", mode)
+        mention = self.catalog.with_words(topic_words(topic))
+        if not len(mention):
+            text = f'No paper\'s title or abstract uses every word of "{topic}".'
+            if not relevant:
+                return refused_closest(found, text, mode, missing=[topic])
+            text += " The papers closest to the question in meaning:"
+            return self._hits(found, relevant, text, mode, missing=[topic])
+        text = f'{len(mention):,} of the corpus\'s {total:,} papers mention every word of "{topic}"'
+        text += " in their title or abstract"
+        shown, which = self._mentioning(found, mention)
+        more = f"; the {len(shown)} {which}" if len(mention) > len(shown) else ""
+        return self._hits(found, shown, f"{text}{more}:", mode)
+
+    def by_date(self, found: SearchResult, relevant: list[Hit], mode: str) -> Answer | None:
+        """The newest (or oldest) papers: of those mentioning the topic, or closest to it in meaning when none does
+        ("the latest work on making chatbots safer"), or of the whole corpus when the question names no topic."""
+        assert found.analysis is not None
+        topic = found.analysis.topic
+        if not topic:
+            return self._by_date(found, None, f"{len(self.catalog):,} papers in the corpus", [], mode)
+        mention = self.catalog.with_words(topic_words(topic))
+        if len(mention):
+            what = f'{len(mention):,} paper(s) mentioning every word of "{topic}"'
+            return self._by_date(found, mention, what, self._mentioning(found, mention)[0], mode)
+        if not relevant:
+            return None  # nothing on the topic: the usual refusal
+        at = self.catalog.positions(h.paper_id for h in relevant)
+        ords = np.array(sorted(at.values()), dtype=np.int64)
+        return self._by_date(found, ords, f"{len(ords)} paper(s) closest to the question", relevant, mode)
+
+    def _by_date(
+        self, found: SearchResult, ords: np.ndarray | None, what: str, undated: list[Hit], mode: str,
+        footer: str | None = None,
+    ) -> Answer:  # fmt: skip
+        """`what` (positions `ords`, or the whole corpus) newest or oldest first, the dated ones only: the corpus
+        cannot place a paper without a date, and says how many it could not (`undated`: shown when none is dated)."""
+        assert found.analysis is not None
+        newest = found.analysis.order != "oldest"
+        extreme = "most recent" if newest else "oldest"
+        dated, unknown = self.catalog.by_date(ords, newest)
+        if not len(dated):
+            corpus = _dated_share(self.catalog.dated_count(), len(self.catalog))
+            text = f"None of the {what} carries a date (the corpus holds {len(self.catalog):,} papers; {corpus}), "
+            text += f"so it cannot tell which is the {extreme}."
+            if not undated:
+                return refused(found, text, mode, found.hits[:3], missing=["publication dates"])
+            return self._hits(found, undated, text + " The papers, undated:", mode, missing=["publication dates"])
+        papers = self.catalog.at(dated[:BY_DATE_MAX].tolist())
+        lines = [f'The {extreme} of the {what} is "{papers[0].title}" ({_when(papers[0])}) [1].']
+        if len(papers) > 1:
+            lines.append(("Newest" if newest else "Oldest") + (" first:" if len(dated) == len(papers) else
+                                                               f" {len(papers)} of the {len(dated):,} dated:"))
+            lines += [f"- {p.title} ({_when(p)}) [{i}]" for i, p in enumerate(papers, 1)]
+        if unknown:
+            lines.append(f"{unknown:,} of them carry no date, so one of those may be {'newer' if newest else 'older'}.")
+        lines += [footer] if footer else []
+        return cited(found, [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)], "\n".join(lines), mode)
+
+    def _mentioning(self, found: SearchResult, mention: np.ndarray) -> tuple[list[Hit], str]:
+        """The papers among `mention` that retrieval found, in its order, and how to call them; when it found none of
+        them, the first few in catalog order."""
+        at = self.catalog.positions(h.paper_id for h in found.hits)
+        inside = set(mention.tolist())
+        if hits := [h for h in found.hits if at.get(h.paper_id) in inside]:
+            return hits, "closest to the question"
+        papers = self.catalog.at(mention[:BY_DATE_MAX].tolist())
+        return [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)], "first in the catalog"
+
+    @staticmethod
+    def _hits(found: SearchResult, hits: list[Hit], header: str, mode: str, missing: list[str] | None = None) -> Answer:
+        lines = [header] + [f"- {h.title} [{i}]" for i, h in enumerate(hits, 1)]
+        return cited(found, hits, "\n".join(lines), mode, missing=missing)
 
     # -- one paper -------------------------------------------------------------------------------------
     def facts(self, found: SearchResult, paper: Paper, mode: str) -> Answer:
@@ -94,13 +185,17 @@ class CatalogAnswers:
 
     # -- listings --------------------------------------------------------------------------------------
     def listing_by_name(self, found: SearchResult, name: Entity, mode: str) -> Answer:
-        when = ""
+        when, ords = "", self.catalog.positions_of(name)
         if found.analysis and (periods := found.analysis.periods):  # "which of her papers are from 2025?"
-            dated = self.catalog.dated_among(self.catalog.positions_of(name), [e.value for e in periods])
-            papers, total = self.catalog.at(dated[:LISTED_MAX].tolist()), len(dated)
+            ords = self.catalog.dated_among(ords, [e.value for e in periods])
+            papers, total = self.catalog.at(ords[:LISTED_MAX].tolist()), len(ords)
             when = " dated " + " or ".join(e.name for e in periods)
         else:
             papers, total = self._papers(name.paper_ids[:LISTED_MAX]), name.paper_count
+        if found.analysis and found.analysis.order:  # "Hattie Zhou's latest paper"
+            what = f"{total:,} paper(s){when} with {name.name} {_role(name)}"
+            undated = [Hit.of(p, i, 1.0) for i, p in enumerate(papers[:LISTED_MAX], 1)]
+            return self._by_date(found, ords, what, undated, mode, footer=self._truncation(name))
         return self._listing(
             found,
             papers[:LISTED_MAX],
@@ -127,6 +222,10 @@ class CatalogAnswers:
             answer = self._listing(found, theirs, text, lambda p: p.title, mode, footer=self._truncation(name))
             answer.missing = [f"{topic} (among the papers of {name.name})"]
             return answer
+        if found.analysis.order:  # "Stanford's newest paper on diffusion"
+            ords = np.array(sorted(self.catalog.positions(h.paper_id for h in about).values()), dtype=np.int64)
+            what = f"{len(about)} paper(s) with {name.name} {_role(name)} about {topic}"
+            return self._by_date(found, ords, what, about, mode, footer=self._truncation(name))
         lead = "Yes: " if len(about) == 1 else ""
         return cited(
             found,
@@ -161,6 +260,9 @@ class CatalogAnswers:
         total = sum(p.paper_count for p in periods)  # a period keeps its first papers only (IDS_KEPT)
         if not papers:
             return self.none_dated(found, periods, mode)
+        if found.analysis and found.analysis.order:  # "the earliest papers of 2024"
+            ords = np.unique(np.concatenate([self.catalog.positions_of(p) for p in periods]))
+            return self._by_date(found, ords, f"{total:,} paper(s) dated {when}", [], mode)
         return self._listing(
             found, papers[:LISTED_MAX], f"The corpus holds {total:,} paper(s) dated {when}{_shown(total)}:",
             lambda p: f"{p.title} ({p.date_text or p.date})", mode,
@@ -200,6 +302,21 @@ class CatalogAnswers:
         lines = [header] + [f"- {describe(p)} [{i}]" for i, p in enumerate(papers, 1)]
         lines += [footer] if footer else []
         return cited(found, [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)], "\n".join(lines), mode)
+
+
+def topic_words(topic: str) -> list[str]:
+    """The words a paper must mention to be on the topic, as `Catalog.with_words` matches them (at a word start):
+    a plural's -s dropped, so "models" finds "model" too."""
+    words = [w for w in fold(topic).split() if len(w) > 1]
+    return [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")) else w for w in words]
+
+
+def _when(p: Paper) -> str:
+    return p.date_text or p.date or "date unknown"
+
+
+def _dated_share(dated: int, total: int) -> str:
+    return "every one carries a date" if dated == total else f"{dated:,} of them carry a date"
 
 
 def _shown(total: int) -> str:

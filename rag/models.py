@@ -147,6 +147,7 @@ Intent = Literal[
     "comparison", "chitchat",
 ]  # fmt: skip
 Fact = Literal["authors", "arxiv_id", "date", "venue"]
+Order = Literal["newest", "oldest"]
 EntityKind = Literal["paper", "author", "affiliation", "venue", "period", "category"]
 
 CONFIDENT: float = 0.75  # an entity at least this sure may route a question (a paper fact, a listing)
@@ -214,6 +215,10 @@ class QueryAnalysis(BaseModel):
     exclude: list[str] = Field(
         default_factory=list, description="Subjects the question rules out ('papers not about images')."
     )
+    order: Order | None = Field(
+        None, description="Asks for papers by date, newest or oldest first ('the latest paper on X', 'her first work')."
+    )
+    count: bool = Field(False, description="Asks how many papers the corpus holds, on a topic or at all.")
     rule: str = Field("", description="The ROUTES row that decided the intent (for tracing).")
     lay_terms: list[str] = Field(
         default_factory=list,

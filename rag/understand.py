@@ -26,7 +26,7 @@ from rag.catalog import Catalog, NameMatch
 from rag.catalog_store import CAPITALISED, NAME_TOKEN
 from rag.coverage import MODEL_NOUNS
 from rag.lay import lay_reading
-from rag.models import CONFIDENT, Entity, EntityKind, Fact, Intent, Message, QueryAnalysis
+from rag.models import CONFIDENT, Entity, EntityKind, Fact, Intent, Message, Order, QueryAnalysis
 from rag.rewrite import condense, papers_named
 from rag.text import fold
 
@@ -86,6 +86,52 @@ WHICH_BETTER = _cue(  # a choice between alternatives, named or not
     r"lower|bigger|smaller)\b|\b(is|are)\b[^?]{1,60}\b(better|worse|faster|slower|cheaper) than\b"
 )
 MANY = _cue(r"\b(papers|works|studies|articles|publications|preprints)\b|\b(which|list|all|any)\b[^?]*\bpapers?\b")
+# Papers asked for by date: the newest or the oldest first. Only of papers ("the latest paper on X", "her earliest
+# work", "which paper is the oldest?", "what did she publish most recently?"): "the latest findings on X" asks for
+# findings and "the first paper to propose X" for an origin, both answered as any topic.
+_PAPER_NOUN = r"(?:papers?|works?|stud(?:y|ies)|articles?|publications?|preprints?|ones?|entr(?:y|ies)|additions?)"
+_NEWEST = (
+    r"(?:latest|newest|most\s+recent(?:ly\s+(?:published|posted|released|written|added))?|most\s+up[- ]to[- ]date)"
+)
+_OLDEST = r"(?:oldest|earliest|least\s+recent)"
+_PUBLISHED = r"(?:publish(?:ed)?|post(?:ed)?|release[sd]?|write|wrote|written|put\s+out|c[oa]me\s+out|added)"
+
+
+def _by_date(adjective: str, adverb: str, extra: str) -> re.Pattern[str]:
+    return _cue(
+        rf"\b{adjective}\s+(?:[\w-]+\s+)?{_PAPER_NOUN}\b"  # "the latest (diffusion) paper"
+        rf"|\b{_PAPER_NOUN}\s+(?:is|are|was|were|came)\s+(?:the\s+)?{adjective}\b"  # "which paper is the oldest"
+        rf"|\b(?:is|are|was|were)\s+(?:the\s+)?{adjective}\s*\??\s*$"  # "which of Stanford's is the newest?"
+        rf"|\b{_PUBLISHED}\s+(?:\w+\s+)?{adverb}\b|\b{adverb}\s+{_PUBLISHED}\b"  # "published most recently"
+        rf"|\b{adjective}\s+first\b|\bfrom\s+(?:the\s+)?{adjective}\b"  # "newest first", "from oldest to newest"
+        rf"|{extra}"
+    )
+
+
+ORDERS: tuple[tuple[re.Pattern[str], Order], ...] = (
+    (_by_date(_NEWEST, r"(?:most\s+recently|last|latest)", r"\breverse[- ]chronological"), "newest"),
+    (_by_date(_OLDEST, r"(?:earliest|first|least\s+recently)", r"\bchronological(?:ly)?\b|\b(?:by|in)\s+date\b"),
+     "oldest"),
+)
+# Not the subject: "most recent", "chronologically" ("oldest" is no word a paper lacks).
+ORDER_WORDS = _cue(
+    rf"\b(?:{_NEWEST}|{_OLDEST}|most\s+recently|least\s+recently|(?:reverse[- ])?chronological(?:ly)?|order|date"
+    r"|sort(?:ed)?|three|four|five|six|seven|eight|nine|ten|twenty|few|couple|several|handful)\b"
+)
+# How many papers the corpus holds, on a topic or at all: "how many papers are about X", "the number of papers on
+# X". Not a count a paper states: "how many papers does the survey cover" (a detail of that survey).
+COUNTS = _cue(
+    rf"\b(?:how\s+many|(?:the\s+)?(?:number|count)\s+of)\s+(?:[\w-]+\s+)?{_PAPER_NOUN}\b"
+    r"(?!\s+(?:does|do|did|has|have|had)\s+(?:the|this|that|these|those|its|their|it)\s+(?!corpus|collection|catalog"
+    r"|database|index)\w)"
+    r"|\bcount\s+(?:the\s+|all\s+)?(?:papers|works|articles|studies|publications)\b"
+)
+
+
+def order_asked(question: str) -> Order | None:
+    return next((order for cue, order in ORDERS if cue.search(question)), None)
+
+
 # A follow-up refers back: to papers of the chat (a pronoun, "the first one", "that paper") ...
 REFERS_TO_PAPERS = _cue(
     r"\b(it|its|it's|they|them|their|theirs|he|she|him|his|her|hers|both|either|former|latter)\b"
@@ -152,6 +198,9 @@ NEGATED = _cue(
     rf"mention|mentioning|propose|proposing|built\s+(?:on|upon|around))\s+(?P<x>{SUBJECT})"
     # "without a focus on medical imaging"; "without" alone is the subject itself ("without backpropagation")
     rf"|\bwithout\s+(?:a\s+|any\s+)?(?:focus(?:ing)?\s+on|being\s+about)\s+(?P<v>{SUBJECT})"
+    # "that have nothing to do with language models", "unrelated to vision"
+    rf"|(?:\b(?:that|which|who)\s+)?\b(?:ha(?:ve|s|d)\s+nothing\s+to\s+do\s+with|(?:are|is|were|was)?\s*unrelated\s+to|with\s+no\s+(?:connection|"
+    rf"relation)\s+to)\s+(?P<u>{SUBJECT})"
     rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|aside\s+from|besides|but\s+not|not\s+counting|outside\s+of"
     rf"|(?:leaving|setting|putting)\s+aside)\s+(?P<y>{SUBJECT})"
     # "papers on medical imaging [that are not / aren't] surveys": the papers asked for are not a kind of paper. Only
@@ -194,8 +243,25 @@ NEGATED_LIST = _cue(
 # "excluding work on vision": the ruled-out subject is "vision"; "excluding the one where people curate samples":
 # "people curate samples".
 NEGATED_LEAD = _cue(
-    r"^(?:(?:the|a|an|any|those|ones?|papers?|works?|studies|articles?)\s+)*"
-    r"(?:on|about|in|(?:in\s+)?(?:that|which|where|who|whose))\s+"
+    r"^(?P<ones>(?:(?:the|a|an|any|those|ones?|papers?|works?|studies|articles?)\s+)*)"
+    r"(?:on|about|in|(?:in\s+)?(?:that|which|where|who|whose)"
+    # "excluding the ones applied to images", "other than the one focused on medical imaging"
+    r"|using|involving|covering|targeting|with|for"
+    r"|(?:applied|focused|focusing|centred|centered|devoted|dedicated|specific|tailored|aimed|targeted|limited|"
+    r"restricted|dealing|concerned)\s+(?:to|on|at|with))\s+"
+)
+# "but not the ones about models [that also look at images]": a relative clause after a subject the question points
+# at as some of the papers ("the ones", "those") describes it; one about publication or time does not.
+SUBSET = _cue(r"\b(?:ones?|those)\s+$")
+DESCRIBES = _cue(r"\s*(?:that|which|who)\s+(?P<clause>[^,.;:?!()]+)")
+NOT_DESCRIBING = _cue(r"\b(?:published|accepted|posted|released|written|appeared|dated|came|not|n't)\b|\d")
+# "excluding web agents [and coding agents]": after "excluding", "other than", "apart from" ..., a second subject.
+# Not a clause going on ("and published in 2024", "and what do they find").
+NEGATED_AND = _cue(
+    r"\s+and\s+(?:about\s+|on\s+)?(?!(?:that|which|who|what|how|why|when|where|published|accepted|written|released|"
+    r"are|is|were|was|do|does|did|have|has|had|their|they|them|it|its|also|then|list|show|give|tell|summari[sz]e|"
+    r"explain|describe|compare|with|from|in|by|since|before|after|not|so|only|just|focus\w*|stud\w+|use\w*)\b)"
+    r"(?P<z>[^,.;:?!()]+)"
 )
 
 
@@ -204,17 +270,21 @@ def without_negations(text: str) -> tuple[str, list[str]]:
     subjects: list[str] = []
     spans: list[tuple[int, int]] = []
     for m in NEGATED.finditer(text):
-        group = next(g for g in ("x", "v", "y", "w") if m.group(g) is not None)
+        group = next(g for g in ("x", "v", "y", "w", "u") if m.group(g) is not None)
         if group == "y" and not ASKS_FOR_PAPERS.search(text):
             continue
         start = m.start(group)
         phrase = m.group(group)
-        clause = False
+        clause = subset = False
         if lead := NEGATED_LEAD.match(phrase):
             phrase, start = phrase[lead.end() :], start + lead.end()
             clause = bool(RELATIVE.search(lead.group(0)))
+            subset = bool(SUBSET.search(lead.group("ones")))
         # A relative clause runs to the punctuation: "excluding work where humans curate [that] synthetic data".
         phrase = phrase.rstrip() if clause else _subject_end(phrase)
+        if subset and not clause and (d := DESCRIBES.match(text, start + len(phrase))):
+            if not NOT_DESCRIBING.search(d.group("clause")):  # "the ones about models [that look at images]"
+                phrase = text[start : d.end()].rstrip()
         if not (subject := _subject(phrase)):
             continue
         subjects.append(subject)
@@ -224,6 +294,11 @@ def without_negations(text: str) -> tuple[str, list[str]]:
                 break
             subjects.append(subject)
             end_at = alt.start("z") + len(phrase)
+        while group == "y" and (also := NEGATED_AND.match(text, end_at)):  # "excluding web agents and coding agents"
+            if not (subject := _subject(phrase := _subject_end(also.group("z")))):
+                break
+            subjects.append(subject)
+            end_at = also.start("z") + len(phrase)
         if listed := NEGATED_LIST.match(text, end_at):  # "not about X, Y, or Z"
             items = [_subject(_subject_end(i)) for i in listed.group("items").split(",")[1:]]
             last = _subject_end(listed.group("z"))
@@ -237,7 +312,7 @@ def without_negations(text: str) -> tuple[str, list[str]]:
         text = text[:a].rstrip() + " " + text[b:].lstrip()
     # "Leaving aside X, which papers ...": the cut leaves the comma at the start.
     text = re.sub(r",\s*([?.!])", r"\1", re.sub(r"\s+([?.!,])", r"\1", text))  # "papers on X, [excluding Y]?"
-    return text.strip().lstrip(",;: "), subjects
+    return text.strip().strip(",;: "), subjects
 
 
 def _subject_end(phrase: str) -> str:
@@ -498,8 +573,11 @@ class Understander:
         entities += self._under_discussion(pinned, chosen, entities)
         entities.sort(key=lambda e: -e.confidence)
         named = [e.text for e in entities if e.text and e.kind != "paper"]
+        order, count = order_asked(asked), bool(COUNTS.search(asked))
+        subject = ORDER_WORDS.sub(" ", asked) if order else asked
+        subject = COUNTS.sub(" ", subject) if count else subject
         # A follow-up's subject is read from its standalone form ("how do the two differ? (A ; B)").
-        about = f"{asked} {standalone[len(base) :]}" if followup else asked
+        about = f"{subject} {standalone[len(base) :]}" if followup else subject
         analysis = QueryAnalysis(
             question=question, standalone=standalone, entities=entities, topic=topic_of(about, named),
             followup=followup, pinned=pinned, many=bool(MANY.search(asked)), exclude=exclude,
@@ -511,9 +589,11 @@ class Understander:
         if route.intent == "paper_fact":  # the title's words are the paper, not a subject
             analysis.topic = topic_of(asked, [e.text or e.name for e in analysis.entities])
         elif route.intent.startswith("list_"):  # a listing's subject is what is asked now, not the titles before
-            analysis.topic = topic_of(asked, [e.text for e in analysis.entities if e.text and e.kind != "paper"])
+            analysis.topic = topic_of(subject, [e.text for e in analysis.entities if e.text and e.kind != "paper"])
+        if route.intent == "topical" or route.intent.startswith("list_"):
+            analysis.order, analysis.count = order, count
         if route.intent == "topical":
-            analysis.detail = detail_asked(asked)
+            analysis.detail = None if count else detail_asked(asked)
             analysis.unknown_title = unknown_title
         if route.intent == "topical" or (route.intent.startswith("list_") and analysis.topic):  # what dense ranks by
             read = analysis.topic if route.intent != "topical" else asked

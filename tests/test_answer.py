@@ -9,7 +9,7 @@ import pytest
 import rag.catalog
 from rag.engine import Engine
 from rag.errors import UserError
-from rag.models import Message
+from rag.models import Message, Paper
 
 
 def markers(text: str) -> set[int]:
@@ -404,3 +404,45 @@ def test_a_title_the_corpus_has_is_answered(built_engine: Engine) -> None:
     assert not a.refused and "Preetum Nakkiran" in a.answer and a.missing == []
     a = built_engine.ask("Summarize the paper Step-by-Step Diffusion: An Elementary Tutorial")
     assert not a.refused and a.citations and a.missing == []
+
+
+def test_papers_asked_by_date_are_ordered_by_the_catalog_and_the_undated_are_counted(built_engine: Engine) -> None:
+    """"Her latest paper", "the oldest paper", "the most recent paper on X": the catalog's dates order them, and a
+    corpus where most papers carry no date says how many it could not place."""
+    catalog = built_engine.catalog
+    latest = built_engine.ask("What is Hattie Zhou's latest paper?")
+    assert not latest.refused and latest.citations[0].title.startswith("Step-by-Step Diffusion")
+    assert "The most recent of the 3 paper(s) with Hattie Zhou" in latest.answer and "Jun 13, 2024" in latest.answer
+    # The whole corpus, oldest first: every dated paper, in date order; the undated said.
+    oldest = built_engine.ask("Which is the oldest paper in the corpus?")
+    dated = sorted((p for p in catalog.iter_papers() if p.date), key=lambda p: p.date or "")
+    assert not oldest.refused and not oldest.missing  # "oldest" is the asking, not a word no paper has
+    assert [c.paper_id for c in oldest.citations] == [p.paper_id for p in dated[:10]]
+    assert f"{len(catalog) - len(dated)} of them carry no date" in oldest.answer
+    # A topic: the newest of the papers mentioning it; none of those dated -> said, the papers offered undated.
+    recent = built_engine.ask("What is the most recent paper on diffusion models?")
+    first = catalog.by_id[recent.citations[0].paper_id]
+    assert first.date == max(p.date for p in dated if "diffusion" in f"{p.title} {p.abstract}".lower())
+    undated = built_engine.ask("What's the newest paper on watermarking language models?")
+    assert not undated.refused and undated.missing == ["publication dates"] and undated.citations
+    assert all(not catalog.by_id[c.paper_id].date for c in undated.citations)
+    # A word no paper has is still refused by name, asked by date or not.
+    assert built_engine.ask("the latest papers on football").missing == ["football"]
+
+
+def test_how_many_papers_is_counted_from_the_catalog(built_engine: Engine) -> None:
+    catalog = built_engine.catalog
+    whole = built_engine.ask("How many papers are in the corpus?")
+    assert f"The corpus holds {len(catalog)} papers" in whole.answer and not whole.missing and not whole.refused
+    on = built_engine.ask("How many papers are about length generalization?")
+    def words(p: Paper) -> list[str]:
+        return re.findall(r"[a-z0-9]+", f"{p.title} {p.abstract} {' '.join(p.authors)}".lower())
+
+    # Every word at the start of one of the paper's words ("generalization" also finds "generalizations").
+    mention = [p for p in catalog.iter_papers() if all(any(t.startswith(w) for t in words(p))
+                                                       for w in ("length", "generalization"))]  # fmt: skip
+    assert on.answer.startswith(f"{len(mention)} of the corpus's {len(catalog)} papers mention") and not on.missing
+    assert {c.paper_id for c in on.citations} <= {p.paper_id for p in mention} and on.citations
+    # A count the question asks of one paper is a detail of that paper, not of the corpus.
+    survey = built_engine.ask("How many papers does the survey of diffusion models for medical image analysis cover?")
+    assert survey.missing == ["number of papers"]

@@ -31,7 +31,7 @@ from rag.catalog import (
     mention_pattern,
     period_prefixes,
 )
-from rag.catalog_store import CAPITALISED, HAS_CAPITAL, NAME_TOKEN, date_columns
+from rag.catalog_store import CAPITALISED, HAS_CAPITAL, NAME_TOKEN, date_columns, date_key
 from rag.keywords import KeywordIndex, SearchTexts, Tokenizer, paper_search_text, search_digest, text_key
 from rag.models import Paper, Record
 from rag.parse.arxiv_snapshot import parse as parse_snapshot
@@ -551,6 +551,9 @@ def test_a_catalog_without_the_word_index_scans(papers: list[Paper], catalog: Ca
     for q in ["former", "diffusion", "length generalization"]:
         assert index_page(old, Filters(), q.split()) == scan_page(catalog, Filters(), q.split()), q
     assert index_page(old, Filters(), ["former"]) != index_page(catalog, Filters(), ["former"])
+    # What a question's topic counts is tested at word starts here too, as with the index.
+    for q in ["former", "diffusion model", "length generalization"]:
+        assert old.ids_at(old.with_words(q.split())) == index_page(catalog, Filters(), q.split())[1], q
 
 
 def test_a_word_the_index_tokenizer_splits_is_scanned(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -783,3 +786,32 @@ def test_search_texts_digest_is_search_digest(papers: list[Paper]) -> None:
         tally.add(p)
     assert tally.hexdigest() == search_digest(papers)
     assert tally.keys().tolist() == [text_key(paper_search_text(p)).rstrip(b"\0") for p in papers]
+
+
+def test_papers_with_every_word_are_the_browse_page_of_those_words(catalog: Catalog) -> None:
+    """`with_words` (what a question's topic counts) finds what browsing the same words finds, index or not."""
+    for q in [*BROWSE_QUERIES, "diffusion model", "length generalization", "in-context learning", "zzqx"]:
+        words = fold(q).split()
+        total, ids = index_page(catalog, Filters(), words)
+        assert catalog.ids_at(catalog.with_words(words)) == ids and total == len(ids), q
+    assert len(catalog.with_words(["diffusion", "model"])) > 20 and not len(catalog.with_words([]))
+
+
+@pytest.mark.parametrize("which", ["seed corpus, mostly undated", "20k papers, all dated"])
+def test_papers_by_date_newest_or_oldest_first_and_the_undated_counted(
+    catalog: Catalog, big: Catalog, which: str
+) -> None:
+    big = catalog if which.startswith("seed") else big
+    keys = {o: p.date for o, p in enumerate(big.iter_papers())}
+    some = np.arange(0, len(big), 3 if len(big) < 1000 else 7, dtype=np.int64)
+    assert (sum(1 for d in keys.values() if not d) > len(keys) / 2) == which.startswith("seed")
+    for newest in (True, False):
+        dated, undated = big.by_date(some, newest)
+        dates = [keys[o] for o in dated.tolist()]
+        assert all(dates) and undated == sum(1 for o in some.tolist() if not keys[o])
+        as_keys = [date_key(d) for d in dates]
+        assert as_keys == sorted(as_keys, reverse=newest) and len(dated) + undated == len(some)
+    everything, undated = big.by_date()
+    assert len(everything) + undated == len(big) and date_key(keys[int(everything[0])]) == max(
+        date_key(d) for d in keys.values()
+    )

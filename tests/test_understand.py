@@ -74,7 +74,7 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
     ("What papers don't focus on LLMs but study graphs?", ["LLMs"], "What papers study graphs?"),
     ("Which diffusion papers aren't about images and were published in 2024?", ["images"],
      "Which diffusion papers were published in 2024?"),
-    ("list works on quantization, except for those on LLMs", ["LLMs"], "list works on quantization,"),
+    ("list works on quantization, except for those on LLMs", ["LLMs"], "list works on quantization"),
     ("Which benchmark papers do not involve code generation?", ["code generation"], "Which benchmark papers?"),
     ("any studies on privacy that are not related to federated learning", ["federated learning"],
      "any studies on privacy"),
@@ -155,6 +155,24 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
     ("Which papers are not in the corpus?", [], "Which papers are not in the corpus?"),
     ("Which method works on images that are not labelled?", [], "Which method works on images that are not labelled?"),
     ("Which papers are not published yet?", [], "Which papers are not published yet?"),
+    # "nothing to do with", "unrelated to"; the ones "applied to" / "focused on" X; a clause describing the ones ruled
+    # out; two subjects joined by "and" after "excluding" (not a clause going on, not a time)
+    ("Are there papers on private data in machine learning that have nothing to do with language models?",
+     ["language models"], "Are there papers on private data in machine learning?"),
+    ("papers on privacy unrelated to federated learning", ["federated learning"], "papers on privacy"),
+    ("Which papers work on speculative decoding, excluding the ones applied to images?", ["images"],
+     "Which papers work on speculative decoding?"),
+    ("Survey papers on diffusion models, other than the one focused on medical imaging?", ["medical imaging"],
+     "Survey papers on diffusion models?"),
+    ("papers on hallucination, but not the ones about models that also look at images",
+     ["models that also look at images"], "papers on hallucination"),
+    ("papers on hallucination but not the ones that were published in 2024", [],
+     "papers on hallucination but not the ones that were published in 2024"),
+    ("papers on agents, excluding web agents and coding agents", ["web agents", "coding agents"], "papers on agents"),
+    ("papers on RL other than robotics and published in 2024", ["robotics"], "papers on RL published in 2024"),
+    ("papers on transformers, excluding those using vision and audio", ["vision", "audio"], "papers on transformers"),
+    ("Which papers on agents, other than web agents and what do they find?", ["web agents"],
+     "Which papers on agents, what do they find?"),
 ]  # fmt: skip
 
 
@@ -253,3 +271,44 @@ def test_an_entity_lists_at_most_a_hundred_papers_in_output_and_says_how_many() 
     assert shown["paper_ids"] == ids[:ENTITY_IDS_SHOWN] and shown["paper_count"] == 250
     analysis = QueryAnalysis(question="q", standalone="q", entities=[period])
     assert period.paper_ids == ids and len(analysis.model_dump()["entities"][0]["paper_ids"]) == ENTITY_IDS_SHOWN
+
+
+# (question, order asked, count asked, topic): papers by date or how many, with the trigger words used otherwise.
+BY_DATE_OR_COUNT = [
+    ("What is the most recent paper on diffusion models?", "newest", False, "diffusion models"),
+    ("latest papers about reinforcement learning", "newest", False, "reinforcement learning"),
+    ("newest work on length generalization?", "newest", False, "length generalization"),
+    ("Which paper on calibration is the newest?", "newest", False, "calibration"),
+    ("list the diffusion papers, newest first", "newest", False, "diffusion"),
+    ("diffusion papers in reverse chronological order", "newest", False, "diffusion"),
+    ("What did Hattie Zhou publish most recently?", "newest", False, ""),
+    ("the three latest papers on watermarking", "newest", False, "watermarking"),
+    ("Which is the oldest paper in the corpus?", "oldest", False, ""),
+    ("earliest study of score-based generative models", "oldest", False, "score based generative models"),
+    ("list papers on transformers from oldest to newest", "oldest", False, "transformers"),
+    ("RL papers in chronological order", "oldest", False, "rl"),
+    ("which paper came out first?", "oldest", False, ""),
+    ("How many papers are about diffusion models?", None, True, "diffusion models"),
+    ("how many papers are in the corpus?", None, True, ""),
+    ("what's the number of papers on reinforcement learning", None, True, "reinforcement learning"),
+    ("count the papers on watermarking", None, True, "watermarking"),
+    ("How many studies does the corpus have on calibration?", None, True, "calibration"),
+    # The same words asking for something else: findings, an origin, a detail of one paper, a count it states.
+    ("What are the latest findings on length generalization?", None, False, "findings length generalization"),
+    ("the latest advances in RLHF", None, False, "advances rlhf"),
+    ("What was the first paper to propose classifier-free guidance?", None, False, "propose classifier free guidance"),
+    ("How many papers does the survey of diffusion models for medical image analysis cover?", None, False,
+     "survey diffusion models medical image analysis"),
+    ("how many GPUs were used to train SliM-LLM?", None, False, "gpus used train slim llm"),
+    ("which recent methods reduce hallucination?", None, False, "methods reduce hallucination"),
+    ("what are the most recent models for protein folding?", None, False, "most models protein folding"),
+]
+
+
+@pytest.mark.parametrize(("question", "order", "count", "topic"), BY_DATE_OR_COUNT, ids=lambda x: str(x)[:50])
+def test_papers_asked_by_date_or_counted(
+    understander: Understander, question: str, order: str | None, count: bool, topic: str
+) -> None:
+    a = understander.analyse(question)
+    assert (a.order, a.count, a.topic) == (order, count, topic), a.rule
+    assert a.detail is None or not count  # "how many papers" on a topic is a count, not a detail the abstracts lack
