@@ -108,7 +108,11 @@ class CatalogAnswers:
         """The newest (or oldest) papers: of those mentioning the topic, or closest to it in meaning when none does
         ("the latest work on making chatbots safer"), or of the whole corpus when the question names no topic."""
         assert found.analysis is not None
-        topic = found.analysis.topic
+        topic, pinned = found.analysis.topic, found.analysis.pinned
+        if pinned:  # "which of them is the newest?": the papers under discussion
+            ords = np.array(sorted(self.catalog.positions(pinned).values()), dtype=np.int64)
+            hits = [Hit.of(p, i, 1.0) for i, p in enumerate(self._papers(pinned), 1)]
+            return self._by_date(found, ords, f"{len(ords)} paper(s) under discussion", hits, mode)
         if not topic:
             return self._by_date(found, None, f"{len(self.catalog):,} papers in the corpus", [], mode)
         mention = self.catalog.with_words(topic_words(topic))

@@ -118,9 +118,15 @@ class SentenceScores:
 NAMES_ONLY_RANK = ("author", "affiliation", "venue")
 # "LLMs", "RL", "RLHF", "GNNs": an acronym, and the small words its long form may skip ("learning from human").
 ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
-# A hyphenated name, capitalised at both ends ("U-Net", "ACT-R", "Mixture-of-Experts"; not "mostly-English"):
-# keyword search sees its parts, which papers may use apart.
-COMPOUND_NAME = re.compile(r"\b[A-Z][A-Za-z]*(?:-[A-Za-z]+)*-[A-Z][A-Za-z]*\b")
+# A hyphenated name, capitalised at both ends ("U-Net", "ACT-R", "Mixture-of-Experts"; not "mostly-English" or
+# "Self-attention"), or capitalised and versioned ("Phi-3-mini", "GPT-4"): keyword search sees its parts, which papers
+# may use apart.
+COMPOUND_NAME = re.compile(r"\b[A-Z][A-Za-z0-9.]*(?:-[A-Za-z0-9.]+)+\b")
+
+
+def compound_names(text: str) -> list[str]:
+    names = (n.rstrip(".") for n in COMPOUND_NAME.findall(text))
+    return list(dict.fromkeys(n for n in names if n.split("-")[-1][:1].isupper() or any(c.isdigit() for c in n)))
 COMPOUND_SCAN_MAX = 500  # papers holding its rarest part, read to look for the compound; more: taken as used
 COMPOUND_MAX_CHARS = 40
 SPELT_OUT_DEPTH = 10  # the best papers read for an absent acronym written out
@@ -295,16 +301,21 @@ class Retriever:
         counts as writing the name."""
         kw, out = self.keywords, []
         subject = set(topic.lower().split())
-        for name in dict.fromkeys(COMPOUND_NAME.findall(question)):
+        for name in compound_names(question):
             if len(name) > COMPOUND_MAX_CHARS:  # a pasted run of hyphenated words, not a name to echo back
                 continue
             parts = name.lower().split("-")
             if not all(p in subject for p in parts if len(p) > 1):  # an author's or a paper's name: not the subject
                 continue
-            stems = [t for st in self._tokenize(parts) for t in st]
+            by_part = self._tokenize(parts)
+            stems = [t for st in by_part for t in st]
             columns = kw.term_ids(stems)
-            if not columns or not kw.n_docs or len(columns) < len(set(stems)):
-                continue  # a part no paper uses is named by `unmatched` already
+            unused = [p for p, st in zip(parts, by_part, strict=True) if any(t not in columns for t in st)]
+            if any(not any(c.isdigit() for c in p) for p in unused) or not kw.n_docs:
+                continue  # a word part no paper uses is named by `unmatched` already
+            if unused or not columns:  # a version no paper writes ("Llama-3-405B"): neither is the name
+                out.append(name)
+                continue
             rarest = min(columns.values(), key=lambda c: -kw.idf(c))
             docs, _ = kw.top([rarest], COMPOUND_SCAN_MAX + 1, None)
             if len(docs) > COMPOUND_SCAN_MAX:

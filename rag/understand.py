@@ -139,7 +139,9 @@ REFERS_TO_PAPERS = _cue(
     r"|\b(this|that|these|those|the same|the other|the above|the previous|the earlier)\s+(paper|papers|work|works|"
     r"study|studies|one|ones|method|methods|model|models|approach|result|results|authors?|dataset|benchmark|"
     r"technique|framework|idea)\b"
-    r"|\bthe\s+(first|second|third|fourth|fifth|last|latest|earliest)(\s+one|\s+paper)?\b"
+    # not "the latest paper on diffusion models": a new subject follows
+    r"|\bthe\s+(first|second|third|fourth|fifth|last|latest|earliest)(\s+one|\s+paper)?+\b"
+    r"(?!\s+(?:on|about|in|from|by|of|for|regarding|concerning|that|which|to|with)\b)"
     r"|\b(that|this|those|these)\s*\??\s*$"
     # "How many tokens does that save?", "Does this work for text?": that / this as the subject, first thing asked
     r"|^\W*(?:(?:how|why|what|when|where|who|which)\b(?:\s+[\w-]+){0,2}\s+)?"
@@ -748,7 +750,12 @@ NAMED_PAPER = re.compile(r"\bthe\s+([A-Z][\w.+-]*(?:[ \t][A-Z0-9][\w.+-]*){0,2})
 
 # Before a capitalised run, words that make it people ("by Albert Gu and Tri Dao") or a subject ("the paper on Large
 # Language Model calibration"), not a title.
-NOT_A_TITLE_AFTER = re.compile(r"\b(?:by|with|from|and|researchers?|on|about|regarding|into|for)\s*$", re.I)
+# Nor are methods chosen between or used ("choose between Chain-of-Thought and Program-Aided Language Models").
+NOT_A_TITLE_AFTER = re.compile(
+    r"\b(?:by|with|from|and|researchers?|on|about|regarding|into|for|between|than|versus|vs\.?|like|such as|including"
+    r"|using|uses?|combin(?:e|es|ing))\s*$",
+    re.I,
+)
 
 
 def facts_asked(question: str) -> list[Fact]:

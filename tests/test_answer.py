@@ -157,7 +157,9 @@ def test_a_subject_no_paper_mentions_is_refused_and_named(built_engine: Engine) 
 @pytest.mark.parametrize(
     ("question", "name"),
     [("What does U-Net propose?", "U-Net"), ("Which papers use U-Net backbones for image segmentation?", "U-Net"),
-     ("Has anyone paired language models with the ACT-R architecture?", "ACT-R")],
+     ("Has anyone paired language models with the ACT-R architecture?", "ACT-R"),
+     ("How well does Llama-3-405B solve math word problems?", "Llama-3-405B"),  # "LLaMA3-8B" is written
+     ("Which benchmarks was Mixtral-8x22B evaluated on?", "Mixtral-8x22B")],
 )
 def test_a_hyphenated_name_no_paper_writes_is_refused_and_named(built_engine: Engine, question: str, name: str) -> None:
     """Keyword search sees "U-Net" as "net", which hundreds of papers use: the name itself is written nowhere."""
@@ -219,7 +221,10 @@ def test_a_misspelt_word_or_an_acronym_written_out_is_not_an_absent_name(built_e
     "question",
     ["Which papers study Mixture-of-Experts routing?",  # written "mixture of experts" / "mixture-of-experts"
      "What is Classifier-Free Guidance?", "Which Vision-Language models hallucinate less?",
-     "When you teach a mostly-English model a new language, how do you start its new word vectors?"],
+     "When you teach a mostly-English model a new language, how do you start its new word vectors?",
+     "How does GPT-4 do on visual reasoning puzzles?", "Self-attention in state space models?",
+     "How well does Llama-3-8B solve math word problems?",  # written "LLaMA3-8B"
+     "Which benchmarks was Mistral-7B evaluated on?"],
 )  # fmt: skip
 def test_a_hyphenated_name_the_corpus_writes_is_not_missing(built_engine: Engine, question: str) -> None:
     found = built_engine.search(question)
@@ -426,6 +431,15 @@ def test_papers_asked_by_date_are_ordered_by_the_catalog_and_the_undated_are_cou
     undated = built_engine.ask("What's the newest paper on watermarking language models?")
     assert not undated.refused and undated.missing == ["publication dates"] and undated.citations
     assert all(not catalog.by_id[c.paper_id].date for c in undated.citations)
+    # "Which of them is the newest?" orders the papers under discussion.
+    history = [Message(role="user", content="Which papers study length generalization?"),
+               Message(role="assistant", content='"What Algorithms can Transformers Learn? A Study in Length '
+                       'Generalization" [1] and "To Infinity and Beyond: Tool-Use Unlocks Length Generalization in '
+                       'State Space Models" [2].')]  # fmt: skip
+    among = built_engine.ask("Which of them is the newest?", history=history)
+    assert [c.title.split(":")[0] for c in among.citations] == ["To Infinity and Beyond", "What Algorithms can "
+                                                                 "Transformers Learn? A Study in Length Generalization"]
+    assert "of the 2 paper(s) under discussion" in among.answer
     # A word no paper has is still refused by name, asked by date or not.
     assert built_engine.ask("the latest papers on football").missing == ["football"]
 

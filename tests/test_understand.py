@@ -312,3 +312,15 @@ def test_papers_asked_by_date_or_counted(
     a = understander.analyse(question)
     assert (a.order, a.count, a.topic) == (order, count, topic), a.rule
     assert a.detail is None or not count  # "how many papers" on a topic is a count, not a detail the abstracts lack
+
+
+def test_by_date_refers_back_only_without_a_new_subject(understander: Understander) -> None:
+    history = [
+        Message(role="user", content="Which papers study length generalization?"),
+        Message(role="assistant", content='"What Algorithms can Transformers Learn? A Study in Length Generalization" '
+                '[1] and "To Infinity and Beyond: Tool-Use Unlocks Length Generalization in State Space Models" [2].'),
+    ]  # fmt: skip
+    new = understander.analyse("What is the latest paper on diffusion models?", history)
+    assert not new.followup and new.order == "newest" and new.topic == "diffusion models" and not new.pinned
+    among = understander.analyse("Which of them is the newest?", history)
+    assert among.followup and among.order == "newest" and len(among.pinned) == 2
