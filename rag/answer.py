@@ -91,7 +91,11 @@ class Answerer:
         # Words no paper uses: the corpus does not cover the question when nothing scores close, or whatever scores
         # close when one of them names something ("COBOL", "Yoshua Bengio": papers on other things do not answer).
         named = names(found.unmatched, found.question, self.catalog.one_edit_from, self.catalog.shortens)
-        absent = found.unmatched and (best < self.settings.answer.absent_threshold or bool(named))
+        # Everyday words no paper uses ("stuff", "picture") in a question whose meaning they hardly change, and a paper
+        # close enough to answer: not the subject, so not absent.
+        a = self.settings.answer
+        peripheral = found.unmatched_cosine >= a.absent_peripheral and best >= a.refusal_threshold
+        absent = found.unmatched and (bool(named) or (best < a.absent_threshold and not peripheral))
         # No match on the question's other words covers a name no paper writes ("ALiBi compared with RoPE
         # scaling": the RoPE papers match, ALiBi is in none of them).
         covered = not named and any(_exact(h, self.settings) for h in relevant)

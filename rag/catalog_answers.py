@@ -100,8 +100,8 @@ class CatalogAnswers:
             return self._hits(found, relevant, text, mode, missing=[topic])
         text = f'{len(mention):,} of the corpus\'s {total:,} papers mention every word of "{topic}"'
         text += " in their title or abstract"
-        shown, which = self._mentioning(found, mention)
-        more = f"; the {len(shown)} {which}" if len(mention) > len(shown) else ""
+        shown = self._mentioning(found, mention)
+        more = f"; {len(shown)} of them, the closest to the question first" if len(mention) > len(shown) else ""
         return self._hits(found, shown, f"{text}{more}:", mode)
 
     def by_date(self, found: SearchResult, relevant: list[Hit], mode: str) -> Answer | None:
@@ -118,7 +118,7 @@ class CatalogAnswers:
         mention = self.catalog.with_words(topic_words(topic))
         if len(mention):
             what = f'{len(mention):,} paper(s) mentioning every word of "{topic}"'
-            return self._by_date(found, mention, what, self._mentioning(found, mention)[0], mode)
+            return self._by_date(found, mention, what, self._mentioning(found, mention), mode)
         if not relevant:
             return None  # nothing on the topic: the usual refusal
         at = self.catalog.positions(h.paper_id for h in relevant)
@@ -141,7 +141,9 @@ class CatalogAnswers:
             text += f"so it cannot tell which is the {extreme}."
             if not undated:
                 return refused(found, text, mode, found.hits[:3], missing=["publication dates"])
-            return self._hits(found, undated, text + " The papers, undated:", mode, missing=["publication dates"])
+            listed = "The papers, undated:" if len(undated) == len(ords if ords is not None else undated) else (
+                f"{len(undated)} of them, undated:")
+            return self._hits(found, undated, f"{text} {listed}", mode, missing=["publication dates"])
         papers = self.catalog.at(dated[:BY_DATE_MAX].tolist())
         lines = [f'The {extreme} of the {what} is "{papers[0].title}" ({_when(papers[0])}) [1].']
         if len(papers) > 1:
@@ -153,15 +155,15 @@ class CatalogAnswers:
         lines += [footer] if footer else []
         return cited(found, [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)], "\n".join(lines), mode)
 
-    def _mentioning(self, found: SearchResult, mention: np.ndarray) -> tuple[list[Hit], str]:
-        """The papers among `mention` that retrieval found, in its order, and how to call them; when it found none of
-        them, the first few in catalog order."""
+    def _mentioning(self, found: SearchResult, mention: np.ndarray) -> list[Hit]:
+        """Up to BY_DATE_MAX papers among `mention`: those retrieval found, in its order, then the others in catalog
+        order."""
         at = self.catalog.positions(h.paper_id for h in found.hits)
         inside = set(mention.tolist())
-        if hits := [h for h in found.hits if at.get(h.paper_id) in inside]:
-            return hits, "closest to the question"
-        papers = self.catalog.at(mention[:BY_DATE_MAX].tolist())
-        return [Hit.of(p, i, 1.0) for i, p in enumerate(papers, 1)], "first in the catalog"
+        hits = [h for h in found.hits if at.get(h.paper_id) in inside][:BY_DATE_MAX]
+        seen = {at[h.paper_id] for h in hits}
+        rest = [o for o in mention[: BY_DATE_MAX + len(seen)].tolist() if o not in seen][: BY_DATE_MAX - len(hits)]
+        return hits + [Hit.of(p, len(hits) + i, 1.0) for i, p in enumerate(self.catalog.at(rest), 1)]
 
     @staticmethod
     def _hits(found: SearchResult, hits: list[Hit], header: str, mode: str, missing: list[str] | None = None) -> Answer:

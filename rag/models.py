@@ -270,6 +270,11 @@ class SearchResult(BaseModel):
     unmatched: list[str] = Field(
         default_factory=list, description="Subject words of the question that no paper of the corpus contains."
     )
+    unmatched_cosine: float = Field(
+        0.0,
+        description="Cosine between the question's vector and its vector without the `unmatched` words: near 1, they "
+        "carry little of what it asks ('stuff' in a long everyday question); 0 when there are none.",
+    )
     lay: bool = Field(
         False,
         description="A topical question in everyday words: keyword search found little to trust in it, so papers "

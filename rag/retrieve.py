@@ -605,18 +605,28 @@ class Retriever:
                     evidence=[Evidence(chunk_id=c, text=t, score=round(s, 4)) for c, t, s in shown],
                 )
             )
+        topical = r.mode == "hybrid" and analysis.intent in ("topical", "comparison")
+        unmatched = self.absent(analysis, hits) if topical else []
         return SearchResult(
             question=analysis.question,
             standalone_question=standalone if standalone != analysis.question else None,
             hits=hits,
             timings_ms=timings,
             analysis=analysis,
-            unmatched=self.absent(analysis, hits)
-            if r.mode == "hybrid" and analysis.intent in ("topical", "comparison")
-            else [],
+            unmatched=unmatched,
+            unmatched_cosine=self.kept_meaning(analysis.question, unmatched),
             lay=lay_question,
             query_vector=vector,
         )
+
+    def kept_meaning(self, question: str, words: list[str]) -> float:
+        """How much of the question's meaning survives without these words: the cosine between its vector and its
+        vector with them cut (one embedding call of two texts, only for a question with words no paper has)."""
+        if not words:
+            return 0.0
+        cut = re.sub(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b", " ", question, flags=re.I)
+        full, rest = (np.asarray(v, dtype=np.float32) for v in self.index.embedder.embed([question, cut]))
+        return round(float(full @ rest / max(float(np.linalg.norm(full) * np.linalg.norm(rest)), 1e-12)), 4)
 
 
 def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | None, bool, list[Entity]]:

@@ -301,6 +301,16 @@ class AnswerSettings(BaseModel):
         "unless the best dense similarity reaches this (chosen on eval/dev.jsonl: lay paraphrases use words the "
         "abstracts do not, yet stay close in meaning).",
     )
+    absent_peripheral: float = Field(
+        0.80,
+        ge=0,
+        le=1.01,
+        description="...unless they carry little of the question's meaning: its MiniLM vector without them keeps this "
+        "cosine to the original (`SearchResult.unmatched_cosine`), and the best paper clears `refusal_threshold` (an "
+        "everyday word in a long lay question: 'stuff', 'picture'). A named word is absent whatever this says. Chosen "
+        "on eval/dev.jsonl, the highest value answering all of its three answerable questions in that band (0.80 to "
+        "0.803; none of its unanswerable ones is in it); 1.01 = off.",
+    )
     bm25_support: float = Field(
         0.5,
         ge=0,

@@ -460,3 +460,23 @@ def test_how_many_papers_is_counted_from_the_catalog(built_engine: Engine) -> No
     # A count the question asks of one paper is a detail of that paper, not of the corpus.
     survey = built_engine.ask("How many papers does the survey of diffusion models for medical image analysis cover?")
     assert survey.missing == ["number of papers"]
+
+
+def test_everyday_words_no_paper_uses_do_not_refuse_a_question_they_hardly_change(
+    built_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"picture", "saw", "stuff" are in no abstract, but cutting them leaves the question's meaning nearly whole and a
+    paper is close enough to answer: not absent subjects. Without that reading the question is refused."""
+    q = ("How come picture-making AI can sometimes draw more objects than it ever saw, and other times it falls "
+         "apart? Something about each bit of the picture only caring about nearby stuff.")  # fmt: skip
+    found = built_engine.search(q)
+    assert {"picture", "stuff"} <= set(found.unmatched) and found.unmatched_cosine >= 0.8
+    best = max(h.dense_score or 0.0 for h in found.hits)
+    assert built_engine.settings.answer.refusal_threshold <= best < built_engine.settings.answer.absent_threshold
+    a = built_engine.ask(q)
+    assert not a.refused and not a.missing and a.citations[0].title.startswith("Local Mechanisms of Compositional")
+    monkeypatch.setattr(built_engine.settings.answer, "absent_peripheral", 1.01)  # off
+    off = built_engine.ask(q)
+    assert off.refused and "picture" in off.missing
+    # A named word is absent however little it changes the question.
+    assert built_engine.ask("Which neural networks does the Toolformer paper use for handwriting?").refused
