@@ -24,7 +24,10 @@ NUMBER_WORDS = (
 ).split()
 # A stand-alone quantity: "8", "1.5", "48.3%", "10k", "2x", or a number word; not a name such as "A800" or "GPT-4".
 QUANTITY = re.compile(
-    r"(?<![\w.-])\d+(?:[.,]\d+)*(?:\s?(?:%|x|×|k|m|b|bn|k\b))?(?![\w-])|\b(" + "|".join(NUMBER_WORDS) + r")\b", re.I
+    # a range is one quantity: "30-40%"
+    r"(?<![\w.-])\d+(?:[.,]\d+)*(?:\s?[-–]\s?\d+(?:[.,]\d+)*)?(?:\s?(?:%|x|×|k|m|b|bn|k\b))?(?![\w-])"
+    r"|\b(" + "|".join(NUMBER_WORDS) + r")\b",
+    re.I,
 )
 NAMED = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9-]*\b|\b[A-Z][a-z]+(?:[-\s][A-Z][a-z0-9]+)+\b")
 COMMAND = re.compile(r"`[^`]+`|\b(pip|conda|python|git|npm|docker)\s+\w+|--[a-z][\w-]+")
@@ -62,8 +65,8 @@ def detail_stated(detail: str, evidence: list[str], question: str = "") -> bool:
     if MODELS.search(d):  # "which base models": a model's name ("Llama-2 7B", "GPT-4", "LLaMA"), not "LLMs"
         asked = set(re.findall(r"[\w.-]+", question))
         return any(m.group(0) not in GENERIC and m.group(0) not in asked for m in NAME_TOKEN.finditer(text))
-    if "dataset" in d:
-        return bool(re.search(r"\b(datasets?|benchmarks?|corpus|corpora)\b", text, re.I) and NAMED.search(text))
+    if "dataset" in d:  # "on two datasets, ImageNet-1K and Places-365", "real-world data, including SVHN"
+        return bool(re.search(r"\b(datasets?|benchmarks?|corpus|corpora|data)\b", text, re.I) and NAMED.search(text))
     if "command" in d:
         return bool(COMMAND.search(text))
     return bool(re.search(rf"\b{re.escape(d.split()[-1].rstrip('s'))}", text, re.I))

@@ -48,7 +48,8 @@ class Extractive:
     def stream(self, found: SearchResult, relevant: list[Hit], note: str | None = None) -> Iterator[str | Answer]:
         """The lead line, then each chosen sentence with its marker as it is placed, then the `Answer`."""
         question = found.standalone_question or found.question
-        chosen = self.choose(question, relevant, found.query_vector)
+        detail = found.analysis.detail if found.analysis else None
+        chosen = self.choose(question, relevant, found.query_vector, detail)
         if not chosen:
             refusal = not_relevant(found, "extractive", note)
             yield refusal.answer
@@ -83,8 +84,12 @@ class Extractive:
         final = [p for p in self.stream(found, relevant, note) if isinstance(p, Answer)]
         return final[-1]
 
-    def choose(self, question: str, relevant: list[Hit], query_vector: list[float] | None) -> list[tuple[int, str]]:
-        """(hit index, sentence) pairs: the best sentence of each relevant paper, then more by score."""
+    def choose(
+        self, question: str, relevant: list[Hit], query_vector: list[float] | None, detail: str | None = None
+    ) -> list[tuple[int, str]]:
+        """(hit index, sentence) pairs: the best sentence of each relevant paper, then more by score. A specific
+        detail asked ("the datasets", "number of bits"): the best paper's best sentence stating one comes first,
+        wherever it is in its abstract, so the answer gives it rather than saying it is missing."""
         a = self.settings
         candidates, vectors = self._candidates(relevant)
         if not candidates:
@@ -105,6 +110,10 @@ class Extractive:
         per_paper: dict[int, int] = {}
         length = 0
         order = list(np.argsort(-score))
+        if detail:  # of the best paper only: a detail is asked of one work, and another's number is no answer
+            stating = next((j for j in order if candidates[j][0] == 0 and detail_stated(detail, [candidates[j][1]],
+                                                                                        question)), None)  # fmt: skip
+            order = order if stating is None else [stating] + [j for j in order if j != stating]
         # First pass: the best sentence of each relevant paper (coverage for multi-paper questions);
         # second pass: further sentences by score.
         for pass_no in (1, 2):

@@ -44,7 +44,8 @@ ASKS_AUTHORS = _cue(
 )
 ASKS_ARXIV_ID = _cue(
     r"\barxiv\s*(id|identifier|number|no\.?|link|url|page|abs|entry|reference)\b"
-    r"|\b(id|identifier|link|url)\b[^?]*\b(of|for)\b|\bwhere can i (find|read|get|download)\b"
+    # "the link for it", "the id of the TarFlow paper"; not "a direct link is a reinforcing one (the ... kind of)"
+    r"|\b(id|identifier|link|url)\s+(?:[\w-]+\s+){0,2}?(of|for|to)\b|\bwhere can i (find|read|get|download)\b"
     r"|\bwhat(')?s (its|the|their) (id|identifier|link|url)\b|\bis\b[^?]*\bon arxiv\b"
 )
 ASKS_VENUE = _cue(
@@ -180,7 +181,7 @@ DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
             r"\b(?:which|what)\s+(?=[^?]*(?:(?-i:\b[A-Z][a-z]*[A-Z][\w-]*\b)|\bthe\s+(?:paper|experiments?|study|"
             r"authors|work)\b|\b(?:it|they|its|their)\b))(?:exact\s+)?((?:(?-i:[A-Z][\w.-]*)\s+|base\s+|"
             rf"language\s+|backbone\s+|pre-?trained\s+|open\s+|foundation\s+){{0,3}}(?:{MODEL_NOUNS}))\b"
-            r"(?=[^?]*\b(?:used|use|uses|tested|test|tests|evaluated|evaluate|evaluates|trained|"
+            r"(?=(?:\W+[\w-]+){0,4}?\W+(?:used|use|uses|tested|test|tests|evaluated|evaluate|evaluates|trained|"
             r"fine-?tuned?|experiments?|built|based|ran|run)\b)"
         ),
         "{0}",

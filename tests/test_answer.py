@@ -480,3 +480,18 @@ def test_everyday_words_no_paper_uses_do_not_refuse_a_question_they_hardly_chang
     assert off.refused and "picture" in off.missing
     # A named word is absent however little it changes the question.
     assert built_engine.ask("Which neural networks does the Toolformer paper use for handwriting?").refused
+
+
+@pytest.mark.parametrize(
+    ("question", "stated"),
+    [("Which datasets was GEDI, the energy-based unification of cluster-based self-supervised learning, tested on?",
+      "SVHN"),
+     ("How many fewer bits than HiFiC does the compression model with a non-binary VQ-VAE-conditioned discriminator "
+      "need for the same FID?", "30-40%")],
+)  # fmt: skip
+def test_a_detail_an_abstract_states_is_quoted_not_said_missing(
+    built_engine: Engine, question: str, stated: str
+) -> None:
+    """The sentence stating the detail asked for leads the extractive answer, wherever it sits in the abstract."""
+    a = built_engine.ask(question)
+    assert not a.refused and not a.missing and stated in a.answer

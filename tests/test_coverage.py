@@ -88,6 +88,8 @@ DETAILS = [
     ("Which papers study models trained on synthetic data?", None),
     ("Which of the models was trained longest?", None),
     ("Which diffusion models are trained on video?", None),
+    # "which model" far from a verb of experimenting: a subject, not the models one work used
+    ("Can you prove which model wrote a text, where the detection tests stay valid?", None),
 ]
 
 
@@ -105,6 +107,10 @@ STATED = [
     ("LLMs", ["Experiments with LLMs show the method helps."], "", False),  # the kind, not a name
     ("number of GPUs", ["Training used 8 A100 GPUs."], "", True),
     ("number of GPUs", ["Training ran on A800 GPUs."], "", False),
+    ("number of fewer bits", ["The same FID as HiFiC with 30-40% fewer bits."], "", True),  # a range
+    ("number of layers", ["GPT-4 and Llama-2-7B have many layers."], "", False),  # versions are no count
+    ("datasets", ["Experiments on real-world data, including SVHN and CIFAR10."], "", True),
+    ("datasets", ["Experiments on real-world data show gains."], "", False),  # no dataset named
 ]
 
 
