@@ -200,12 +200,17 @@ NEGATED = _cue(
     r"apply|applying|employ|employing|rely\s+on|relying\s+on|deal\s+with|dealing\s+with|cover|covering|"
     rf"mention|mentioning|propose|proposing|built\s+(?:on|upon|around))\s+(?P<x>{SUBJECT})"
     # "without a focus on medical imaging"; "without" alone is the subject itself ("without backpropagation")
-    rf"|\bwithout\s+(?:a\s+|any\s+)?(?:focus(?:ing)?\s+on|being\s+about)\s+(?P<v>{SUBJECT})"
+    rf"|\bwithout\s+(?:a\s+|any\s+)?(?:focus(?:ing)?\s+on|being\s+about|relying\s+on|depending\s+on)\s+(?P<v>{SUBJECT})"
     # "that have nothing to do with language models", "unrelated to vision"
     rf"|(?:\b(?:that|which|who)\s+)?\b(?:ha(?:ve|s|d)\s+nothing\s+to\s+do\s+with|(?:are|is|were|was)?\s*unrelated\s+to|with\s+no\s+(?:connection|"
     rf"relation)\s+to)\s+(?P<u>{SUBJECT})"
     rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|aside\s+from|besides|but\s+not|not\s+counting|outside\s+of"
-    rf"|(?:leaving|setting|putting)\s+aside)\s+(?P<y>{SUBJECT})"
+    rf"|(?:leaving|setting|putting)\s+aside"
+    # "leave out the ones about X", "skip anything about X": an imperative pointing at papers ("skip connections" is
+    # a subject)
+    r"|(?:(?:leave|leaving)\s+out|skip|ignore|omit|drop|exclude|filter\s+out)"
+    r"(?=\s+(?:the|any|anything|everything|those|ones?|papers?|works?|studies|articles?|results?)\b))"
+    rf"\s+(?P<y>{SUBJECT})"
     # "papers on medical imaging [that are not / aren't] surveys": the papers asked for are not a kind of paper. Only
     # with the papers as the verb's subject: in "papers showing that models are not robust" it is a finding. Not
     # "work(s)", also a verb: in "a method that works on data that is not labelled" "labelled" is the subject.
@@ -246,12 +251,16 @@ NEGATED_LIST = _cue(
 # "excluding work on vision": the ruled-out subject is "vision"; "excluding the one where people curate samples":
 # "people curate samples".
 NEGATED_LEAD = _cue(
-    r"^(?P<ones>(?:(?:the|a|an|any|those|ones?|papers?|works?|studies|articles?)\s+)*)"
+    r"^(?P<ones>(?:(?:the|a|an|any|anything|everything|those|ones?|papers?|works?|studies|articles?|results?)\s+)*)"
     r"(?:on|about|in|(?:in\s+)?(?:that|which|where|who|whose)"
     # "excluding the ones applied to images", "other than the one focused on medical imaging"
     r"|using|involving|covering|targeting|with|for"
     r"|(?:applied|focused|focusing|centred|centered|devoted|dedicated|specific|tailored|aimed|targeted|limited|"
     r"restricted|dealing|concerned)\s+(?:to|on|at|with))\s+"
+)
+# "other than the ones doing it for image generation": what the ones ruled out do, then their subject.
+SUBSET_DOING = _cue(
+    r"^(?:(?:the|those)\s+)?(?:ones?|those)\s+\w+(?:ing|ed)\s+(?:(?:it|this|that|so)\s+)?(?:for|on|to|in|with|about|at)\s+"
 )
 # "but not the ones about models [that also look at images]": a relative clause after a subject the question points
 # at as some of the papers ("the ones", "those") describes it; one about publication or time does not.
@@ -279,13 +288,15 @@ def without_negations(text: str) -> tuple[str, list[str]]:
         start = m.start(group)
         phrase = m.group(group)
         clause = subset = False
-        if lead := NEGATED_LEAD.match(phrase):
+        if doing := SUBSET_DOING.match(phrase):
+            phrase, start, subset = phrase[doing.end() :], start + doing.end(), True
+        elif lead := NEGATED_LEAD.match(phrase):
             phrase, start = phrase[lead.end() :], start + lead.end()
             clause = bool(RELATIVE.search(lead.group(0)))
             subset = bool(SUBSET.search(lead.group("ones")))
         # A relative clause runs to the punctuation: "excluding work where humans curate [that] synthetic data".
         phrase = phrase.rstrip() if clause else _subject_end(phrase)
-        if subset and not clause and (d := DESCRIBES.match(text, start + len(phrase))):
+        if (subset or group == "y") and not clause and (d := DESCRIBES.match(text, start + len(phrase))):
             if not NOT_DESCRIBING.search(d.group("clause")):  # "the ones about models [that look at images]"
                 phrase = text[start : d.end()].rstrip()
         if not (subject := _subject(phrase)):
@@ -315,6 +326,8 @@ def without_negations(text: str) -> tuple[str, list[str]]:
         text = text[:a].rstrip() + " " + text[b:].lstrip()
     # "Leaving aside X, which papers ...": the cut leaves the comma at the start.
     text = re.sub(r",\s*([?.!])", r"\1", re.sub(r"\s+([?.!,])", r"\1", text))  # "papers on X, [excluding Y]?"
+    # "X? [Leave out Y.]", "X, but [skip Y]."
+    text = re.sub(r"([?.!])\s*[.!]+$", r"\1", re.sub(r"[\s,]+(?:but|and)\s*([?.!]|$)", r"\1", text))
     return text.strip().strip(",;: "), subjects
 
 
