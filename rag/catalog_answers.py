@@ -134,6 +134,8 @@ class CatalogAnswers:
         assert found.analysis is not None
         newest = found.analysis.order != "oldest"
         extreme = "most recent" if newest else "oldest"
+        if ords is not None and not len(ords):  # "her oldest paper from 2031"
+            return refused(found, f"The corpus holds {what}.", mode, found.hits[:3])
         dated, unknown = self.catalog.by_date(ords, newest)
         if not len(dated):
             corpus = _dated_share(self.catalog.dated_count(), len(self.catalog))

@@ -440,6 +440,9 @@ def test_papers_asked_by_date_are_ordered_by_the_catalog_and_the_undated_are_cou
     assert [c.title.split(":")[0] for c in among.citations] == ["To Infinity and Beyond", "What Algorithms can "
                                                                  "Transformers Learn? A Study in Length Generalization"]
     assert "of the 2 paper(s) under discussion" in among.answer
+    # Nothing to order: said, not "none of the 0 papers carries a date".
+    none = built_engine.ask("oldest paper by Hattie Zhou from 2031")
+    assert none.refused and none.answer.startswith("The corpus holds 0 paper(s) dated 2031 with Hattie Zhou")
     # A word no paper has is still refused by name, asked by date or not.
     assert built_engine.ask("the latest papers on football").missing == ["football"]
 
