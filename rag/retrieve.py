@@ -129,6 +129,7 @@ def compound_names(text: str) -> list[str]:
     return list(dict.fromkeys(n for n in names if n.split("-")[-1][:1].isupper() or any(c.isdigit() for c in n)))
 COMPOUND_SCAN_MAX = 500  # papers holding its rarest part, read to look for the compound; more: taken as used
 COMPOUND_MAX_CHARS = 40
+COMMON_IDF = 1.5  # BM25 idf of a word in about a fifth of the papers or more
 SPELT_OUT_DEPTH = 10  # the best papers read for an absent acronym written out
 ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", "a", "an"}
 
@@ -335,6 +336,10 @@ class Retriever:
         shared = set(self._tokenize([topic])[0]) if topic else set()
         for subject in [form for s in subjects for form in (s, *self.long_forms(s))]:
             terms = [t for t in self._tokenize([subject])[0] if t not in shared]
+            # Words most papers use ("model", "also") tell no paper apart: in "models that also look at images" the
+            # images do. Kept when nothing else is left ("not about language models").
+            idf = {t: kw.idf(i) for t, i in kw.term_ids(terms).items()}
+            terms = [t for t in terms if idf.get(t, COMMON_IDF) >= COMMON_IDF] or terms
             # A subject the asked topic wholly shares ("pruning papers, but not pruning [during pre-training]") would
             # rule out every candidate: nothing tells the ruled-out ones apart, so none is left out.
             columns = kw.term_ids(terms)

@@ -200,17 +200,19 @@ NEGATED = _cue(
     r"apply|applying|employ|employing|rely\s+on|relying\s+on|deal\s+with|dealing\s+with|cover|covering|"
     rf"mention|mentioning|propose|proposing|built\s+(?:on|upon|around))\s+(?P<x>{SUBJECT})"
     # "without a focus on medical imaging"; "without" alone is the subject itself ("without backpropagation")
-    rf"|\bwithout\s+(?:a\s+|any\s+)?(?:focus(?:ing)?\s+on|being\s+about|relying\s+on|depending\s+on)\s+(?P<v>{SUBJECT})"
+    r"|\bwithout\s+(?:a\s+|any\s+)?(?:focus(?:ing)?\s+on|being\s+about|relying\s+on|depending\s+on)"
+    rf"\s+(?P<v>{SUBJECT})"
     # "that have nothing to do with language models", "unrelated to vision"
-    rf"|(?:\b(?:that|which|who)\s+)?\b(?:ha(?:ve|s|d)\s+nothing\s+to\s+do\s+with|(?:are|is|were|was)?\s*unrelated\s+to|with\s+no\s+(?:connection|"
-    rf"relation)\s+to)\s+(?P<u>{SUBJECT})"
+    rf"|(?:\b(?:that|which|who)\s+)?\b(?:ha(?:ve|s|d)\s+nothing\s+to\s+do\s+with|(?:are|is|were|was)?\s*unrelated\s+to"
+    rf"|with\s+no\s+(?:connection|relation)\s+to)\s+(?P<u>{SUBJECT})"
     rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|aside\s+from|besides|but\s+not|not\s+counting|outside\s+of"
-    rf"|(?:leaving|setting|putting)\s+aside"
-    # "leave out the ones about X", "skip anything about X": an imperative pointing at papers ("skip connections" is
-    # a subject)
-    r"|(?:(?:leave|leaving)\s+out|skip|ignore|omit|drop|exclude|filter\s+out)"
-    r"(?=\s+(?:the|any|anything|everything|those|ones?|papers?|works?|studies|articles?|results?)\b))"
-    rf"\s+(?P<y>{SUBJECT})"
+    rf"|(?:leaving|setting|putting)\s+aside)\s+(?P<y>{SUBJECT})"
+    # "leave out the ones about X", "skip anything about X", "not the ones that X": pointing at papers, so asking for
+    # them whatever else the question says ("skip connections" is a subject)
+    r"|\b(?:(?:(?:leave|leaving)\s+out|skip|ignore|omit|drop|exclude|filter\s+out)"
+    r"(?=\s+(?:the\s+|any\s+)?(?:anything|everything|those|ones?|papers?|works?|studies|articles?|results?)\b)"
+    r"|not(?=\s+(?:the\s+)?(?:ones?|those)\s+(?:that|which|about|on|using|doing|applying|with)\b))"
+    rf"\s+(?P<i>{SUBJECT})"
     # "papers on medical imaging [that are not / aren't] surveys": the papers asked for are not a kind of paper. Only
     # with the papers as the verb's subject: in "papers showing that models are not robust" it is a finding. Not
     # "work(s)", also a verb: in "a method that works on data that is not labelled" "labelled" is the subject.
@@ -237,6 +239,9 @@ NEGATED_END = _cue(
     r"|(?:in|from|since|by|during|before|after)\s+(?=\d|(?-i:[A-Z])|the\s+(?:last|past|year)))"
 )
 RELATIVE = _cue(r"\b(?:that|which|where|who|whose)\s*$")
+CLAUSE_ABOUT = _cue(
+    r"(?:are|is|were|was)\s+(?:(?:mainly|mostly|primarily|largely|all|just|only|really)\s+)?(?:about|on)\s+"
+)
 # A second ruled-out subject: "not about debating [or voting]".
 NEGATED_OR = _cue(rf"\s+(?:or|nor)\s+(?:about\s+|on\s+)?(?P<z>{SUBJECT})")
 # More ruled-out subjects as a list: "not about evicting tokens[ from the cache, quantizing it, or diffusion LMs]".
@@ -282,7 +287,7 @@ def without_negations(text: str) -> tuple[str, list[str]]:
     subjects: list[str] = []
     spans: list[tuple[int, int]] = []
     for m in NEGATED.finditer(text):
-        group = next(g for g in ("x", "v", "y", "w", "u") if m.group(g) is not None)
+        group = next(g for g in ("x", "v", "y", "w", "u", "i") if m.group(g) is not None)
         if group == "y" and not ASKS_FOR_PAPERS.search(text):
             continue
         start = m.start(group)
@@ -294,9 +299,11 @@ def without_negations(text: str) -> tuple[str, list[str]]:
             phrase, start = phrase[lead.end() :], start + lead.end()
             clause = bool(RELATIVE.search(lead.group(0)))
             subset = bool(SUBSET.search(lead.group("ones")))
+        if clause and (about := CLAUSE_ABOUT.match(phrase)):  # "the ones that are mainly about X": X
+            phrase, start, clause = phrase[about.end() :], start + about.end(), False
         # A relative clause runs to the punctuation: "excluding work where humans curate [that] synthetic data".
         phrase = phrase.rstrip() if clause else _subject_end(phrase)
-        if (subset or group == "y") and not clause and (d := DESCRIBES.match(text, start + len(phrase))):
+        if (subset or group in ("y", "i")) and not clause and (d := DESCRIBES.match(text, start + len(phrase))):
             if not NOT_DESCRIBING.search(d.group("clause")):  # "the ones about models [that look at images]"
                 phrase = text[start : d.end()].rstrip()
         if not (subject := _subject(phrase)):
@@ -308,7 +315,8 @@ def without_negations(text: str) -> tuple[str, list[str]]:
                 break
             subjects.append(subject)
             end_at = alt.start("z") + len(phrase)
-        while group == "y" and (also := NEGATED_AND.match(text, end_at)):  # "excluding web agents and coding agents"
+        # "excluding web agents and coding agents"
+        while group in ("y", "i") and (also := NEGATED_AND.match(text, end_at)):
             if not (subject := _subject(phrase := _subject_end(also.group("z")))):
                 break
             subjects.append(subject)
@@ -326,8 +334,10 @@ def without_negations(text: str) -> tuple[str, list[str]]:
         text = text[:a].rstrip() + " " + text[b:].lstrip()
     # "Leaving aside X, which papers ...": the cut leaves the comma at the start.
     text = re.sub(r",\s*([?.!])", r"\1", re.sub(r"\s+([?.!,])", r"\1", text))  # "papers on X, [excluding Y]?"
-    # "X? [Leave out Y.]", "X, but [skip Y]."
-    text = re.sub(r"([?.!])\s*[.!]+$", r"\1", re.sub(r"[\s,]+(?:but|and)\s*([?.!]|$)", r"\1", text))
+    if spans:  # "X? [Leave out Y.]", "X, but [skip Y].", "X - [skip Y].", "X? [Apart from Y], please."
+        text = re.sub(r"[\s,]+(?:but|and)\s*([?.!]|$)", r"\1", text)
+        text = re.sub(r"\s*[-–—:;]+\s*([?.!]|$)", r"\1", re.sub(r"([?.!]),?\s*please\b", r"\1", text, flags=re.I))
+        text = re.sub(r"([?.!])\s*[.!]+$", r"\1", text)
     return text.strip().strip(",;: "), subjects
 
 
