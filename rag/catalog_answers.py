@@ -269,7 +269,9 @@ class CatalogAnswers:
         if not papers:
             return self.none_dated(found, periods, mode)
         if found.analysis and found.analysis.order:  # "the earliest papers of 2024"
-            ords = np.unique(np.concatenate([self.catalog.positions_of(p) for p in periods]))
+            # every paper of the periods, from the date columns (a period's entity keeps only its first ids)
+            everything = np.arange(len(self.catalog), dtype=np.int64)
+            ords = self.catalog.dated_among(everything, [p.value for p in periods])
             return self._by_date(found, ords, f"{total:,} paper(s) dated {when}", [], mode)
         return self._listing(
             found, papers[:LISTED_MAX], f"The corpus holds {total:,} paper(s) dated {when}{_shown(total)}:",

@@ -440,6 +440,10 @@ def test_papers_asked_by_date_are_ordered_by_the_catalog_and_the_undated_are_cou
     assert [c.title.split(":")[0] for c in among.citations] == ["To Infinity and Beyond", "What Algorithms can "
                                                                  "Transformers Learn? A Study in Length Generalization"]
     assert "of the 2 paper(s) under discussion" in among.answer
+    # A period's papers, newest first: all of them, read from the date columns.
+    period = built_engine.ask("newest papers from 2025")
+    in_2025 = sorted((p.date or "" for p in dated if (p.date or "").startswith("2025")), reverse=True)
+    assert [catalog.by_id[c.paper_id].date for c in period.citations] == in_2025[:10] and in_2025
     # Nothing to order: said, not "none of the 0 papers carries a date".
     none = built_engine.ask("oldest paper by Hattie Zhou from 2031")
     assert none.refused and none.answer.startswith("The corpus holds 0 paper(s) dated 2031 with Hattie Zhou")
