@@ -122,16 +122,17 @@ ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
 # "Self-attention"), or capitalised and versioned ("Phi-3-mini", "GPT-4"): keyword search sees its parts, which papers
 # may use apart.
 COMPOUND_NAME = re.compile(r"\b[A-Z][A-Za-z0-9.]*(?:-[A-Za-z0-9.]+)+\b")
-
-
-def compound_names(text: str) -> list[str]:
-    names = (n.rstrip(".") for n in COMPOUND_NAME.findall(text))
-    return list(dict.fromkeys(n for n in names if n.split("-")[-1][:1].isupper() or any(c.isdigit() for c in n)))
 COMPOUND_SCAN_MAX = 500  # papers holding its rarest part, read to look for the compound; more: taken as used
 COMPOUND_MAX_CHARS = 40
 COMMON_IDF = 1.5  # BM25 idf of a word in about a fifth of the papers or more
 SPELT_OUT_DEPTH = 10  # the best papers read for an absent acronym written out
 ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", "a", "an"}
+
+
+def compound_names(text: str) -> list[str]:
+    """The text's hyphenated names (`COMPOUND_NAME`), each once: capitalised at both ends, or versioned."""
+    names = (n.rstrip(".") for n in COMPOUND_NAME.findall(text))
+    return list(dict.fromkeys(n for n in names if n.split("-")[-1][:1].isupper() or any(c.isdigit() for c in n)))
 
 
 K = TypeVar("K")
@@ -311,6 +312,8 @@ class Retriever:
             by_part = self._tokenize(parts)
             stems = [t for st in by_part for t in st]
             columns = kw.term_ids(stems)
+            if not stems:  # nothing keyword search can look up
+                continue
             unused = [p for p, st in zip(parts, by_part, strict=True) if any(t not in columns for t in st)]
             if any(not any(c.isdigit() for c in p) for p in unused) or not kw.n_docs:
                 continue  # a word part no paper uses is named by `unmatched` already
