@@ -770,7 +770,11 @@ class Catalog:
         (an entity that came without positions)."""
         if e.ords:
             return np.asarray(e.ords, dtype=np.int64)
-        return np.array(sorted(self.positions(e.paper_ids).values()), dtype=np.int64)
+        return self.ords_of(e.paper_ids)
+
+    def ords_of(self, paper_ids: Iterable[str]) -> np.ndarray:
+        """Catalog positions of the known ones of these papers, ascending."""
+        return np.array(sorted(self.positions(paper_ids).values()), dtype=np.int64)
 
     def dated_among(self, ords: np.ndarray, prefixes: list[str]) -> np.ndarray:
         """The positions among these whose paper is dated in one of the periods (YYYY or YYYY-MM prefixes)."""

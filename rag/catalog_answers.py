@@ -110,7 +110,7 @@ class CatalogAnswers:
         assert found.analysis is not None
         topic, pinned = found.analysis.topic, found.analysis.pinned
         if pinned:  # "which of them is the newest?": the papers under discussion
-            ords = np.array(sorted(self.catalog.positions(pinned).values()), dtype=np.int64)
+            ords = self.catalog.ords_of(pinned)
             hits = [Hit.of(p, i, 1.0) for i, p in enumerate(self._papers(pinned), 1)]
             return self._by_date(found, ords, f"{len(ords)} paper(s) under discussion", hits, mode)
         if not topic:
@@ -121,8 +121,7 @@ class CatalogAnswers:
             return self._by_date(found, mention, what, self._mentioning(found, mention), mode)
         if not relevant:
             return None  # nothing on the topic: the usual refusal
-        at = self.catalog.positions(h.paper_id for h in relevant)
-        ords = np.array(sorted(at.values()), dtype=np.int64)
+        ords = self.catalog.ords_of(h.paper_id for h in relevant)
         return self._by_date(found, ords, f"{len(ords)} paper(s) closest to the question", relevant, mode)
 
     def _by_date(
@@ -231,7 +230,7 @@ class CatalogAnswers:
             answer.missing = [f"{topic} (among the papers of {name.name})"]
             return answer
         if found.analysis.order:  # "Stanford's newest paper on diffusion"
-            ords = np.array(sorted(self.catalog.positions(h.paper_id for h in about).values()), dtype=np.int64)
+            ords = self.catalog.ords_of(h.paper_id for h in about)
             what = f"{len(about)} paper(s) with {name.name} {_role(name)} about {topic}"
             return self._by_date(found, ords, what, about, mode, footer=self._truncation(name))
         lead = "Yes: " if len(about) == 1 else ""
