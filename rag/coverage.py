@@ -106,28 +106,44 @@ def names(
             len(w) >= MISSPELT_MIN_CHARS and misspelt(w.lower())
         )
 
-    return [w for w in words if NAME_TOKEN.fullmatch(w) or unusual(w)]
+    # A word with a hyphen or dot inside is a joined name no paper writes (`Retriever.unmatched_names`: "phi-3-mini").
+    return [w for w in words if NAME_TOKEN.fullmatch(w) or re.search(r"\w[-.]\w", w) or unusual(w)]
 
 
 # A lower-case word is coined when MiniLM's WordPiece vocabulary cuts it into this many pieces or more ("lightgbm":
-# light ##gb ##m) and no dictionary has it: ordinary words it does not keep whole mostly take two ("shop ##per").
+# light ##gb ##m) and no dictionary has it: ordinary words it does not keep whole mostly take two ("shop ##per"), and
+# the dictionary has those. Two pieces are a name too ("sg ##lang", "hint ##on") unless they are two English words or
+# four letters or fewer (abbreviations: "avg", "cvar").
 COINED_MIN_PIECES = 3
 
 
 def is_coined(word: str) -> bool:
-    """A lower-case word spelt like a coined name ("xgboost", "torchrec", "numpyro"), not like English: cut into
-    `COINED_MIN_PIECES` WordPiece pieces or more, and in no dictionary (Webster's Second and GCIDE, 264,000 words),
-    compared by Snowball stem, with British spellings read as American ("practising", "customised"), "-ier" as "-y"
-    ("sturdier") and an English prefix taken off ("reusable")."""
+    """A lower-case word spelt like a coined name ("xgboost", "torchrec", "numpyro", "sglang", "hinton"), not like
+    English: in no dictionary (Webster's Second and GCIDE, 264,000 words), compared by Snowball stem, with British
+    spellings read as American ("practising", "customised"), "-ier" as "-y" ("sturdier"), a comparative as its
+    adjective ("tougher", "biggest") and an English prefix taken off ("reusable"); and cut into `COINED_MIN_PIECES`
+    WordPiece pieces or more, or, five letters or more, into two that are not two English words joined ("joystick",
+    "heatwave"; "cvar" and "avg" are abbreviations)."""
     w = word.lower()
-    if len(w) < 4 or not w.isalpha() or w in english_words() or len(wordpieces(w)) < COINED_MIN_PIECES:
+    if len(w) < 4 or not w.isalpha() or w in english_words():
+        return False
+    cut = wordpieces(w)
+    if len(cut) < COINED_MIN_PIECES - 1 or (len(cut) < COINED_MIN_PIECES and (len(w) < 5 or _two_words(w))):
         return False
     stems = dictionary_stems()
     if not stems:  # the dictionary package is not installed: the rule is off
         return False
-    forms = {w, re.sub(r"is(e|es|ed|ing|ation|ations|er|ers)$", r"iz\1", w), re.sub(r"i(er|est|ly)$", "y", w)}
+    forms = {w, re.sub(r"is(e|es|ed|ing|ation|ations|er|ers)$", r"iz\1", w), re.sub(r"i(er|est|ly)$", "y", w),
+             re.sub(r"([a-z])\1?(?:er|est)$", r"\1", w), re.sub(r"(?:er|est)$", "e", w),
+             re.sub(r"ey$", "", w)}  # fmt: skip
     forms |= {f[len(m.group(0)) :] for f in list(forms) if (m := ENGLISH_PREFIX.match(f))}
     return not (set(_stemmer().stemWords(sorted(forms))) & stems)
+
+
+def _two_words(w: str) -> bool:
+    """Is the word two English words of three letters or more joined ("partway", "offloaded", "chatbots")?"""
+    english = english_words()
+    return any(w[:i] in english and re.sub(r"(?:s|ed)$", "", w[i:]) in english | {w[i:]} for i in range(3, len(w) - 2))
 
 
 # Prefixes that make English words of English words ("reusable", "overparametrised"), not of names.

@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.catalog import Catalog
+from rag.coverage import english_words
 from rag.index import Index, IndexStateError, chunks_in_dense_only
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
 from rag.models import CONFIDENT, EXACT_MATCH, Entity, Evidence, Hit, Paper, QueryAnalysis, SearchResult
@@ -119,9 +120,15 @@ NAMES_ONLY_RANK = ("author", "affiliation", "venue")
 # "LLMs", "RL", "RLHF", "GNNs": an acronym, and the small words its long form may skip ("learning from human").
 ACRONYM = re.compile(r"([A-Z][A-Za-z]*[A-Z])s?")
 # A hyphenated name, capitalised at both ends ("U-Net", "ACT-R", "Mixture-of-Experts"; not "mostly-English" or
-# "Self-attention"), or capitalised and versioned ("Phi-3-mini", "GPT-4"): keyword search sees its parts, which papers
-# may use apart.
-COMPOUND_NAME = re.compile(r"\b[A-Z][A-Za-z0-9.]*(?:-[A-Za-z0-9.]+)+\b")
+# "Self-attention"), or versioned in either case ("Phi-3-mini", "GPT-4", "llama-3.1-8b"): keyword search sees its
+# parts, which papers may use apart. So it does those of a dotted package name (`DOTTED_NAME`: "llama.cpp").
+COMPOUND_NAME = re.compile(r"\b[A-Za-z][A-Za-z0-9.]*(?:-[A-Za-z0-9.]+)+\b")
+# Lower-case words that take a number ("top-5", "layer-12", "round-3"): a count, not a name's version.
+COUNTED = set(
+    "top layer layers step steps stage phase level round day week year class type epoch shot bit bits fold gram hop "
+    "order rank pass block head".split()
+)
+DOTTED_NAME = re.compile(r"\b[a-z][a-z0-9]+\.(?!(?:com|org|net|edu|gov|io)\b)[a-z][a-z0-9]+\b")
 COMPOUND_SCAN_MAX = 500  # papers holding its rarest part, read to look for the compound; more: taken as used
 COMPOUND_MAX_CHARS = 40
 COMMON_IDF = 1.5  # BM25 idf of a word in about a fifth of the papers or more
@@ -130,9 +137,16 @@ ACRONYM_FILLERS = {"of", "for", "from", "the", "with", "and", "to", "in", "on", 
 
 
 def compound_names(text: str) -> list[str]:
-    """The text's hyphenated names (`COMPOUND_NAME`), each once: capitalised at both ends, or versioned."""
-    names = (n.rstrip(".") for n in COMPOUND_NAME.findall(text))
-    return list(dict.fromkeys(n for n in names if n.split("-")[-1][:1].isupper() or any(c.isdigit() for c in n)))
+    """The text's hyphenated names (`COMPOUND_NAME`), each once: capitalised at both ends, or versioned (a word of
+    two letters or more, then a part with digits; not "n-1", "3-d" or "top-5"), and its dotted names."""
+    names = [n.rstrip(".") for n in COMPOUND_NAME.findall(text)]
+    kept = (
+        n for n in names
+        if (n[:1].isupper() and n.split("-")[-1][:1].isupper())
+        or (any(c.isdigit() for c in n) and (n[:1].isupper() or (
+            (m := re.match(r"[a-z]{2,}[a-z0-9.]*(?=-)", n)) is not None and m.group(0) not in COUNTED)))
+    )  # fmt: skip
+    return list(dict.fromkeys([*kept, *DOTTED_NAME.findall(text)]))
 
 
 K = TypeVar("K")
@@ -274,13 +288,16 @@ class Retriever:
     def absent(self, analysis: QueryAnalysis, hits: list[Hit]) -> list[str]:
         """What the question's subject names that no paper writes: its words no paper contains, as the question
         spells them, but an acronym one of the best papers writes out or an everyday word standing for a term the
-        abstracts use ("chatbot"); then its hyphenated names no paper writes."""
+        abstracts use ("chatbot"); then its hyphenated and dotted names no paper writes ("phi-3-mini", "llama.cpp"),
+        instead of their parts."""
         stand_ins = set(analysis.lay_words)
         words = [w for w in as_asked(self.unmatched(analysis.topic), analysis.question) if w.lower() not in stand_ins]
         if words:  # most questions have none: the best papers' texts are joined only for those that do
             best = [f"{h.title}. {h.abstract}" for h in hits[:SPELT_OUT_DEPTH]]
             words = [w for w in words if not spelt_out(w, best)]
-        return words + self.unmatched_names(analysis.question, analysis.topic)
+        joined = self.unmatched_names(analysis.question, analysis.topic)
+        parts = {p for n in joined for p in re.split(r"[-.]", n.lower())}
+        return [w for w in words if w.lower() not in parts] + joined
 
     def unmatched(self, topic: str) -> list[str]:
         """The subject words no paper contains (after stemming, as keyword search sees them). A word with digits
@@ -306,7 +323,7 @@ class Retriever:
         for name in compound_names(question):
             if len(name) > COMPOUND_MAX_CHARS:  # a pasted run of hyphenated words, not a name to echo back
                 continue
-            parts = name.lower().split("-")
+            parts = name.lower().split("-" if "-" in name else ".")
             if not all(p in subject for p in parts if len(p) > 1):  # an author's or a paper's name: not the subject
                 continue
             by_part = self._tokenize(parts)
@@ -315,7 +332,8 @@ class Retriever:
             if not stems:  # nothing keyword search can look up
                 continue
             unused = [p for p, st in zip(parts, by_part, strict=True) if any(t not in columns for t in st)]
-            if any(not any(c.isdigit() for c in p) for p in unused) or not kw.n_docs:
+            dotted = "-" not in name  # "llama.cpp": the name is what the question names, not its part "cpp"
+            if (not dotted and any(not any(c.isdigit() for c in p) for p in unused)) or not kw.n_docs:
                 continue  # a word part no paper uses is named by `unmatched` already
             if unused or not columns:  # a version no paper writes ("Llama-3-405B"): neither is the name
                 out.append(name)
@@ -324,7 +342,7 @@ class Retriever:
             docs, _ = kw.top([rarest], COMPOUND_SCAN_MAX + 1, None)
             if len(docs) > COMPOUND_SCAN_MAX:
                 continue
-            written = re.compile(r"\b" + r"[\s-]?".join(map(re.escape, parts)) + r"\b", re.I)
+            written = re.compile(r"\b" + r"[\s.-]?".join(map(re.escape, parts)) + r"\b", re.I)
             if not any(written.search(paper_search_text(p)) for p in self.catalog.at(int(d) for d in docs)):
                 out.append(name)
         return out
@@ -659,9 +677,11 @@ VERSIONED = re.compile(r"([a-z]{2,})\d+[a-z0-9]*")
 
 def spelt_out(word: str, texts: list[str]) -> bool:
     """Is the acronym written out in one of these texts, its letters the initials of consecutive words ("MCMC":
-    "Markov chain Monte Carlo")? Four letters or more: three letters spell words by chance."""
+    "Markov chain Monte Carlo"; "cvar": "conditional value-at-risk")? Four letters or more: three letters spell words
+    by chance; in lower case, no English word ("game", "rare")."""
     letters = word.removesuffix("s")
-    if len(letters) < 4 or not letters.isupper() or not letters.isalpha():
+    lower_acronym = letters.islower() and letters not in english_words()  # "cvar" for CVaR
+    if len(letters) < 4 or not (letters.isupper() or lower_acronym) or not letters.isalpha():
         return False
     return any(letters.lower() in "".join(w[0] for w in re.findall(r"[A-Za-z]+", t)).lower() for t in texts)
 

@@ -41,6 +41,15 @@ CASES = [
     (["customising", "practising"], "customising a model by practising on examples", []),
     (["yardstick", "shopper"], "what yardstick tells a shopper which model is better?", []),
     (["avg", "cvar"], "what avg cvar do the methods reach?", []),  # two pieces each: abbreviations, not names
+    # two pieces, five letters or more, in no dictionary: a tool's or a person's name
+    (["sglang"], "can sglang serve diffusion llms?", ["sglang"]),
+    (["dowhy"], "does dowhy implement location scale noise models?", ["dowhy"]),
+    (["geoffrey", "hinton"], "what did geoffrey hinton find about forward-forward training?", ["hinton"]),
+    # ... but not two English words joined, nor a comparative, nor English spelt "-ey"
+    (["partway", "joystick", "heatwave"], "does training break partway, like a joystick in a heatwave?", []),
+    (["tougher", "safest", "echoey"], "which model is tougher, which safest on echoey audio?", []),
+    # a hyphenated or dotted name no paper writes (`Retriever.unmatched_names`)
+    (["phi-3-mini", "llama.cpp"], "does phi-3-mini run in llama.cpp?", ["phi-3-mini", "llama.cpp"]),
 ]
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.models import Message
-from rag.retrieve import Filters, spelt_out, strongest_named
+from rag.retrieve import Filters, compound_names, spelt_out, strongest_named
 
 
 def top_titles(engine: Engine, q: str, k: int = 5, **kw) -> list[str]:
@@ -185,11 +185,28 @@ def test_an_author_with_more_papers_than_the_cap_keeps_the_same_head(built_engin
 @pytest.mark.parametrize(
     ("word", "spelt"),
     [("MCMC", True), ("MCMCs", True), ("SGLD", True), ("ASAM", False),  # "Adapters for Segment Anything Models"
-     ("CTC", False), ("McMC", False)],  # three letters spell words by chance; not an acronym
+     ("CTC", False), ("McMC", False),  # three letters spell words by chance; not an acronym
+     ("cvar", True), ("sgld", True), ("cats", False)],  # a lower-case acronym, but no English word
 )  # fmt: skip
 def test_an_acronym_is_spelt_out_by_the_initials_of_consecutive_words(word: str, spelt: bool) -> None:
     text = (
         "Adapters for Segment Anything Models. "
-        "We sample with Markov chain Monte Carlo and stochastic gradient Langevin dynamics. Cats trot calmly."
+        "We sample with Markov chain Monte Carlo and stochastic gradient Langevin dynamics. Cats trot calmly. "
+        "We maximise the conditional value-at-risk. Cats are all trotting south."
     )
     assert spelt_out(word, [text]) is spelt
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("How does Phi-3-mini compare with GPT-4 and U-Net?", ["Phi-3-mini", "GPT-4", "U-Net"]),
+        ("does phi-3-mini or llama-3.1-8b beat gpt-4o?", ["phi-3-mini", "llama-3.1-8b", "gpt-4o"]),
+        ("is there a guide to llama.cpp or node.js?", ["llama.cpp", "node.js"]),
+        # counts and everyday compounds are no names; nor a web address, nor a sentence's end
+        ("what is the top-5 accuracy of a layer-12 probe over n-1 steps?", []),
+        ("a self-driving, mostly-English model. See arxiv.org for more.", []),
+    ],
+)
+def test_hyphenated_and_dotted_names(text: str, found: list[str]) -> None:
+    assert compound_names(text) == found
