@@ -107,7 +107,7 @@ def names(
         )
 
     # A word with a hyphen or dot inside is a joined name no paper writes (`Retriever.unmatched_names`: "phi-3-mini").
-    return [w for w in words if NAME_TOKEN.fullmatch(w) or re.search(r"\w[-.]\w", w) or unusual(w)]
+    return [w for w in words if NAME_TOKEN.fullmatch(w) or re.search(r"\w[\s.-]\w", w) or unusual(w)]
 
 
 # A lower-case word is coined when MiniLM's WordPiece vocabulary cuts it into this many pieces or more ("lightgbm":

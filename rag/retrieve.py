@@ -149,6 +149,32 @@ def compound_names(text: str) -> list[str]:
     return list(dict.fromkeys([*kept, *DOTTED_NAME.findall(text)]))
 
 
+def name_phrases(text: str) -> list[str]:
+    """The text's multi-word names: runs of two or more capitalised words ("Llama Guard", "EU AI Act", "BIG-bench
+    Hard"), not one starting the text or a sentence, with a word capitalised as names are ("Guard"; "PLoP LoRA" is two
+    names side by side). Quoted spans are titles, and a run ends at punctuation and at a possessive ("Microsoft's
+    Phi-3")."""
+    text = re.sub(r"[\"“‘][^\"”’]*[\"”’]|(?<!\w)'[^']*'(?!\w)", " | ", text)
+    found = []
+    for sentence in re.split(r"[.!?:]\s+", text):
+        opening = sentence.split()[0] if sentence.split() else ""
+        for i, segment in enumerate(re.split(r"[.,;!?()\[\]|/]|\s[-–—]\s|['’]s\b", sentence)):
+            run: list[str] = []
+            for word in [*segment.split(), ""]:
+                if word[:1].isupper() and word[:1].isalpha() and word != "I" and not MODIFIER.search(word):
+                    run.append(word)
+                    continue
+                if i == 0 and run and run[0] == opening and segment.split()[0] == opening:
+                    run = run[1:]  # a sentence's capitalised first word is no sign of a name
+                if len(run) >= 2 and any(re.fullmatch(r"[A-Z][a-z]+", w) for w in run):
+                    found.append(" ".join(run))
+                run = []
+    return list(dict.fromkeys(found))
+
+
+# A capitalised word made a modifier ("RoPE-based", "ChatGPT-style"): what follows is no part of a name.
+MODIFIER = re.compile(r"-(?:based|style|type|like|sized|level|scale|wise|free|aware|driven|specific)$", re.I)
+
 K = TypeVar("K")
 
 
@@ -315,15 +341,15 @@ class Retriever:
         ]  # fmt: skip
 
     def unmatched_names(self, question: str, topic: str) -> list[str]:
-        """The hyphenated names of the question's subject that no paper writes, though it uses each part ("U-Net":
-        "net" is everywhere, "U-Net" nowhere). A paper writing the parts spaced or joined ("mixture of experts")
-        counts as writing the name."""
+        """The hyphenated, dotted and multi-word names of the question's subject that no paper writes, though it uses
+        each part ("U-Net": "net" is everywhere, "U-Net" nowhere; "Llama Guard", "Diffusion Forcing"). A paper writing
+        the parts spaced or joined ("mixture of experts") counts as writing the name."""
         kw, out = self.keywords, []
         subject = set(topic.lower().split())
-        for name in compound_names(question):
+        for name in compound_names(question) + name_phrases(question):
             if len(name) > COMPOUND_MAX_CHARS:  # a pasted run of hyphenated words, not a name to echo back
                 continue
-            parts = name.lower().split("-" if "-" in name else ".")
+            parts = re.split(r"[\s-]+" if re.search(r"[\s-]", name) else r"\.", name.lower())
             if not all(p in subject for p in parts if len(p) > 1):  # an author's or a paper's name: not the subject
                 continue
             by_part = self._tokenize(parts)
@@ -332,10 +358,12 @@ class Retriever:
             if not stems:  # nothing keyword search can look up
                 continue
             unused = [p for p, st in zip(parts, by_part, strict=True) if any(t not in columns for t in st)]
-            dotted = "-" not in name  # "llama.cpp": the name is what the question names, not its part "cpp"
-            if (not dotted and any(not any(c.isdigit() for c in p) for p in unused)) or not kw.n_docs:
-                continue  # a word part no paper uses is named by `unmatched` already
-            if unused or not columns:  # a version no paper writes ("Llama-3-405B"): neither is the name
+            dotted = not re.search(r"[\s-]", name)  # "llama.cpp": the name is what is named, not its part "cpp"
+            if (not dotted and any(len(p) > 2 and not any(c.isdigit() for c in p) for p in unused)) or not kw.n_docs:
+                continue  # a word part no paper uses is named by `unmatched` already (it skips two letters: "EU")
+            # A version no paper writes ("Llama-3-405B"), a dotted part ("cpp"): neither is the name. A two-letter part
+            # ("EW" of "EW-Tune") may be kept whole by keyword search ("ew-tune"): the texts are read.
+            if any(len(p) > 2 or any(c.isdigit() for c in p) for p in unused) or not columns:
                 out.append(name)
                 continue
             rarest = min(columns.values(), key=lambda c: -kw.idf(c))

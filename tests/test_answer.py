@@ -159,7 +159,13 @@ def test_a_subject_no_paper_mentions_is_refused_and_named(built_engine: Engine) 
     [("What does U-Net propose?", "U-Net"), ("Which papers use U-Net backbones for image segmentation?", "U-Net"),
      ("Has anyone paired language models with the ACT-R architecture?", "ACT-R"),
      ("How well does Llama-3-405B solve math word problems?", "Llama-3-405B"),  # "LLaMA3-8B" is written
-     ("Which benchmarks was Mixtral-8x22B evaluated on?", "Mixtral-8x22B")],
+     ("Which benchmarks was Mixtral-8x22B evaluated on?", "Mixtral-8x22B"),
+     # lower case, dotted, several words: each word is in some paper, the name in none
+     ("How does phi-3-mini do on the reasoning benchmarks in these papers?", "phi-3-mini"),
+     ("is there a guide for running a quantized llama model with llama.cpp?", "llama.cpp"),
+     ("Is Llama Guard any good at flagging unsafe prompts?", "Llama Guard"),
+     ("Which models do best on BIG-bench Hard in these papers?", "BIG-bench Hard"),
+     ("can sglang serve masked diffusion language models?", "sglang")],
 )
 def test_a_hyphenated_name_no_paper_writes_is_refused_and_named(built_engine: Engine, question: str, name: str) -> None:
     """Keyword search sees "U-Net" as "net", which hundreds of papers use: the name itself is written nowhere."""

@@ -50,6 +50,7 @@ CASES = [
     (["tougher", "safest", "echoey"], "which model is tougher, which safest on echoey audio?", []),
     # a hyphenated or dotted name no paper writes (`Retriever.unmatched_names`)
     (["phi-3-mini", "llama.cpp"], "does phi-3-mini run in llama.cpp?", ["phi-3-mini", "llama.cpp"]),
+    (["Llama Guard"], "Is Llama Guard any good?", ["Llama Guard"]),  # ... and a multi-word one
 ]
 
 

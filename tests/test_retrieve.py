@@ -6,7 +6,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.models import Message
-from rag.retrieve import Filters, compound_names, spelt_out, strongest_named
+from rag.retrieve import Filters, compound_names, name_phrases, spelt_out, strongest_named
 
 
 def top_titles(engine: Engine, q: str, k: int = 5, **kw) -> list[str]:
@@ -210,3 +210,23 @@ def test_an_acronym_is_spelt_out_by_the_initials_of_consecutive_words(word: str,
 )
 def test_hyphenated_and_dotted_names(text: str, found: list[str]) -> None:
     assert compound_names(text) == found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Is Llama Guard any good at flagging unsafe prompts?", ["Llama Guard"]),
+        ("Which models do best on BIG-bench Hard?", ["BIG-bench Hard"]),
+        ("Under the EU AI Act, what applies?", ["EU AI Act"]),  # the sentence's first word is left out
+        ("What did Geoffrey Hinton's paper find?", ["Geoffrey Hinton"]),  # a run ends at a possessive
+        ("I study Stable Video Diffusion. Ring Attention, too.", ["Stable Video Diffusion"]),
+        # no name: a sentence's opening word, "I", two coined names side by side, a modifier, a quoted title
+        ("Mixture models. Diffusion is fine", []),
+        ("Can I use it? If I may", []),
+        ("Which models did the PLoP LoRA experiments use?", []),
+        ("Can RoPE-based LLaMA models extend context?", []),
+        ("Who wrote 'Local Mechanisms of Compositional Generalization'?", []),
+    ],
+)
+def test_multi_word_names(text: str, found: list[str]) -> None:
+    assert name_phrases(text) == found
