@@ -45,7 +45,9 @@ ASKS_AUTHORS = _cue(
 ASKS_ARXIV_ID = _cue(
     r"\barxiv\s*(id|identifier|number|no\.?|link|url|page|abs|entry|reference)\b"
     # "the link for it", "the id of the TarFlow paper"; not "a direct link is a reinforcing one (the ... kind of)"
-    r"|\b(id|identifier|link|url)\s+(?:[\w-]+\s+){0,2}?(of|for|to)\b|\bwhere can i (find|read|get|download)\b"
+    r"|\b(id|identifier|link|url)\s+(?:[\w-]+\s+){0,2}?(of|for|to)\b"
+    # "where can I find it / the paper on X"; not "where can I read about X", "find an overview of X" (topical)
+    r"|\bwhere can i (find|read|get|download) (it|them|this|that|the (paper|pdf|article)|a copy)\b"
     r"|\bwhat(')?s (its|the|their) (id|identifier|link|url)\b|\bis\b[^?]*\bon arxiv\b"
 )
 ASKS_VENUE = _cue(
@@ -154,7 +156,15 @@ CONTINUES = _cue(
 )
 # A specific detail: the answer is a number, a name or a command the abstract either states or does not.
 DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (_cue(r"\bhow many\s+((?:[a-z0-9-]+\s+){0,1}[a-z0-9-]+)"), "number of {0}"),
+    # "how many GPUs were used"; not "decide / tell us / figure out how many X" (a way of choosing, not a count)
+    (
+        _cue(
+            r"(?<!decide )(?<!deciding )(?<!choose )(?<!choosing )(?<!determine )(?<!tell us )(?<!tells us )"
+            r"(?<!know )(?<!estimate )(?<!predict )(?<!pick )(?<!learn )(?<!out )(?<!set )"
+            r"\bhow many\s+((?:[a-z0-9-]+\s+){0,2}[a-z0-9-]+)"
+        ),
+        "number of {0}",
+    ),
     (
         _cue(
             r"\bwhat\s+(?:is|was|were|are)?\s*the\s+(exact\s+)?(number|percentage|amount|accuracy|size|cost|"

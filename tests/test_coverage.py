@@ -87,6 +87,11 @@ def test_words_are_cut_as_minilm_cuts_them(word: str, pieces: list[str]) -> None
 DETAILS = [
     # (question, the detail asked or None)
     ("How many GPUs were used to train SliM-LLM?", "number of GPUs"),
+    ("In how many web-scale production systems did they report gains?", "number of web-scale production systems"),
+    # a way of choosing how many, not a count asked
+    ("How do you decide how many sub-models to use?", None),
+    ("Do radius measurements tell us how many protons are inside?", None),
+    ("Can we figure out how many layers to prune?", None),
     ("By what percentage did productivity drop?", "percentage"),
     ("By how much does the method improve accuracy?", "amount"),
     ("Which base models did the PLoP experiments use?", "base models"),
@@ -119,6 +124,8 @@ STATED = [
     ("number of GPUs", ["Training ran on A800 GPUs."], "", False),
     ("number of fewer bits", ["The same FID as HiFiC with 30-40% fewer bits."], "", True),  # a range
     ("number of layers", ["GPT-4 and Llama-2-7B have many layers."], "", False),  # versions are no count
+    ("number of web-scale production systems", ["Gains across five web-scale search and ads systems."], "", True),
+    ("number of web-scale production systems", ["Gains in web-scale production systems."], "", False),
     ("datasets", ["Experiments on real-world data, including SVHN and CIFAR10."], "", True),
     ("datasets", ["Experiments on real-world data show gains."], "", False),  # no dataset named
 ]

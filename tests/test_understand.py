@@ -11,7 +11,7 @@ from rag.catalog import Catalog, build_catalog
 from rag.limits import Limits
 from rag.models import CONFIDENT, ENTITY_IDS_SHOWN, Answer, Citation, Entity, Message, QueryAnalysis
 from rag.settings import Settings
-from rag.understand import ROUTES, Understander
+from rag.understand import ROUTES, Understander, facts_asked
 from tests.conftest import CORPUS
 from tests.understand_cases import ADVERSARIAL, CASES, FOLLOWUPS, Case
 
@@ -351,3 +351,20 @@ def test_by_date_refers_back_only_without_a_new_subject(understander: Understand
     assert not new.followup and new.order == "newest" and new.topic == "diffusion models" and not new.pinned
     among = understander.analyse("Which of them is the newest?", history)
     assert among.followup and among.order == "newest" and len(among.pinned) == 2
+
+
+@pytest.mark.parametrize(
+    ("question", "facts"),
+    [
+        ("Where can I find the paper on FlashAttention?", ["arxiv_id"]),
+        ("where can i download it?", ["arxiv_id"]),
+        ("What's the arXiv link for the TarFlow paper?", ["arxiv_id"]),
+        # where to read about a subject asks for papers, not for one paper's link
+        ("Where can I find an overview of the ways LLMs emit several tokens at once?", []),
+        ("Where can I read about diffusion models for audio?", []),
+    ],
+)
+def test_where_to_find_a_paper_asks_for_its_link_where_to_read_about_a_topic_does_not(
+    question: str, facts: list[str]
+) -> None:
+    assert facts_asked(question) == facts
