@@ -239,6 +239,9 @@ NEGATED = _cue(
 ASKS_FOR_PAPERS = _cue(
     r"\b(papers?|works?|studies|articles?|publications?|preprints?|surveys?|reviews?|tutorials?|overviews?|analyses|research"
     r"|literature|corpus|collection|catalog)\b"
+    # "has X been applied to anything other than language models": where it has been is what papers report
+    r"|\b(?:applied|used|tried|extended|adapted)\s+(?:to|for|in|on|beyond)\s+(?:anything|any\s+\w+|domains?|areas?"
+    r"|fields?|tasks?|problems?|modalities|settings?)\s+(?:other\s+than|besides|apart\s+from|except)\b"
 )
 # Where the ruled-out subject ends: "not about images [and] published in 2024". A preposition of time or source ends
 # it only before a date or a name ("not about images [in] 2024", "[by] Hinton"): in "other than evaluations in
