@@ -148,8 +148,12 @@ def _two_words(w: str) -> bool:
     return any(w[:i] in english and re.sub(r"(?:s|ed)$", "", w[i:]) in english | {w[i:]} for i in range(3, len(w) - 2))
 
 
-# Prefixes that make English words of English words ("reusable", "overparametrised"), not of names.
-ENGLISH_PREFIX = re.compile(r"(?:re|un|over|under|pre|non|mis|out|dis|co|sub|inter)(?=[a-z]{4})")
+# Prefixes and combining forms that make English words of English words ("reusable", "overparametrised",
+# "deblurring", "neuroscientists"), not of names.
+ENGLISH_PREFIX = re.compile(
+    r"(?:re|un|over|under|pre|non|mis|out|dis|co|sub|inter|de|anti|semi|multi|hyper|micro|macro|nano|neuro|bio|geo"
+    r"|astro|electro|thermo|hydro|photo|psycho|socio|eco|tele)(?=[a-z]{4})"
+)  # not "auto", "meta": coined names start so ("autoguidance", "metamath")
 
 
 def wordpieces(word: str) -> list[str]:
