@@ -85,13 +85,16 @@ def names(
       "GPT-5", "TarFlow");
     - a part of a hyphenated coined name ("Shepherd" of "Math-Shepherd");
     - capitalised, not starting a sentence, and not an English word ("Toolformer", "Bitcoin"; "Sun", "Japan" are);
-    - part of a run of two or more capitalised words after the question's first word ("Yoshua Bengio");
+    - part of a run of two or more capitalised words after the question's first word ("Yoshua Bengio"), or two absent
+      words after "by" in any case ("papers by chelsea finn");
     - written in lower case but spelt as coined (`is_coined`: "lightgbm", "torchrec"), unless it is a corpus word cut
       short (`shortened`: "hyperparams" of "hyperparameters");
     except, in the last four cases, a corpus word misspelt (`misspelt`: "Hallucinatons" of a title asked about).
     """
     tokens = re.findall(r"[\w'-]+", question)
-    runs = set()
+    # a person named after "by", in any case: "papers by chelsea finn"
+    runs = {w for m in re.finditer(r"\bby\s+([\w'-]+)\s+([\w'-]+)", question) if {*m.groups()} <= {*words}
+            for w in m.groups()}  # fmt: skip
     for i, tok in enumerate(tokens[1:], 1):
         near = [tokens[j] for j in (i - 1, i + 1) if 1 <= j < len(tokens)]
         if tok[:1].isupper() and any(t[:1].isupper() for t in near):

@@ -53,6 +53,7 @@ CASES = [
     # a hyphenated or dotted name no paper writes (`Retriever.unmatched_names`)
     (["phi-3-mini", "llama.cpp"], "does phi-3-mini run in llama.cpp?", ["phi-3-mini", "llama.cpp"]),
     (["Llama Guard"], "Is Llama Guard any good?", ["Llama Guard"]),  # ... and a multi-word one
+    (["chelsea", "finn"], "any papers by chelsea finn on meta-learning?", ["chelsea", "finn"]),  # after "by"
 ]
 
 
