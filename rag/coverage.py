@@ -148,7 +148,10 @@ def is_coined(word: str) -> bool:
 def _two_words(w: str) -> bool:
     """Is the word two English words of three letters or more joined ("partway", "offloaded", "chatbots")?"""
     english = english_words()
-    return any(w[:i] in english and re.sub(r"(?:s|ed)$", "", w[i:]) in english | {w[i:]} for i in range(3, len(w) - 2))
+    return any(
+        w[:i] in english and (w[i:] in english or re.sub(r"(?:s|ed)$", "", w[i:]) in english)
+        for i in range(3, len(w) - 2)
+    )
 
 
 # Prefixes and combining forms that make English words of English words ("reusable", "overparametrised",

@@ -322,7 +322,7 @@ class Retriever:
             best = [f"{h.title}. {h.abstract}" for h in hits[:SPELT_OUT_DEPTH]]
             words = [w for w in words if not spelt_out(w, best)]
         joined = self.unmatched_names(analysis.question, analysis.topic)
-        parts = {p for n in joined for p in re.split(r"[-.]", n.lower())}
+        parts = {p for n in joined for p in re.split(r"[\s.-]+", n.lower())}
         return [w for w in words if w.lower() not in parts] + joined
 
     def unmatched(self, topic: str) -> list[str]:
@@ -349,7 +349,8 @@ class Retriever:
         for name in compound_names(question) + name_phrases(question):
             if len(name) > COMPOUND_MAX_CHARS:  # a pasted run of hyphenated words, not a name to echo back
                 continue
-            parts = re.split(r"[\s-]+" if re.search(r"[\s-]", name) else r"\.", name.lower())
+            dotted = not re.search(r"[\s-]", name)  # "llama.cpp": the name is what is named, not its part "cpp"
+            parts = name.lower().split(".") if dotted else re.split(r"[\s-]+", name.lower())
             if not all(p in subject for p in parts if len(p) > 1):  # an author's or a paper's name: not the subject
                 continue
             by_part = self._tokenize(parts)
@@ -358,7 +359,6 @@ class Retriever:
             if not stems:  # nothing keyword search can look up
                 continue
             unused = [p for p, st in zip(parts, by_part, strict=True) if any(t not in columns for t in st)]
-            dotted = not re.search(r"[\s-]", name)  # "llama.cpp": the name is what is named, not its part "cpp"
             if (not dotted and any(len(p) > 2 and not any(c.isdigit() for c in p) for p in unused)) or not kw.n_docs:
                 continue  # a word part no paper uses is named by `unmatched` already (it skips two letters: "EU")
             # A version no paper writes ("Llama-3-405B"), a dotted part ("cpp"): neither is the name. A two-letter part
