@@ -495,8 +495,10 @@ class Understander:
         for p in self.catalog.comments_in(text):  # a quoted page comment ("35 pages, 11 figures")
             add(p.paper_id, 0.9, next(c for c in p.comments if len(c) > 6 and fold(c) in q_fold))
         first_word = text.split()[0] if text.split() else ""
-        names = set(NAME_TOKEN.findall(text)) | {w for w in CAPITALISED.findall(text) if w != first_word}
-        for tok in {t for t in names if not VENUE_ACRONYM.fullmatch(t)}:  # "NeurIPS" names a venue, not a paper
+        # In the question's order, so that the first name a paper has is the one its entity shows (a set's order
+        # changes from run to run).
+        names = dict.fromkeys([*NAME_TOKEN.findall(text), *(w for w in CAPITALISED.findall(text) if w != first_word)])
+        for tok in [t for t in names if not VENUE_ACRONYM.fullmatch(t)]:  # "NeurIPS" names a venue, not a paper
             n, ids = self.catalog.token_papers(tok.lower())
             if n and not NAME_TOKEN.fullmatch(tok):  # titles capitalise every word: "World" of "...World Models"
                 n = max(n, self.catalog.word_df(tok.lower()))  # names a paper only if rare in any case
@@ -662,6 +664,9 @@ class Understander:
         wanted = fold(name)
         own = [e for e in entities if e.kind == "paper" and e.confidence >= CONFIDENT and e.text]
         if any(fold(e.text) in wanted or wanted in fold(e.name) for e in own):
+            return None
+        n, ids = self.catalog.token_papers(name.lower())
+        if n == 1 and any(e.value == ids[0] for e in own):  # one of the paper's names, another one shown ("NextQA-MC")
             return None
         return self._unknown_title(name, entities)
 

@@ -46,6 +46,7 @@ CASES = [
     # two pieces, five letters or more, in no dictionary: a tool's or a person's name
     (["sglang"], "can sglang serve diffusion llms?", ["sglang"]),
     (["dowhy"], "does dowhy implement location scale noise models?", ["dowhy"]),
+    (["synthid"], "does synthid text watermarking degrade safety?", ["synthid"]),  # "syn" + "thid" is no two words
     (["geoffrey", "hinton"], "what did geoffrey hinton find about forward-forward training?", ["hinton"]),
     # ... but not two English words joined, nor a comparative, nor English spelt "-ey"
     (["partway", "joystick", "heatwave"], "does training break partway, like a joystick in a heatwave?", []),

@@ -371,3 +371,22 @@ def test_where_to_find_a_paper_asks_for_its_link_where_to_read_about_a_topic_doe
     question: str, facts: list[str]
 ) -> None:
     assert facts_asked(question) == facts
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "In the VQToken paper, how much accuracy is lost on NextQA-MC?",
+        "How much accuracy is lost on NextQA-MC in the VQToken paper?",
+    ],
+)
+def test_a_paper_cited_by_one_of_its_names_is_not_missing_whichever_name_comes_first(
+    understander: Understander, question: str
+) -> None:
+    """Both names are the one paper's; the entity shows the first, and the other cited ("the VQToken paper") is not a
+    paper the corpus lacks. The names are read in the question's order, so the answer is the same on every run."""
+    a = understander.analyse(question, [])
+    paper = next(e for e in a.entities if e.kind == "paper" and e.confidence >= CONFIDENT)
+    assert paper.name.startswith("Neural Discrete Token Representation")
+    assert a.unknown_title is None
+    assert paper.text == ("VQToken" if question.index("VQToken") < question.index("NextQA") else "NextQA-MC")
