@@ -31,6 +31,11 @@ QUANTITY = re.compile(
 )
 NAMED = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9-]*\b|\b[A-Z][a-z]+(?:[-\s][A-Z][a-z0-9]+)+\b")
 COMMAND = re.compile(r"`[^`]+`|\b(pip|conda|python|git|npm|docker)\s+\w+|--[a-z][\w-]+")
+OPTIMIZER = re.compile(
+    r"\b(?:SGD|Adam\w*|Adagrad|RMSprop|Lion|Shampoo|Muon|LAMB|L-BFGS|(?:stochastic\s+)?gradient descent|momentum|"
+    r"Newton|optimi[sz](?:er|ation method|ation algorithm))\b",
+    re.I,
+)
 NUMERIC = re.compile(
     r"number|how (much|long|large|big|fast|expensive|accurate)|percentage|amount|accuracy|size|cost|rate|value|"
     r"score|speedup|count|seed|factor|margin",
@@ -69,6 +74,8 @@ def detail_stated(detail: str, evidence: list[str], question: str = "") -> bool:
         return any(m.group(0) not in GENERIC and m.group(0) not in asked for m in NAME_TOKEN.finditer(text))
     if "dataset" in d:  # "on two datasets, ImageNet-1K and Places-365", "real-world data, including SVHN"
         return bool(re.search(r"\b(datasets?|benchmarks?|corpus|corpora|data)\b", text, re.I) and NAMED.search(text))
+    if "optimizer" in d:  # "implicit stochastic gradient descent", "AdamW"
+        return bool(OPTIMIZER.search(text))
     if "command" in d:
         return bool(COMMAND.search(text))
     return bool(re.search(rf"\b{re.escape(d.split()[-1].rstrip('s'))}", text, re.I))
@@ -143,6 +150,13 @@ def is_coined(word: str) -> bool:
              re.sub(r"ey$", "", w)}  # fmt: skip
     forms |= {f[len(m.group(0)) :] for f in list(forms) if (m := ENGLISH_PREFIX.match(f))}
     return not (set(_stemmer().stemWords(sorted(forms))) & stems)
+
+
+def in_dictionary(word: str) -> bool:
+    """Is the word in the English dictionary, compared by Snowball stem (true when the package is not installed:
+    the check is then off)?"""
+    stems = dictionary_stems()
+    return not stems or _stemmer().stemWord(word.lower()) in stems
 
 
 def _two_words(w: str) -> bool:

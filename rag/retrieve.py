@@ -13,6 +13,7 @@ documents, the whole score vector for the confidence measure and a filter mask.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -22,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.catalog import Catalog
-from rag.coverage import english_words
+from rag.coverage import english_words, in_dictionary
 from rag.index import Index, IndexStateError, chunks_in_dense_only
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
 from rag.models import CONFIDENT, EXACT_MATCH, Entity, Evidence, Hit, Paper, QueryAnalysis, SearchResult
@@ -129,6 +130,8 @@ COUNTED = set(
     "order rank pass block head".split()
 )
 DOTTED_NAME = re.compile(r"\b[a-z][a-z0-9]+\.(?!(?:com|org|net|edu|gov|io)\b)[a-z][a-z0-9]+\b")
+# A name and its release number, spaced: "SQuAD 2.0", "llama 3.3", "yolo v5" (not "top 5" or "phase 2").
+RELEASED = re.compile(r"\b((?:[A-Z][\w'-]*\s+)*)([A-Za-z][\w'-]*)\s+v?(\d+(?:\.\d+)+|(?<=v)\d+)\b")
 COMPOUND_SCAN_MAX = 500  # papers holding its rarest part, read to look for the compound; more: taken as used
 COMPOUND_MAX_CHARS = 40
 COMMON_IDF = 1.5  # BM25 idf of a word in about a fifth of the papers or more
@@ -322,6 +325,13 @@ class Retriever:
             best = [f"{h.title}. {h.abstract}" for h in hits[:SPELT_OUT_DEPTH]]
             words = [w for w in words if not spelt_out(w, best)]
         joined = self.unmatched_names(analysis.question, analysis.topic)
+        # a lower-case hyphenated name with a part no paper uses and no dictionary has is named whole: "swe-bench"
+        # (not "swe"); not a likeness ("mgda-style"), nor English ("add-ons", "beginner-friendly")
+        english = english_words()
+        joined += [t for t in dict.fromkeys(re.findall(r"\b[a-z]\w*(?:-\w+)+\b", analysis.question))
+                   if t not in joined and not MODIFIER.search(t)
+                   and any(p in words and len(p) > 2 and p not in english and not in_dictionary(p)
+                           for p in t.split("-"))]  # fmt: skip
         parts = {p for n in joined for p in re.split(r"[\s.-]+", n.lower())}
         return [w for w in words if w.lower() not in parts] + joined
 
@@ -373,6 +383,25 @@ class Retriever:
             written = re.compile(r"\b" + r"[\s.-]?".join(map(re.escape, parts)) + r"\b", re.I)
             if not any(written.search(paper_search_text(p)) for p in self.catalog.at(int(d) for d in docs)):
                 out.append(name)
+        return out + self.unwritten_releases(question, subject)
+
+    def unwritten_releases(self, question: str, subject: set[str]) -> list[str]:
+        """A subject's name with a release number no paper writes, spaced or joined ("llama 3.3" when papers write
+        "Llama 3" and "LLaMA-3.1"; "squad 2.0" when none writes SQuAD)."""
+        out = []
+        for m in RELEASED.finditer(question):
+            before, name, release = m.groups()
+            if name.lower() not in subject:
+                continue
+            # the name's capitalised words before it, when they are the subject's ("Stable Diffusion 1.5")
+            lead = list(itertools.takewhile(lambda w: w.lower() in subject, reversed(before.split())))[::-1]
+            columns = list(self.keywords.term_ids(self._tokenize([name])[0]).values())
+            docs = self.keywords.top(columns[:1], COMPOUND_SCAN_MAX + 1, None)[0] if columns else np.zeros(0, int)
+            if len(docs) > COMPOUND_SCAN_MAX:  # too common to read every paper: taken as written
+                continue
+            written = re.compile(rf"\b{re.escape(name)}[\s-]?v?{re.escape(release)}(?![\d.]\d)", re.I)
+            if not any(written.search(paper_search_text(p)) for p in self.catalog.at(int(d) for d in docs)):
+                out.append(" ".join([*lead, m.group(0)[len(before) :]]))
         return out
 
     def ruled_out(self, subjects: list[str], topic: str = "") -> set[str]:

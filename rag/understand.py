@@ -156,11 +156,12 @@ CONTINUES = _cue(
 )
 # A specific detail: the answer is a number, a name or a command the abstract either states or does not.
 DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # "how many GPUs were used"; not "decide / tell us / figure out how many X" (a way of choosing, not a count)
+    # "how many GPUs were used"; not "decide / tell us / figure out how many X" (a way of choosing, not a count), nor
+    # "bad at / counting how many times" (what is done, not a count asked)
     (
         _cue(
             r"(?<!decide )(?<!deciding )(?<!choose )(?<!choosing )(?<!determine )(?<!tell us )(?<!tells us )"
-            r"(?<!know )(?<!estimate )(?<!predict )(?<!pick )(?<!learn )(?<!out )(?<!set )"
+            r"(?<!know )(?<!estimate )(?<!predict )(?<!pick )(?<!learn )(?<!out )(?<!set )(?<!ing )(?<!at )"
             r"\bhow many\s+((?:[a-z0-9-]+\s+){0,2}[a-z0-9-]+)"
         ),
         "number of {0}",
@@ -771,7 +772,7 @@ QUOTED_TITLE = re.compile(rf"\b(?:paper|article|preprint|titled|called|named|ent
 QUOTED = re.compile(QUOTE)
 TITLE_RUN = re.compile(  # inner words may start with a digit ("An Image is Worth 16x16 Words")
     r"\b[A-Z][\w'-]*:?(?:[ \t]+(?:[A-Z0-9][\w'-]*:?|a|an|the|of|for|in|on|and|or|to|with|is|are|all|you|via|from|by"
-    r"|at|as|not|do|does|can|be|we|your|our|its|vs\.?))*[ \t]+[A-Z][\w'-]*"
+    r"|at|as|not|can|be|we|your|our|its|vs\.?))*[ \t]+[A-Z][\w'-]*"
 )
 # A question's own opening that a run may start with: "Is the You Only Look Once ... paper on arXiv?", "What does
 # Deep Residual Learning for Image Recognition propose?"

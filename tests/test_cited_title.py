@@ -90,6 +90,8 @@ CASES = [
         True,
         None,
     ),  # "on" + a capitalised run: a subject, not a title
+    # a lower-case "does" inverts a question ("... over SimCLR on ImageNet does Loki report"); titles capitalise it
+    ("What relative improvement over SimCLR on ImageNet does Loki report when it swaps argmax?", False, None),
 ]
 
 

@@ -96,6 +96,9 @@ DETAILS = [
     ("How do you decide how many sub-models to use?", None),
     ("Do radius measurements tell us how many protons are inside?", None),
     ("Can we figure out how many layers to prune?", None),
+    # "how many" after what is done ("bad at tallying", "counting"): part of the subject, not a count asked
+    ("Why would subword pieces make it bad at tallying how many times something appears?", None),
+    ("Are LLMs good at counting how many letters a word has?", None),
     ("By what percentage did productivity drop?", "percentage"),
     ("By how much does the method improve accuracy?", "amount"),
     ("Which base models did the PLoP experiments use?", "base models"),
@@ -132,6 +135,8 @@ STATED = [
     ("number of web-scale production systems", ["Gains in web-scale production systems."], "", False),
     ("datasets", ["Experiments on real-world data, including SVHN and CIFAR10."], "", True),
     ("datasets", ["Experiments on real-world data show gains."], "", False),  # no dataset named
+    ("optimizer", ["IL approximates implicit stochastic gradient descent (implicit SGD)."], "", True),
+    ("optimizer", ["IL improves stability across learning rates."], "", False),
 ]
 
 

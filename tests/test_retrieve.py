@@ -6,7 +6,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.models import Message
-from rag.retrieve import Filters, compound_names, name_phrases, spelt_out, strongest_named
+from rag.retrieve import RELEASED, Filters, compound_names, name_phrases, spelt_out, strongest_named
 
 
 def top_titles(engine: Engine, q: str, k: int = 5, **kw) -> list[str]:
@@ -230,3 +230,17 @@ def test_hyphenated_and_dotted_names(text: str, found: list[str]) -> None:
 )
 def test_multi_word_names(text: str, found: list[str]) -> None:
     assert name_phrases(text) == found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("any papers on squad 2.0 or llama 3.3 70b?", [("", "squad", "2.0"), ("", "llama", "3.3")]),
+        ("Is Stable Diffusion 1.5 better?", [("Is Stable ", "Diffusion", "1.5")]),  # the lead is cut to the subject
+        ("does yolo v5 detect cars?", [("", "yolo", "5")]),
+        # a count is no release: "top 5", "phase 2", "7 days"
+        ("do phase 2 trials beat the top 5 in 7 days?", []),
+    ],
+)
+def test_names_with_a_release_number(text: str, found: list[tuple[str, str, str]]) -> None:
+    assert [m.groups() for m in RELEASED.finditer(text)] == found
