@@ -217,7 +217,7 @@ NEGATED = _cue(
     rf"|(?:\b(?:that|which|who)\s+)?\b(?:ha(?:ve|s|d)\s+nothing\s+to\s+do\s+with|(?:are|is|were|was)?\s*unrelated\s+to"
     rf"|with\s+no\s+(?:connection|relation)\s+to)\s+(?P<u>{SUBJECT})"
     rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|aside\s+from|besides|but\s+not|not\s+counting|outside\s+of"
-    rf"|(?:leaving|setting|putting)\s+aside)\s+(?P<y>{SUBJECT})"
+    rf"|(?:leaving|setting|putting)\s+aside|leaving\s+out)\s+(?P<y>{SUBJECT})"
     # "leave out the ones about X", "skip anything about X", "not the ones that X": pointing at papers, so asking for
     # them whatever else the question says ("skip connections" is a subject)
     r"|\b(?:(?:(?:leave|leaving)\s+out|skip|ignore|omit|drop|exclude|filter\s+out)"
@@ -275,7 +275,9 @@ NEGATED_LEAD = _cue(
     # "excluding the ones applied to images", "other than the one focused on medical imaging"
     r"|using|involving|covering|targeting|with|for"
     r"|(?:applied|focused|focusing|centred|centered|devoted|dedicated|specific|tailored|aimed|targeted|limited|"
-    r"restricted|dealing|concerned)\s+(?:to|on|at|with))\s+"
+    r"restricted|dealing|concerned)\s+(?:to|on|at|with)"
+    # "leaving out the ones built on LLaDA", "not counting anything based on classifier-free guidance"
+    r"|(?:based|built|building|founded|grounded|relying|depending)\s+(?:on|upon|around))\s+"
 )
 # "other than the ones doing it for image generation": what the ones ruled out do, then their subject.
 SUBSET_DOING = _cue(
@@ -302,10 +304,13 @@ def without_negations(text: str) -> tuple[str, list[str]]:
     spans: list[tuple[int, int]] = []
     for m in NEGATED.finditer(text):
         group = next(g for g in ("x", "v", "y", "w", "u", "i") if m.group(g) is not None)
-        if group == "y" and not ASKS_FOR_PAPERS.search(text):
-            continue
         start = m.start(group)
         phrase = m.group(group)
+        # "other than X" rules out papers in a question asking for papers, or pointing at some ("other than ones
+        # based on X", "not counting anything built on X"); else it is the subject's own ("other than accuracy")
+        pointing = SUBSET_DOING.match(phrase) or ((lead := NEGATED_LEAD.match(phrase)) and lead.group("ones").strip())
+        if group == "y" and not (ASKS_FOR_PAPERS.search(text) or pointing):
+            continue
         clause = subset = False
         if doing := SUBSET_DOING.match(phrase):
             phrase, start, subset = phrase[doing.end() :], start + doing.end(), True

@@ -103,6 +103,18 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      "which generative model papers are there?"),
     ("Which quantization papers are there, not counting the surveys?", ["surveys"],
      "Which quantization papers are there?"),
+    # "leaving out X"; pointing at works ("ones based on", "anything built on") rules them out even in a question
+    # that does not say "papers"
+    ("Which papers study text diffusion, leaving out the ones built on LLaDA?", ["LLaDA"],
+     "Which papers study text diffusion?"),
+    ("Which papers tune LLMs with forward passes only, leaving out the decentralized versions?",
+     ["decentralized versions"], "Which papers tune LLMs with forward passes only?"),
+    ("What methods make DPO robust to noisy labels, other than ones based on robust optimization?",
+     ["robust optimization"], "What methods make DPO robust to noisy labels?"),
+    ("What ways steer a diffusion model, not counting anything built on classifier-free guidance?",
+     ["classifier-free guidance"], "What ways steer a diffusion model?"),
+    # ... but "other than X" in a question not asking for papers is the subject's own
+    ("How do models perform on metrics other than accuracy?", [], "How do models perform on metrics other than accuracy?"),
     # a prepositional phrase is part of the subject unless a date or a name follows
     ("Which papers study alignment, other than evaluations in clinical settings?",
      ["evaluations in clinical settings"], "Which papers study alignment?"),
