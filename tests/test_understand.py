@@ -114,7 +114,8 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
     ("What ways steer a diffusion model, not counting anything built on classifier-free guidance?",
      ["classifier-free guidance"], "What ways steer a diffusion model?"),
     # ... but "other than X" in a question not asking for papers is the subject's own
-    ("How do models perform on metrics other than accuracy?", [], "How do models perform on metrics other than accuracy?"),
+    ("How do models perform on metrics other than accuracy?", [],
+     "How do models perform on metrics other than accuracy?"),
     # a prepositional phrase is part of the subject unless a date or a name follows
     ("Which papers study alignment, other than evaluations in clinical settings?",
      ["evaluations in clinical settings"], "Which papers study alignment?"),
