@@ -404,14 +404,18 @@ class Retriever:
                 out.append(" ".join([*lead, m.group(0)[len(before) :]]))
         return out
 
-    def ruled_out(self, subjects: list[str], topic: str = "") -> set[str]:
+    def ruled_out(self, subjects: list[str], topic: str = "", pool: Iterable[str] = ()) -> set[str]:
         """Papers about a subject the question rules out ("not about images"): those whose keyword score for it
-        is near the best paper's. A paper that only mentions the subject in passing scores far lower and stays.
+        is near the best of the `pool` (the question's best candidates), or of the corpus when none of them comes
+        close (`retrieval.exclude_floor`). A paper that only mentions the subject in passing scores far lower and
+        stays.
         The subject's words that the asked topic shares are left out of that score: in "papers on caching diffusion
         models not about diffusion language models" every candidate is about diffusion models, and "language" is
         what tells the ruled-out ones apart."""
         kw, out = self.keywords, set()
         shared = set(self._tokenize([topic])[0]) if topic else set()
+        r = self.settings.retrieval
+        candidates = set(self.catalog.ords_of(pool)) if pool else set()
         for subject in [form for s in subjects for form in (s, *self.long_forms(s))]:
             terms = [t for t in self._tokenize([subject])[0] if t not in shared]
             # Words most papers use ("model", "also") tell no paper apart: in "models that also look at images" the
@@ -423,8 +427,12 @@ class Retriever:
             columns = kw.term_ids(terms)
             if not columns or not kw.n_docs:
                 continue
-            docs, scores = kw.top(list(columns.values()), min(self.settings.retrieval.candidates * 10, kw.n_docs), None)
-            floor = self.settings.retrieval.exclude_share * float(scores[0]) if len(scores) else 0.0
+            docs, scores = kw.top(list(columns.values()), min(r.candidates * 10, kw.n_docs), None)
+            if not len(scores):
+                continue
+            top = float(scores[0])
+            best = max((float(s) for d, s in zip(docs, scores, strict=True) if int(d) in candidates), default=top)
+            floor = r.exclude_share * max(best, r.exclude_floor * top)
             out |= set(self.catalog.ids_at(int(d) for d, s in zip(docs, scores, strict=True) if s > 0 and s >= floor))
         return out
 
@@ -660,7 +668,8 @@ class Retriever:
                 add(pid, "metadata" if pid in exact else "name", r.metadata_weight * strength * 2.0 / (rrf + 1))
 
         if r.mode == "hybrid" and analysis.exclude:
-            for pid in self.ruled_out(analysis.exclude, analysis.topic):
+            pool = sorted(scores, key=lambda pid: -sum(scores[pid].values()))[: r.exclude_pool]
+            for pid in self.ruled_out(analysis.exclude, analysis.topic, pool):
                 scores.pop(pid, None)
         fused = sorted(scores, key=lambda pid: -sum(scores[pid].values()))[:k]
         missing = [pid for pid in fused if pid not in dense_hits]

@@ -255,7 +255,17 @@ class RetrievalSettings(BaseModel):
         gt=0,
         le=1,
         description="A question ruling a subject out ('papers not about images'): papers whose keyword score for "
-        "that subject reaches this share of the best paper's are about it, and left out. Passing mentions stay.",
+        "that subject reaches this share of the best score among the question's first `exclude_pool` candidates "
+        "are about it, and left out. Passing mentions stay.",
+    )
+    exclude_pool: int = Field(20, ge=1, description="Candidates whose best score sets the bar of `exclude_share`.")
+    exclude_floor: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="The bar never drops below `exclude_share` times this share of the best score in the whole "
+        "corpus: among mixture-of-experts papers the ones most about language models are ruled out, though other "
+        "papers are more about them; a candidate that mentions images once is not about images.",
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     evidence_chunks: int = Field(2, ge=1, description="Best chunks kept per paper as evidence for answers.")

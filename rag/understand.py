@@ -156,13 +156,12 @@ CONTINUES = _cue(
 )
 # A specific detail: the answer is a number, a name or a command the abstract either states or does not.
 DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # "how many GPUs were used"; not "decide / tell us / figure out how many X" (a way of choosing, not a count), nor
-    # "bad at / counting how many times" (what is done, not a count asked)
+    # "how many GPUs were used", "and on how many seeds": "how many" opening the question or a clause; not after a
+    # verb ("decide / tell us / ask how many X", "bad at tallying how many"): a way of choosing or the subject itself
     (
         _cue(
-            r"(?<!decide )(?<!deciding )(?<!choose )(?<!choosing )(?<!determine )(?<!tell us )(?<!tells us )"
-            r"(?<!know )(?<!estimate )(?<!predict )(?<!pick )(?<!learn )(?<!out )(?<!set )(?<!ing )(?<!at )"
-            r"\bhow many\s+((?:[a-z0-9-]+\s+){0,2}[a-z0-9-]+)"
+            r"(?:^|[.?!;:,(\"']|\b(?:and|or|but|so|then|also|exactly|roughly|approximately|about|just|in|on|for|with|by"
+            r"|across|over|from|of|under|within|me))\s*\bhow many\s+((?:[a-z0-9-]+\s+){0,2}[a-z0-9-]+)"
         ),
         "number of {0}",
     ),
@@ -281,7 +280,7 @@ NEGATED_LEAD = _cue(
 )
 # "other than the ones doing it for image generation": what the ones ruled out do, then their subject.
 SUBSET_DOING = _cue(
-    r"^(?:(?:the|those)\s+)?(?:ones?|those)\s+\w+(?:ing|ed)\s+(?:(?:it|this|that|so)\s+)?(?:for|on|to|in|with|about|at)\s+"
+    r"^(?:(?:the|those)\s+)?(?:ones?|those)\s+\w+(?:ing|ed)\s+(?:(?:it|this|that|so)\s+)?(?:(?:for|on|to|in|with|about|at)\s+)?"
 )
 # "but not the ones about models [that also look at images]": a relative clause after a subject the question points
 # at as some of the papers ("the ones", "those") describes it; one about publication or time does not.

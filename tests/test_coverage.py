@@ -99,6 +99,12 @@ DETAILS = [
     # "how many" after what is done ("bad at tallying", "counting"): part of the subject, not a count asked
     ("Why would subword pieces make it bad at tallying how many times something appears?", None),
     ("Are LLMs good at counting how many letters a word has?", None),
+    ("Why do chatbots get it wrong when you ask how many times a letter shows up?", None),
+    ("Has anyone proven how many examples in-context learning needs?", None),
+    # ... but opening a clause, or after a preposition or "me", it is asked
+    ("Which optimizer is used, and on how many seeds?", "number of seeds"),
+    ("Tell me how many GPUs were used.", "number of GPUs"),
+    ("Roughly how many parameters does the model have?", "number of parameters"),
     ("By what percentage did productivity drop?", "percentage"),
     ("By how much does the method improve accuracy?", "amount"),
     ("Which base models did the PLoP experiments use?", "base models"),

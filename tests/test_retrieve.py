@@ -140,6 +140,22 @@ def test_a_ruled_out_subject_is_told_apart_by_the_words_the_topic_lacks(built_en
     assert sum("Diffusion" in h.title for h in hits[:5]) >= 3
 
 
+def test_a_ruled_out_subject_is_measured_against_the_questions_own_candidates(built_engine: Engine) -> None:
+    """"LLM quantization papers, excluding post-training quantization": the corpus has papers saying "post" more often
+    than any quantization paper says "post-training", so against the corpus' best a post-training quantization
+    paper stays; against the best of the question's candidates it is about the subject and goes."""
+    retriever, titles = built_engine.retriever, built_engine.catalog.by_id
+    question = ("Which papers use quantization or low-precision numbers for large language models during training or "
+                "fine-tuning, excluding post-training quantization methods?")
+    asked = built_engine.search(question).analysis
+    topic, subject = asked.topic, asked.exclude
+    assert subject == ["post-training quantization methods"]
+    pool = [h.paper_id for h in built_engine.search(topic, k=20).hits]
+    slim = next(pid for pid in pool if titles[pid].title.startswith("SliM-LLM"))
+    assert slim not in retriever.ruled_out(subject, topic)
+    assert slim in retriever.ruled_out(subject, topic, pool)
+
+
 def test_a_named_paper_ruled_out_is_not_returned(built_engine: Engine) -> None:
     hits = built_engine.search("Which papers other than TarFlow study normalizing flows?", k=5).hits
     assert hits and not any("TarFlow" in h.abstract for h in hits)
