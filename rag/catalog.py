@@ -29,6 +29,7 @@ from rapidfuzz import fuzz
 
 from rag.catalog_store import (
     ARXIV_IN_TEXT,
+    NAME_TOKEN,
     TITLE_CANDIDATES,
     TITLE_POSTINGS_MAX,
     CatalogStore,
@@ -1069,6 +1070,21 @@ class Catalog:
 
     def papers_named(self, text: str) -> list[str]:
         """Paper ids whose title or arXiv id appears in `text`, in order of appearance."""
+        return _in_order(self._named_at(text))
+
+    def papers_mentioned(self, text: str) -> list[str]:
+        """`papers_named`, and papers called by the coined name their title opens with, spelt as the title spells it
+        ("InfiR2" of "InfiR2: A Comprehensive FP8 ...", not "dump" for "DUMP: ..."): how a chat reply names them."""
+        found = self._named_at(text)
+        for m in NAME_TOKEN.finditer(text):
+            for pid in self.token_papers(m.group(0).lower())[1]:
+                paper = self.get(pid)
+                if paper and not paper.title_derived and paper.title.partition(":")[0].strip() == m.group(0):
+                    found.setdefault(pid, m.start())
+        return _in_order(found)
+
+    def _named_at(self, text: str) -> dict[str, int]:
+        """Paper id -> where the text gives its title or arXiv id."""
         folded = fold(text)
         found: dict[str, int] = {}
         keys = sorted(ngrams(folded.split(), [1, 2, 3]))
@@ -1087,7 +1103,11 @@ class Catalog:
                 pos = text.find(arxiv_id)
             if pos >= 0:
                 found[pid] = pos
-        return [pid for pid, _ in sorted(found.items(), key=lambda kv: (kv[1], kv[0]))]
+        return found
+
+
+def _in_order(found: dict[str, int]) -> list[str]:
+    return [pid for pid, _ in sorted(found.items(), key=lambda kv: (kv[1], kv[0]))]
 
 
 class _ById:

@@ -146,8 +146,9 @@ REFERS_TO_PAPERS = _cue(
     r"|\bthe\s+(first|second|third|fourth|fifth|last|latest|earliest)(\s+one|\s+paper)?+\b"
     r"(?!\s+(?:on|about|in|from|by|of|for|regarding|concerning|that|which|to|with)\b)"
     r"|\b(that|this|those|these)\s*\??\s*$"
-    # "How many tokens does that save?", "Does this work for text?": that / this as the subject, first thing asked
-    r"|^\W*(?:(?:how|why|what|when|where|who|which)\b(?:\s+[\w-]+){0,2}\s+)?"
+    # "How much training time does that save?", "Does this work for text?": that / this as the subject, first thing
+    # asked
+    r"|^\W*(?:(?:how|why|what|when|where|who|which)\b(?:\s+[\w-]+){0,3}\s+)?"
     r"(?:does|do|did|is|was|are|can|could|would|will|should|has|have)\s+(?:that|this)\b"
 )
 # ... or to the previous question: an opening that continues it ("and for pizza?", "what about 2024?", "why?").
@@ -903,7 +904,7 @@ def _pinned(history: list[Message], catalog: Catalog, need: int = 1) -> list[str
     """Papers named in the most recent turn that names at least `need` of them (else in the latest naming any)."""
     latest: list[str] = []
     for msg in reversed(history):
-        named = [p for p in msg.papers if catalog.get(p) is not None] or papers_named(msg.content, catalog)
+        named = [p for p in msg.papers if catalog.get(p) is not None] or catalog.papers_mentioned(msg.content)
         found = list(dict.fromkeys(named))[:MAX_PINNED]
         if len(found) >= need:
             return found

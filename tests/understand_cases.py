@@ -397,6 +397,11 @@ LORA = chat(
     " LoRA adapters, and 'Flexora: Flexible Low Rank Adaptation for Large Language Models' picks which layers to"
     " fine-tune.",
 )
+# the reply calls the paper by the name its title opens with, not by its title
+INFIR2 = chat(
+    "Is there an open recipe for training reasoning LLMs in FP8 instead of BF16?",
+    "Yes - InfiR2 gives an end-to-end FP8 recipe covering continual pre-training and supervised fine-tuning.",
+)
 MORPHMARK = chat(
     "Is there adaptive watermarking for LLM text?",
     "Yes: 'MorphMark: Flexible Adaptive Watermarking for Large Language Models' adjusts the watermark strength"
@@ -467,6 +472,7 @@ FOLLOWUPS: list[Case] = [
     # "that" / "this" as the subject of an auxiliary: the thing just discussed.
     Case("How many tokens does that save?", CFG, "topical", None, ["Classifier-Free Guidance"], True, True),
     Case("Does this also work for text models?", CFG, "topical", None, ["Classifier-Free Guidance"], True, True),
+    Case("How much training time does that save?", INFIR2, "topical", None, ["InfiR2"], True, True),
     # Self-contained questions after an unrelated history: understood on their own.
     Case("What is a good sourdough recipe?", CFG, "topical", None, [], True, False),
     Case("Which papers show that pruning helps?", CFG, "topical", None, [], True, False),
