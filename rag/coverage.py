@@ -160,11 +160,13 @@ def in_dictionary(word: str) -> bool:
 
 
 def _two_words(w: str) -> bool:
-    """Is the word two English words of three letters or more joined ("partway", "offloaded", "chatbots")?"""
+    """Is the word two English words of three letters or more joined, one of four or more ("partway", "offloaded",
+    "chatbots")? Two three-letter pieces are too easily English by chance ("opt" + "una" of "optuna")."""
     english = english_words()
     return any(
         w[:i] in english and (w[i:] in english or re.sub(r"(?:s|ed)$", "", w[i:]) in english)
         for i in range(3, len(w) - 2)
+        if max(i, len(w) - i) >= 4
     )
 
 

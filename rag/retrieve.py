@@ -361,7 +361,8 @@ class Retriever:
                 continue
             dotted = not re.search(r"[\s-]", name)  # "llama.cpp": the name is what is named, not its part "cpp"
             parts = name.lower().split(".") if dotted else re.split(r"[\s-]+", name.lower())
-            if not all(p in subject for p in parts if len(p) > 1):  # an author's or a paper's name: not the subject
+            # an author's or a paper's name: not the subject (whose words the topic keeps, but not numbers: "4.5")
+            if not all(p in subject for p in parts if len(p) > 1 and not re.fullmatch(r"[\d.]+", p)):
                 continue
             by_part = self._tokenize(parts)
             stems = [t for st in by_part for t in st]

@@ -170,7 +170,8 @@ def test_a_subject_no_paper_mentions_is_refused_and_named(built_engine: Engine) 
      ("any papers that test llm coding agents on swe-bench?", "swe-bench"),
      # a release no paper writes, spaced: papers write "Llama 3" and "LLaMA-3.1", none "SQuAD"
      ("has anyone fine-tuned llama 3.3 70b in these papers?", "llama 3.3"),
-     ("any papers evaluating reading comprehension on squad 2.0?", "squad 2.0")],
+     ("any papers evaluating reading comprehension on squad 2.0?", "squad 2.0"),
+     ("Has anyone evaluated GPT-4.5 on these reasoning benchmarks?", "GPT-4.5")],  # papers write "GPT-4" only
 )
 def test_a_hyphenated_name_no_paper_writes_is_refused_and_named(built_engine: Engine, question: str, name: str) -> None:
     """Keyword search sees "U-Net" as "net", which hundreds of papers use: the name itself is written nowhere."""

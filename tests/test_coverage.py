@@ -47,6 +47,7 @@ CASES = [
     (["sglang"], "can sglang serve diffusion llms?", ["sglang"]),
     (["dowhy"], "does dowhy implement location scale noise models?", ["dowhy"]),
     (["synthid"], "does synthid text watermarking degrade safety?", ["synthid"]),  # "syn" + "thid" is no two words
+    (["optuna"], "does any paper tune hyperparameters with optuna?", ["optuna"]),  # "opt" + "una": chance, not words
     (["geoffrey", "hinton"], "what did geoffrey hinton find about forward-forward training?", ["hinton"]),
     # ... but not two English words joined, nor a comparative, nor English spelt "-ey"
     (["partway", "joystick", "heatwave"], "does training break partway, like a joystick in a heatwave?", []),
