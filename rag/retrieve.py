@@ -416,7 +416,7 @@ class Retriever:
         kw, out = self.keywords, set()
         shared = set(self._tokenize([topic])[0]) if topic else set()
         r = self.settings.retrieval
-        candidates = set(self.catalog.ords_of(pool)) if pool else set()
+        candidates = {int(o) for o in self.catalog.ords_of(pool)} if pool else set()
         for subject in [form for s in subjects for form in (s, *self.long_forms(s))]:
             terms = [t for t in self._tokenize([subject])[0] if t not in shared]
             # Words most papers use ("model", "also") tell no paper apart: in "models that also look at images" the

@@ -279,9 +279,12 @@ NEGATED_LEAD = _cue(
     # "leaving out the ones built on LLaDA", "not counting anything based on classifier-free guidance"
     r"|(?:based|built|building|founded|grounded|relying|depending)\s+(?:on|upon|around))\s+"
 )
-# "other than the ones doing it for image generation": what the ones ruled out do, then their subject.
+# "other than the ones doing it for image generation", "the ones distilling language models", "those trained on
+# images": what the ones ruled out do, then their subject (a participle takes a preposition: "the ones mentioned
+# above" names no subject).
 SUBSET_DOING = _cue(
-    r"^(?:(?:the|those)\s+)?(?:ones?|those)\s+\w+(?:ing|ed)\s+(?:(?:it|this|that|so)\s+)?(?:(?:for|on|to|in|with|about|at)\s+)?"
+    r"^(?:(?:the|those)\s+)?(?:ones?|those)\s+(?:\w+ing\s+(?:(?:it|this|that|so)\s+)?(?:(?:for|on|to|in|with|about|at)\s+)?"
+    r"|\w+ed\s+(?:(?:it|this|that|so)\s+)?(?:for|on|to|in|with|about|at)\s+)"
 )
 # "but not the ones about models [that also look at images]": a relative clause after a subject the question points
 # at as some of the papers ("the ones", "those") describes it; one about publication or time does not.

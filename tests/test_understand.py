@@ -111,6 +111,8 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      ["decentralized versions"], "Which papers tune LLMs with forward passes only?"),
     ("What methods make DPO robust to noisy labels, other than ones based on robust optimization?",
      ["robust optimization"], "What methods make DPO robust to noisy labels?"),
+    ("Which papers distil vision models, other than the ones distilling language models?", ["language models"],
+     "Which papers distil vision models?"),
     ("What ways steer a diffusion model, not counting anything built on classifier-free guidance?",
      ["classifier-free guidance"], "What ways steer a diffusion model?"),
     # ... but "other than X" in a question not asking for papers is the subject's own
