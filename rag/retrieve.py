@@ -392,7 +392,7 @@ class Retriever:
         out = []
         for m in RELEASED.finditer(question):
             before, name, release = m.groups()
-            if name.lower() not in subject:
+            if name.lower() not in subject or sum(c.isalpha() for c in name) < 2:  # "v2 v3" is no name's release
                 continue
             # the name's capitalised words before it, when they are the subject's ("Stable Diffusion 1.5")
             lead = list(itertools.takewhile(lambda w: w.lower() in subject, reversed(before.split())))[::-1]

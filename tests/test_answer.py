@@ -201,7 +201,8 @@ def test_a_versioned_name_whose_family_no_paper_names_is_absent(built_engine: En
     a = built_engine.ask("What mAP does YOLOv5 reach on COCO?")
     assert a.refused and a.missing == ["YOLOv5"] and a.citations == []
     for question in ["Which papers train on CIFAR10 or ImageNet1k?", "Which 7B models from 2024 use RLHF?",
-                     "How good is LLaDA 1.5 at math?"]:  # a release a paper writes
+                     "How good is LLaDA 1.5 at math?",  # a release a paper writes
+                     "v2 v3 v4 1.2.3.4"]:  # versions alone name nothing
         assert built_engine.search(question).unmatched == [], question
 
 
