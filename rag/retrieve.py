@@ -668,11 +668,11 @@ class Retriever:
             for pid, strength in named.items():
                 add(pid, "metadata" if pid in exact else "name", r.metadata_weight * strength * 2.0 / (rrf + 1))
 
+        ranked_ids = sorted(scores, key=lambda pid: -sum(scores[pid].values()))
         if r.mode == "hybrid" and analysis.exclude:
-            pool = sorted(scores, key=lambda pid: -sum(scores[pid].values()))[: r.exclude_pool]
-            for pid in self.ruled_out(analysis.exclude, analysis.topic, pool):
+            for pid in self.ruled_out(analysis.exclude, analysis.topic, ranked_ids[: r.exclude_pool]):
                 scores.pop(pid, None)
-        fused = sorted(scores, key=lambda pid: -sum(scores[pid].values()))[:k]
+        fused = [pid for pid in ranked_ids if pid in scores][:k]
         missing = [pid for pid in fused if pid not in dense_hits]
         if missing:  # evidence (and a dense score for refusal) for papers found by keywords or metadata
             vector = vector or self.query_vector(standalone, analysis.lay_terms)
