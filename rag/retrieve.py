@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -210,41 +211,57 @@ class Retriever:
         self._vectors_checked = False
         self._sentences: SentenceScores | None = None
         self._sentences_checked = False
+        # Searches run on several threads (the HTTP API): the first ones would otherwise race to open the matrices,
+        # and one that found them "checked" but not yet open would score by another path.
+        self._opening = threading.Lock()
 
     @property
     def vectors(self) -> VectorCache | None:
         """Every chunk and paper vector, for exact scoring - up to `retrieval.exact_max_chunks`, or at any size when
         Chroma holds no chunk vectors. Opened memory-mapped from the generation's dense/ files; a generation without
         them is read from Chroma."""
-        if not self._vectors_checked:
-            self._vectors_checked = True
-            meta = self.index.read_meta() or {}
-            chunks = int(meta.get("chunks", 0))
-            dense_only = chunks_in_dense_only(meta)
-            if 0 < chunks and (chunks <= self.settings.retrieval.exact_max_chunks or dense_only):
-                r = self.settings.retrieval
-                top = max(100, r.candidates)  # >= any k a request may ask for (k <= 100)
-                pre = r.prefilter_papers if chunks > r.prefilter_above_chunks else 0
-                self._vectors = VectorCache.open(self.index.generation_dir / DENSE_FOLDER, top=top, prefilter=pre,
-                                                 int8_above=r.int8_above_papers)  # fmt: skip
-                if self._vectors is None and dense_only:
-                    raise IndexStateError(f"{self.index.generation_dir / DENSE_FOLDER} is missing: run `rag ingest`")
-                if self._vectors is None:
-                    collections = self.index.collection(), self.index.papers_collection()
-                    self._vectors = VectorCache.from_collections(*collections, top=top, prefilter=pre)
+        if self._vectors_checked:
+            return self._vectors
+        with self._opening:
+            if not self._vectors_checked:
+                try:
+                    self._vectors = self._open_vectors()
+                finally:
+                    self._vectors_checked = True
         return self._vectors
+
+    def _open_vectors(self) -> VectorCache | None:
+        meta = self.index.read_meta() or {}
+        chunks = int(meta.get("chunks", 0))
+        dense_only = chunks_in_dense_only(meta)
+        if not (0 < chunks and (chunks <= self.settings.retrieval.exact_max_chunks or dense_only)):
+            return None
+        r = self.settings.retrieval
+        top = max(100, r.candidates)  # >= any k a request may ask for (k <= 100)
+        pre = r.prefilter_papers if chunks > r.prefilter_above_chunks else 0
+        vectors = VectorCache.open(self.index.generation_dir / DENSE_FOLDER, top=top, prefilter=pre,
+                                   int8_above=r.int8_above_papers)  # fmt: skip
+        if vectors is None and dense_only:
+            raise IndexStateError(f"{self.index.generation_dir / DENSE_FOLDER} is missing: run `rag ingest`")
+        if vectors is None:
+            collections = self.index.collection(), self.index.papers_collection()
+            vectors = VectorCache.from_collections(*collections, top=top, prefilter=pre)
+        return vectors
 
     @property
     def sentences(self) -> SentenceScores | None:
         """Every stored abstract sentence vector in memory (indexes built before sentence vectors have none)."""
-        if not self._sentences_checked:
-            self._sentences_checked = True
-            get = getattr(self.index, "sentence_vectors", None)
-            try:
-                stored = get([p.paper_id for p in self.catalog.iter_papers()]) if get else {}
-            except (OSError, ValueError, KeyError):
-                stored = {}
-            self._sentences = SentenceScores(stored) if stored else None
+        if self._sentences_checked:
+            return self._sentences
+        with self._opening:
+            if not self._sentences_checked:
+                get = getattr(self.index, "sentence_vectors", None)
+                try:
+                    stored = get([p.paper_id for p in self.catalog.iter_papers()]) if get else {}
+                except (OSError, ValueError, KeyError):
+                    stored = {}
+                self._sentences = SentenceScores(stored) if stored else None
+                self._sentences_checked = True
         return self._sentences
 
     def query_vector(self, query: str, lay_terms: list[str]) -> list[float]:

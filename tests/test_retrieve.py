@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from rag.engine import Engine
 from rag.models import Message
-from rag.retrieve import RELEASED, Filters, compound_names, name_phrases, spelt_out, strongest_named
+from rag.retrieve import RELEASED, Filters, Retriever, compound_names, name_phrases, spelt_out, strongest_named
 
 
 def top_titles(engine: Engine, q: str, k: int = 5, **kw) -> list[str]:
@@ -154,6 +157,24 @@ def test_a_ruled_out_subject_is_measured_against_the_questions_own_candidates(bu
     slim = next(pid for pid in pool if titles[pid].title.startswith("SliM-LLM"))
     assert slim not in retriever.ruled_out(subject, topic)
     assert slim in retriever.ruled_out(subject, topic, pool)
+
+
+def test_the_first_searches_on_several_threads_score_alike(built_engine: Engine) -> None:
+    """The HTTP API searches on several threads. The first ones open the vector matrices together: each must wait
+    for them, not score by another path because another thread has started opening them."""
+    retriever = Retriever(built_engine.settings, built_engine.index)  # nothing opened yet
+    start = threading.Barrier(6)
+
+    def first_search(_: int) -> tuple[object, object, list[str]]:
+        start.wait()
+        analysis = built_engine.understander.analyse("which papers study length generalization?", [])
+        hits = retriever.search(analysis, k=5).hits
+        return retriever.vectors, retriever.sentences, [h.paper_id for h in hits]
+
+    with ThreadPoolExecutor(6) as pool:
+        seen = list(pool.map(first_search, range(6)))
+    assert seen[0][0] is not None and seen[0][1] is not None
+    assert all(v is seen[0][0] and s is seen[0][1] and ids == seen[0][2] for v, s, ids in seen)
 
 
 def test_a_named_paper_ruled_out_is_not_returned(built_engine: Engine) -> None:
