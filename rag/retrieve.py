@@ -395,13 +395,20 @@ class Retriever:
                 out.append(name)
                 continue
             rarest = min(columns.values(), key=lambda c: -kw.idf(c))
-            docs, _ = kw.top([rarest], COMPOUND_SCAN_MAX + 1, None)
-            if len(docs) > COMPOUND_SCAN_MAX:
-                continue
             written = re.compile(r"\b" + r"[\s.-]?".join(map(re.escape, parts)) + r"\b", re.I)
-            if not any(written.search(paper_search_text(p)) for p in self.catalog.at(int(d) for d in docs)):
+            if not self._written(rarest, written):
                 out.append(name)
         return out + self.unwritten_releases(question, subject)
+
+    def _written(self, column: int | None, written: re.Pattern[str]) -> bool:
+        """Does a paper holding this term write the pattern? A term in more than `COMPOUND_SCAN_MAX` papers is too
+        common to read them all, and taken as written; no term (no paper uses the word) is not written."""
+        if column is None:
+            return False
+        docs, _ = self.keywords.top([column], COMPOUND_SCAN_MAX + 1, None)
+        return len(docs) > COMPOUND_SCAN_MAX or any(
+            written.search(paper_search_text(p)) for p in self.catalog.at(int(d) for d in docs)
+        )
 
     def unwritten_releases(self, question: str, subject: set[str]) -> list[str]:
         """A subject's name with a release number no paper writes, spaced or joined ("llama 3.3" when papers write
@@ -414,11 +421,8 @@ class Retriever:
             # the name's capitalised words before it, when they are the subject's ("Stable Diffusion 1.5")
             lead = list(itertools.takewhile(lambda w: w.lower() in subject, reversed(before.split())))[::-1]
             columns = list(self.keywords.term_ids(self._tokenize([name])[0]).values())
-            docs = self.keywords.top(columns[:1], COMPOUND_SCAN_MAX + 1, None)[0] if columns else np.zeros(0, int)
-            if len(docs) > COMPOUND_SCAN_MAX:  # too common to read every paper: taken as written
-                continue
             written = re.compile(rf"\b{re.escape(name)}[\s-]?v?{re.escape(release)}(?![\d.]\d)", re.I)
-            if not any(written.search(paper_search_text(p)) for p in self.catalog.at(int(d) for d in docs)):
+            if not self._written(columns[0] if columns else None, written):
                 out.append(" ".join([*lead, m.group(0)[len(before) :]]))
         return out
 
