@@ -83,6 +83,38 @@ def probe(c: ChromaSettings) -> dict[str, Any]:
         raise ChromaUnavailableError(f"{where} did not answer with JSON: is it a Chroma server?") from None
 
 
+class RetryStale(httpx.BaseTransport):
+    """Sends a request again, once, on a fresh connection when the server closed the reused one without answering.
+
+    A server or proxy closes an idle keep-alive connection after its own timeout (uvicorn 5 s, gunicorn 2 s); a
+    request sent on it in the same instant gets "Server disconnected without sending a response", so the server
+    never saw it and one retry is safe. Any other failure, and a second disconnect, goes up as it is."""
+
+    def __init__(self, inner: httpx.BaseTransport):
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self.inner.handle_request(request)
+        except httpx.RemoteProtocolError as exc:
+            if "without sending a response" not in str(exc):
+                raise
+        return self.inner.handle_request(request)  # the pool has dropped the closed connection: a new one
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _harden(api: Any, c: ChromaSettings) -> None:
+    """chromadb's HTTP session: the request timeout (it sets none) and the stale-connection retry."""
+    session = getattr(api, "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = _timeout(c)
+        # httpx has no public way to wrap a client's transport once built; chromadb builds this client itself.
+        if not isinstance(session._transport, RetryStale):
+            session._transport = RetryStale(session._transport)
+
+
 def connect(c: ChromaSettings) -> Any:
     """A `chromadb.HttpClient` for the server, tenant and database of the settings."""
     import chromadb
@@ -102,9 +134,7 @@ def connect(c: ChromaSettings) -> Any:
         raise ChromaUnavailableError(
             f"the Chroma server at {c.url}: {exc} (RAG_CHROMA__TENANT={c.tenant}, RAG_CHROMA__DATABASE={c.database})"
         ) from None
-    session = getattr(getattr(client, "_server", None), "_session", None)
-    if isinstance(session, httpx.Client):  # chromadb leaves its session without a timeout
-        session.timeout = _timeout(c)
+    _harden(getattr(client, "_server", None), c)
     return client
 
 
@@ -124,6 +154,7 @@ def ensure_database(c: ChromaSettings) -> None:
             anonymized_telemetry=False,
         )
     )
+    _harden(getattr(admin, "_server", None), c)
     with server_errors(c):
         try:
             admin.get_tenant(c.tenant)
@@ -154,6 +185,8 @@ def server_errors(c: ChromaSettings) -> Iterator[None]:
     except Exception as exc:
         if type(exc).__name__ in ("ChromaAuthError", "AuthorizationError"):  # a token revoked meanwhile
             raise ChromaUnavailableError(f"the Chroma server at {c.url} now refuses this client: {exc}") from None
+        if type(exc) is Exception:  # chromadb's form of an HTTP error that is not Chroma's: a proxy's 502 / 503
+            raise ChromaUnavailableError(f"the Chroma server at {c.url} failed a request: {_short(exc)}") from None
         raise
 
 

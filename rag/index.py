@@ -728,7 +728,16 @@ class Index:
 
                 ensure_database(self.settings.chroma)  # the one writer creates them; replicas only read
             self.client()  # an unreachable or refusing Chroma server fails now, not after the embedding
-            return Ingest(self, Path(corpus_dir), progress=progress, rebuild=rebuild).run()
+            from rag.chroma_client import ChromaUnavailableError
+
+            try:
+                with self._server_errors():  # the server lost mid-ingest: one clear error, not a traceback
+                    return Ingest(self, Path(corpus_dir), progress=progress, rebuild=rebuild).run()
+            except ChromaUnavailableError as exc:
+                raise ChromaUnavailableError(
+                    f"{exc}; the ingest stopped, the index still answers from its previous generation, and "
+                    "`rag ingest` run again reuses the vectors embedded so far"
+                ) from None
 
     def _adopt(self, gen: Generation) -> None:
         """After a switch: answer from the new generation."""

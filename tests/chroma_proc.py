@@ -111,6 +111,7 @@ class TokenProxy:
         self.cert = cert
         self.port = free_port()
         self.refused = 0
+        self.fail_adds = 0  # answer this many record adds with Envoy's 503 (the Chroma behind it gone)
 
     def allowed(self, headers: dict[str, str], path: str) -> bool:
         if path.endswith("/heartbeat"):
@@ -131,6 +132,12 @@ class TokenProxy:
             self.refused += 1
             await send({"type": "http.response.start", "status": 403, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": b"RBAC: access denied"})
+            return
+        if self.fail_adds and scope["path"].endswith("/add"):
+            self.fail_adds -= 1
+            await send({"type": "http.response.start", "status": 503, "headers": [(b"content-type", b"text/plain")]})
+            envoy = b"upstream connect error or disconnect/reset before headers"
+            await send({"type": "http.response.body", "body": envoy})
             return
         url = self.upstream + scope["path"] + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
         forward = {k: v for k, v in headers.items() if k not in ("host", "content-length", "connection")}

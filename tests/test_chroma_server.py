@@ -115,3 +115,25 @@ def test_unreachable_server_is_one_line_not_a_hang(
     monkeypatch.setenv("RAG_CHROMA__PORT", str(free_port()))  # nothing listens there
     code, _, err = run_cli(["ingest", "--data-dir", tmp_path / "data", "--quiet"])
     assert code == 2 and "cannot reach the Chroma server" in err and "chroma run" in err
+
+
+def test_a_server_lost_mid_ingest_is_one_clear_error_and_the_next_ingest_resumes(
+    tmp_path: Path, small_corpus: Path, chroma_server: int, run_cli: CliRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    with TokenProxy(chroma_server, TOKEN).running() as proxy:
+        for name, value in {"MODE": "server", "HOST": "127.0.0.1", "PORT": str(proxy.port),
+                            "AUTH_TOKEN": TOKEN}.items():  # fmt: skip
+            monkeypatch.setenv(f"RAG_CHROMA__{name}", value)
+        proxy.fail_adds = 1  # the first add after the embedding meets Envoy's 503: the Chroma behind it is gone
+        code, out, err = run_cli(["ingest", "--corpus", small_corpus, "--data-dir", data])
+        assert code == 2 and "Traceback" not in out + err, err
+        assert "failed a request: upstream connect error" in err and "`rag ingest` run again" in err
+        assert not (data / "current.json").exists()  # nothing half-made is switched in
+
+        code, out, err = run_cli(["ingest", "--corpus", small_corpus, "--data-dir", data])
+        assert code == 0, err
+        assert "vectors resumed from an interrupted ingest" in out  # the embedding was not done twice
+        code, out, err = run_cli(["search", "classifier-free guidance predictor corrector", "--k", 1,
+                                  "--data-dir", data])  # fmt: skip
+        assert code == 0 and "Classifier-Free Guidance is a Predictor-Corrector" in out, err
