@@ -61,10 +61,11 @@ def detail_stated(detail: str, evidence: list[str], question: str = "") -> bool:
     d = detail.lower()
     if d.startswith("number of "):
         # "number of GPUs": a quantity within a few words before the counted thing ("8 A100 GPUs"), or before a word
-        # describing it ("five web-scale ... systems" for "web-scale production systems").
+        # describing it ("five web-scale ... systems" for "web-scale production systems"; "eight popular post hoc
+        # explanation methods").
         words = [w for w in d.removeprefix("number of ").split() if len(w) > 2] or d.split()[-1:]
         thing = "|".join(re.escape(w.rstrip("s")[:6]) for w in words)
-        return bool(re.search(rf"({QUANTITY.pattern})(?:\W+\w+){{0,3}}?\W+(?:{thing})", text, re.I))
+        return bool(re.search(rf"({QUANTITY.pattern})(?:\W+\w+){{0,4}}?\W+(?:{thing})", text, re.I))
     if "percent" in d:  # a share: "19%", "19 percent"; any other number is not one
         return bool(re.search(r"\d\s?%|\bpercent", text, re.I))
     if NUMERIC.search(d):

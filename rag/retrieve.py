@@ -197,6 +197,10 @@ def strongest_named(named: dict[K, float], closest: Callable[[list[K], int], lis
     return out
 
 
+def _singular(phrase: str) -> str:
+    return re.sub(r"s\b", "", phrase.lower())
+
+
 class Retriever:
     def __init__(self, settings: Settings, index: Index, llm: Any = None):
         self.settings = settings
@@ -438,7 +442,7 @@ class Retriever:
         shared = set(self._tokenize([topic])[0]) if topic else set()
         r = self.settings.retrieval
         candidates = {int(o) for o in self.catalog.ords_of(pool)} if pool else set()
-        for subject in [form for s in subjects for form in (s, *self.long_forms(s))]:
+        for subject in dict.fromkeys(form for s in subjects for form in self.forms(s)):
             terms = [t for t in self._tokenize([subject])[0] if t not in shared]
             # Words most papers use ("model", "also") tell no paper apart: in "models that also look at images" the
             # images do. Kept when nothing else is left ("not about language models").
@@ -481,6 +485,26 @@ class Retriever:
                         found[" ".join(tail).lower()] = found.get(" ".join(tail).lower(), 0) + 1
                         break
         return [max(found, key=lambda f: found[f])] if found else []
+
+    def forms(self, subject: str) -> list[str]:
+        """The subject as the corpus may write it: itself, the long form of an acronym, the acronym of a long form
+        (both "LLM" and "LLMs")."""
+        spelt = [subject, *self.long_forms(subject)]
+        return [*spelt, *(f for s in spelt for f in self.short_forms(s))]
+
+    def short_forms(self, subject: str) -> list[str]:
+        """The acronym the corpus defines for a spelt-out subject ("large language models" -> "LLMs"): a paper that
+        only writes "LLMs" is about large language models too. The inverse of `long_forms`, so it holds only when
+        the corpus' definitions of that acronym spell this subject."""
+        words = [p for w in subject.split() if w.lower() not in ACRONYM_FILLERS for p in w.split("-") if p]
+        if not 2 <= len(words) <= 6 or not all(w[0].isalpha() for w in words):
+            return []
+        acronym = "".join(w[0] for w in words).upper()
+        spelt = self.long_forms(acronym + "s") or self.long_forms(acronym)
+        if not spelt or _singular(spelt[0]) != _singular(subject):
+            return []
+        forms = (acronym, acronym + "s")  # a paper writes one or the other: "LLM-based", "LLMs"
+        return [f for f in forms if self.keywords.term_ids(self._tokenize([f])[0])]
 
     def dense(
         self, vector: list[float], n: int, allowed_ids: list[str] | None

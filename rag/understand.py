@@ -44,8 +44,11 @@ ASKS_AUTHORS = _cue(
 )
 ASKS_ARXIV_ID = _cue(
     r"\barxiv\s*(id|identifier|number|no\.?|link|url|page|abs|entry|reference)\b"
-    # "the link for it", "the id of the TarFlow paper"; not "a direct link is a reinforcing one (the ... kind of)"
-    r"|\b(id|identifier|link|url)\s+(?:[\w-]+\s+){0,2}?(of|for|to)\b"
+    # "the link for it", "the id of the TarFlow paper"; not "a direct link is a reinforcing one (the ... kind of)", nor
+    # "a face ID system to work on images" (an identifier named, not asked for)
+    r"|\b(?:the|its|their|that|this|me)\s+(id|identifier|link|url)\s+(?:number\s+|address\s+)?(of|for|to)\b"
+    # "a link to it"; not "a link to starburst galaxies" (a connection)
+    r"|\ban?\s+(?:id|identifier|link|url)\s+(?:of|for|to)\s+(?:it|them|this|that|the\s+(?:paper|pdf|article|preprint))\b"
     # "where can I find it / the paper on X"; not "where can I read about X", "find an overview of X" (topical)
     r"|\bwhere can i (find|read|get|download) (it|them|this|that|the (paper|pdf|article)|a copy)\b"
     r"|\bwhat(')?s (its|the|their) (id|identifier|link|url)\b|\bis\b[^?]*\bon arxiv\b"
@@ -58,7 +61,10 @@ ASKS_VENUE = _cue(
 )
 ASKS_DATE = _cue(
     r"\bwhen\s+(was|were|did|is|has)\b[^?]*\b(published|posted|released|written|submitted|out|appear\w*|"
-    r"uploaded|announced|made|listed|come|came)\b|\bwhat\s+(year|date|month)\b|\bwhich\s+(year|month)\b"
+    r"uploaded|announced|made|listed|come|came)\b"
+    # not "when did weight matching come out ahead" (win)
+    r"(?!\s+(?:out\s+)?(?:ahead|on\s+top|better|worse|best|first|last|differently|in\s+front))"
+    r"|\bwhat\s+(year|date|month)\b|\bwhich\s+(year|month)\b"
     r"|\bpublication date\b|\bdate of\b|\bhow (old|recent) is\b"
 )
 COMPARES = _cue(
@@ -161,8 +167,9 @@ DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
     # verb ("decide / tell us / ask how many X", "bad at tallying how many"): a way of choosing or the subject itself
     (
         _cue(
-            r"(?:^|[.?!;:,(\"']|\b(?:and|or|but|so|then|also|exactly|roughly|approximately|about|just|in|on|for|with|by"
-            r"|across|over|from|of|under|within|me))\s*\bhow many\s+((?:[a-z0-9-]+\s+){0,2}[a-z0-9-]+)"
+            r"(?:^|[.?!;:,(\"']|\b(?:and|or|but|so|then|also|in|on|for|with|by|across|over|from|of|under|within|me))"
+            # "about how many" is "roughly" only there: in "disagree about how many protons" the count is the subject
+            r"\s*(?:(?:exactly|roughly|approximately|about|just)\s+)?\bhow many\s+((?:[a-z0-9-]+\s+){0,2}[a-z0-9-]+)"
         ),
         "number of {0}",
     ),
@@ -205,11 +212,17 @@ DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
 # A ruled-out subject's words: up to punctuation, but a parenthesis inside it is kept ("hidden (latent) variables").
 SUBJECT = r"(?:[^,.;:?!()]|\([^()]*\))+"
 NEGATED = _cue(
-    r"(?:\b(?:that|which|who|but|and)\s+)?"  # the connective goes with the clause: "papers that are not about X"
+    # the connective goes with the clause: "papers that are not about X"; so does the asker ("I'm not interested in X")
+    r"(?:\b(?:that|which|who|but|and|I|we)\s+|\b(?:I'm|I\s+am|we're|we\s+are)\s+)?"
     r"\b(?:(?:do|does|did|are|is|were|was)\s*(?:not|n't)\s+|not\s+)(?:about|on|using|use|uses|involving|involve|"
     r"study|studying|focus(?:ed|ing)?\s+on|address|addressing|based\s+on|related\s+to|concerned\s+with|concerning|"
-    r"apply|applying|employ|employing|rely\s+on|relying\s+on|deal\s+with|dealing\s+with|cover|covering|"
-    rf"mention|mentioning|propose|proposing|built\s+(?:on|upon|around))\s+(?P<x>{SUBJECT})"
+    r"apply|applying|employ|employing|rely\s+on|relying\s+on|depend\s+on|depending\s+on|deal\s+with|dealing\s+with|cover|covering|"
+    rf"mention|mentioning|propose|proposing|built\s+(?:on|upon|around)"
+    # "I'm not interested in X", "I don't want anything about X" (not "want to ...": what is wanted)
+    r"|interested\s+in|want(?!\s+to\b)"
+    # "that don't build their method on KL divergence"
+    r"|(?:build|base|ground)\s+(?:(?:their|its|the)\s+(?:\w+\s+)?)?(?:on|upon|around))\s+"
+    rf"(?P<x>{SUBJECT})"
     # "without a focus on medical imaging"; "without" alone is the subject itself ("without backpropagation")
     r"|\bwithout\s+(?:a\s+|any\s+)?(?:focus(?:ing)?\s+on|being\s+about|relying\s+on|depending\s+on)"
     rf"\s+(?P<v>{SUBJECT})"
@@ -270,7 +283,8 @@ NEGATED_LIST = _cue(
 # "excluding work on vision": the ruled-out subject is "vision"; "excluding the one where people curate samples":
 # "people curate samples".
 NEGATED_LEAD = _cue(
-    r"^(?P<ones>(?:(?:the|a|an|any|anything|everything|those|ones?|papers?|works?|studies|articles?|results?)\s+)*)"
+    r"^(?P<ones>(?:(?:the|a|an|any|anything|everything|those|ones?|papers?|works?|studies|articles?|results?|stuff|"
+    r"things?|material|research)\s+)*)"
     r"(?:on|about|in|(?:in\s+)?(?:that|which|where|who|whose)"
     # "excluding the ones applied to images", "other than the one focused on medical imaging"
     r"|using|involving|covering|targeting|with|for"
@@ -409,7 +423,7 @@ ASKING_WORDS = frozenset(
     release released dated date year month came come out appeared appear accepted presented conference venue
     journal arxiv id identifier number link url can could would should will please have has had many much
     compare compared comparison versus vs differ difference differences between better
-    also just only ever really yet still get got is isn't doesn't don't topic topics regarding concerning
+    also just only ever really yet still get got is topic topics regarding concerning we us our
     related relating subject area field research researched researcher researchers team group lab labs
     university institute institution affiliated affiliation people person someone one ones new recent latest
     say says said report reports mention mentions discuss discusses cover covers covered deal deals look
@@ -419,9 +433,15 @@ ASKING_WORDS = frozenset(
 )
 
 
+# The clitic of a contraction: folded, "aren't" would leave "aren" as a subject word (one no paper writes).
+CONTRACTION = re.compile(r"(?<=\w)(?:n['’]t|['’](?:ll|ve|re|m|d))\b", re.I)
+
+
 def topic_of(text: str, remove: list[str]) -> str:
     """The subject words of `text`: what is left without the entity words and the asking."""
     gone = {w for words in remove for w in fold(words).split()}
+    text = CONTRACTION.sub("", re.sub(r"\b(ca|wo)n['’]t\b", lambda m: "can" if m.group(1).lower() == "ca" else "will",
+                                      text, flags=re.I))  # fmt: skip
     return " ".join(
         w for w in fold(text).split() if w not in ASKING_WORDS and w not in gone and len(w) > 1 and not w.isdigit()
     )

@@ -102,6 +102,8 @@ DETAILS = [
     ("Are LLMs good at counting how many letters a word has?", None),
     ("Why do chatbots get it wrong when you ask how many times a letter shows up?", None),
     ("Has anyone proven how many examples in-context learning needs?", None),
+    ("If two models fit the same curve, can they still disagree about how many protons are inside?", None),
+    ("About how many GPUs were used?", "number of GPUs"),  # "about" as "roughly", opening the question
     # ... but opening a clause, or after a preposition or "me", it is asked
     ("Which optimizer is used, and on how many seeds?", "number of seeds"),
     ("Tell me how many GPUs were used.", "number of GPUs"),
@@ -140,6 +142,7 @@ STATED = [
     ("number of layers", ["GPT-4 and Llama-2-7B have many layers."], "", False),  # versions are no count
     ("number of web-scale production systems", ["Gains across five web-scale search and ads systems."], "", True),
     ("number of web-scale production systems", ["Gains in web-scale production systems."], "", False),
+    ("number of methods", ["We unify eight popular post hoc explanation methods (LIME, SHAP)."], "", True),
     ("datasets", ["Experiments on real-world data, including SVHN and CIFAR10."], "", True),
     ("datasets", ["Experiments on real-world data show gains."], "", False),  # no dataset named
     ("optimizer", ["IL approximates implicit stochastic gradient descent (implicit SGD)."], "", True),

@@ -199,6 +199,19 @@ def test_a_ruled_out_acronym_also_rules_out_its_long_form(built_engine: Engine, 
     assert retriever.long_forms("TarFlow") == [] and retriever.long_forms("images") == []
 
 
+@pytest.mark.parametrize(("long_form", "acronym"), [("large language models", "LLM"), ("reinforcement learning", "RL"),
+                                                    ("classifier-free guidance", "CFG")])
+def test_a_ruled_out_long_form_also_rules_out_its_acronym(built_engine: Engine, long_form: str, acronym: str) -> None:
+    """"not about large language models": a paper writing only "LLMs" is as much about them."""
+    retriever = built_engine.retriever
+    assert acronym in retriever.short_forms(long_form)  # the corpus defines the acronym as this long form
+    out = retriever.ruled_out([long_form])
+    acronym_only = [pid for pid in out if long_form not in paper_text(built_engine, pid).lower()]
+    assert acronym_only and retriever.ruled_out([acronym]) <= out  # caught through the acronym alone
+    # initials that spell no acronym the corpus defines, or one it defines otherwise, add nothing
+    assert retriever.short_forms("reward learning") == [] and retriever.short_forms("images") == []
+
+
 def test_only_the_strongest_then_closest_metadata_matches_compete() -> None:
     named = {f"p{i}": 1.0 for i in range(1000)} | {"exact": 1.5}  # an author with 1,000 papers, one exact title
     close = {"p7": 0.9, "p3": 0.8}

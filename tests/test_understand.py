@@ -11,7 +11,7 @@ from rag.catalog import Catalog, build_catalog
 from rag.limits import Limits
 from rag.models import CONFIDENT, ENTITY_IDS_SHOWN, Answer, Citation, Entity, Message, QueryAnalysis
 from rag.settings import Settings
-from rag.understand import ROUTES, Understander, facts_asked
+from rag.understand import ROUTES, Understander, facts_asked, topic_of
 from tests.conftest import CORPUS
 from tests.understand_cases import ADVERSARIAL, CASES, FOLLOWUPS, Case
 
@@ -115,6 +115,21 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      "Which papers distil vision models?"),
     ("What ways steer a diffusion model, not counting anything built on classifier-free guidance?",
      ["classifier-free guidance"], "What ways steer a diffusion model?"),
+    # "the stuff about X"; building a method on X; the asker not wanting X
+    ("I'm interested in mixture-of-experts research, but not the stuff about large language models. What's there?",
+     ["large language models"], "I'm interested in mixture-of-experts research. What's there?"),
+    ("Which papers on distilling LLMs into smaller students don't build their method on KL divergence?",
+     ["KL divergence"], "Which papers on distilling LLMs into smaller students?"),
+    ("Which papers study graph learning? I don't want anything about molecules.", ["molecules"],
+     "Which papers study graph learning?"),
+    ("Papers on model compression, please. I'm not interested in pruning.", ["pruning"],
+     "Papers on model compression, please."),
+    ("Which papers on test-time scaling don't depend on a verifier?", ["verifier"],
+     "Which papers on test-time scaling?"),
+    # ... but what a method does not need is the subject's own, and so is what the asker does not want to do
+    ("Which methods do not need labelled data?", [], "Which methods do not need labelled data?"),
+    ("I don't want to label data: which papers do self-supervised pretraining?", [],
+     "I don't want to label data: which papers do self-supervised pretraining?"),
     # ... but "other than X" in a question not asking for papers is the subject's own
     ("How do models perform on metrics other than accuracy?", [],
      "How do models perform on metrics other than accuracy?"),
@@ -405,3 +420,14 @@ def test_a_paper_cited_by_one_of_its_names_is_not_missing_whichever_name_comes_f
     assert paper.name.startswith("Neural Discrete Token Representation")
     assert a.unknown_title is None
     assert paper.text == ("VQToken" if question.index("VQToken") < question.index("NextQA") else "NextQA-MC")
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [("Why create math questions, given there aren't enough of them?", "create math questions given enough"),
+     ("Why won't the model's loss drop, and can't we fix it?", "model loss drop fix"),
+     ("I'd like papers we've not read on pruning", "like not read pruning")],
+)  # fmt: skip
+def test_a_contraction_leaves_no_subject_word(text: str, topic: str) -> None:
+    """"aren't" folded would leave "aren", a word no paper writes: the question was refused as missing it."""
+    assert topic_of(text, []) == topic
