@@ -57,7 +57,10 @@ ASKS_VENUE = _cue(
     r"\b(which|what)\s+(conference|venue|journal|workshop|proceedings)\b"
     r"|\bwhere\s+(was|is|were|did|has)\b[^?]*\b(published|accepted|presented|appear)"
     r"|\b(accepted|published|presented|appear(ed)?)\s+(at|to|in)\s+(which|what)\b"
-    r"|\b(was|is|were|has been|got)\b[^?]*\b(accepted|peer[- ]reviewed)\b"
+    # "was it accepted", "is the TarFlow paper peer-reviewed"; not "is there a limit on how often a guess can be
+    # accepted" (a modal's passive: what happens to something else)
+    r"|\b(was|is|were|has been|got)\b(?:\s+(?!(?:can|could|be|will|would|should|may|might|must|to)\b)[^\s?]+)*?"
+    r"\s+(accepted|peer[- ]reviewed)\b"
 )
 ASKS_DATE = _cue(
     r"\bwhen\s+(was|were|did|is|has)\b[^?]*\b(published|posted|released|written|submitted|out|appear\w*|"

@@ -306,6 +306,7 @@ ADVERSARIAL: list[Case] = [
     topical("when is scaling test-time compute without a verifier a bad idea"),
     topical("When do diffusion models memorize their training data?"),
     topical("When did weight matching come out ahead of the other permutation search?"),
+    topical("How should drafted words be verified, and is there a limit on how often a guess can be accepted?"),
     topical("Who benefits from algorithmic collective action?"),
     topical("Who is harmed when misinformation classifiers get it wrong?"),
     topical("Can a detector tell whether a human or a model wrote a text?"),
