@@ -23,7 +23,7 @@ from rag.catalog_answers import CatalogAnswers
 from rag.coverage import names
 from rag.extractive import Extractive, SentenceVectors
 from rag.models import Answer, Hit, Message, SearchResult
-from rag.responses import not_relevant, refused, refused_closest
+from rag.responses import not_relevant, quoted, refused, refused_closest
 from rag.settings import Settings
 
 CHITCHAT_REPLY = (
@@ -117,8 +117,7 @@ class Answerer:
     def absent(self, found: SearchResult) -> Answer:
         """The question's subject hinges on words no paper contains: say which, offer the closest papers."""
         words = found.unmatched
-        named = ", ".join(f'"{w}"' for w in words[:-1]) + (" or " if len(words) > 1 else "") + f'"{words[-1]}"'
-        text = f"No paper in the corpus mentions {named}, so it cannot answer this."
+        text = f"No paper in the corpus mentions {quoted(words)}, so it cannot answer this."
         return refused_closest(found, text, self.mode, missing=list(words))
 
     def relevant_hits(

@@ -49,6 +49,11 @@ MISSPELT_MIN_CHARS = 6
 # What "which <...> did X use" names when it asks for models: read here and by the understanding stage's cue.
 MODEL_NOUNS = r"llms?|models?|backbones?|architectures?|checkpoints?|versions?"
 MODELS = re.compile(rf"\b(?:{MODEL_NOUNS})$")
+# What papers, or kinds of paper, are called: how papers are asked for, not what they are about.
+PAPER_NOUNS = (
+    r"papers?|works?|studies|articles?|publications?|preprints?|surveys?|reviews?|tutorials?|overviews?|analyses|research"
+    r"|literature|corpus|collection|catalog"
+)
 GENERIC = frozenset(
     "LLM LLMs AI ML NLP RL GPU GPUs CPU SFT RLHF VLM VLMs MLLM MLLMs LM LMs NN DNN CNN RNN T2I T2V I2V".split()
 )

@@ -12,7 +12,7 @@ from rapidfuzz import fuzz
 
 from rag.coverage import detail_stated
 from rag.models import Answer, Hit, SearchResult
-from rag.responses import EXTRACTIVE_NOTE, cited, not_relevant
+from rag.responses import EXTRACTIVE_NOTE, cited, not_relevant, uncovered_note
 from rag.settings import AnswerSettings
 from rag.text import fold, searchable, sentences
 
@@ -63,6 +63,8 @@ class Extractive:
         lead = note or EXTRACTIVE_NOTE
         if analysis and analysis.exclude:
             lead += " Left out as asked: papers about " + " or ".join(f'"{x}"' for x in analysis.exclude) + "."
+        if found.uncovered:
+            lead += "\n\n" + uncovered_note(found.uncovered)
         quoted = [s for _, s in chosen]
         if analysis and analysis.detail and not detail_stated(analysis.detail, quoted, analysis.question):
             missing = [analysis.detail]

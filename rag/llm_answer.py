@@ -12,7 +12,7 @@ from rag.coverage import detail_stated
 from rag.extractive import Extractive
 from rag.models import Answer, Hit, Message, SearchResult
 from rag.prompts import ANSWER_SYSTEM, ANSWER_USER, SOURCE_BLOCK
-from rag.responses import cited, not_relevant
+from rag.responses import cited, not_relevant, uncovered_note
 from rag.rewrite import bounded_history
 from rag.settings import LLMSettings
 from rag.text import searchable
@@ -93,6 +93,9 @@ class LLMAnswers:
             hits = [sources[original - 1][0] for original in verified.cited]
             detail = found.analysis.detail if found.analysis else None
             missing = [detail] if detail and not detail_stated(detail, [verified.text], found.question) else []
-            answer = cited(found, hits, verified.text.strip(), "llm", warnings=verified.warnings, missing=missing)
+            notes = [uncovered_note(found.uncovered)] if found.uncovered else []
+            answer = cited(
+                found, hits, verified.text.strip(), "llm", warnings=notes + verified.warnings, missing=missing
+            )
         answer.timings_ms["llm"] = llm_ms
         yield answer

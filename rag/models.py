@@ -275,6 +275,12 @@ class SearchResult(BaseModel):
         description="Cosine between the question's vector and its vector without the `unmatched` words: near 1, they "
         "carry little of what it asks ('stuff' in a long everyday question); 0 when there are none.",
     )
+    uncovered: list[str] = Field(
+        default_factory=list,
+        description="Subject words of a short, specific question that a few papers use, none of them among the papers "
+        "found: the corpus has no paper on the question as asked ('traffic' in 'reinforcement learning for traffic "
+        "signal control').",
+    )
     lay: bool = Field(
         False,
         description="A topical question in everyday words: keyword search found little to trust in it, so papers "

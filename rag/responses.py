@@ -9,6 +9,21 @@ EXTRACTIVE_NOTE = "Extractive answer (no LLM configured): the most relevant sent
 REFUSAL_TEXT = "The corpus does not appear to answer this question"
 
 
+def quoted(words: list[str], conjunction: str = "or") -> str:
+    """'"a"', '"a" or "b"', '"a", "b" or "c"'."""
+    marked = [f'"{w}"' for w in words]
+    return ", ".join(marked[:-1]) + (f" {conjunction} " if len(marked) > 1 else "") + marked[-1]
+
+
+def uncovered_note(words: list[str]) -> str:
+    """What an answer says first when the papers found leave out words a few other papers use (`SearchResult.
+    uncovered`): it answers the rest of the question, not the question as asked."""
+    return (
+        f"None of the papers found mentions {quoted(words)}; the few that do are far from the rest of the question. "
+        "What follows is the closest the corpus comes to the rest of it, not an answer to the question as asked."
+    )
+
+
 def cited(
     found: SearchResult,
     hits: list[Hit],
@@ -19,8 +34,10 @@ def cited(
     warnings: list[str] | None = None,
     missing: list[str] | None = None,
 ) -> Answer:
-    """An answer citing `hits` as [1]..[n] (in that order), each quoting its snippet."""
+    """An answer citing `hits` as [1]..[n] (in that order), each quoting its snippet. The words the papers found leave
+    out (`SearchResult.uncovered`) are `missing` too."""
     quotes = snippets or [h.snippet for h in hits]
+    missing = [*(missing or []), *(w for w in found.uncovered if w not in (missing or []))]
     return Answer(
         question=found.question,
         answer=text,
@@ -28,7 +45,7 @@ def cited(
         mode=mode,  # type: ignore[arg-type]
         citations=[Citation.of(i, h, q) for i, (h, q) in enumerate(zip(hits, quotes, strict=True), 1)],
         warnings=warnings or [],
-        missing=missing or [],
+        missing=missing,
         standalone_question=found.standalone_question,
         timings_ms={},
     )

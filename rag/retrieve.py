@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from rag.catalog import Catalog
-from rag.coverage import english_words, in_dictionary
+from rag.coverage import PAPER_NOUNS, english_words, in_dictionary
 from rag.index import Index, IndexStateError, chunks_in_dense_only
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
 from rag.models import CONFIDENT, EXACT_MATCH, Entity, Evidence, Hit, Paper, QueryAnalysis, SearchResult
@@ -355,6 +355,35 @@ class Retriever:
                            for p in t.split("-"))]  # fmt: skip
         parts = {p for n in joined for p in re.split(r"[\s.-]+", n.lower())}
         return [w for w in words if w.lower() not in parts] + joined
+
+    def uncovered(self, analysis: QueryAnalysis, found: list[str]) -> list[str]:
+        """The subject words of a short, specific question (`retrieval.uncovered_max_words`) that a few papers use
+        (`uncovered_max_papers`) and none of the papers `found` does: "traffic" in "reinforcement learning for traffic
+        signal control", which one paper on something else mentions. Every word of such a question is its subject; a
+        longer one may describe it in words the right paper does not use."""
+        r = self.settings.retrieval
+        words = [w for w in dict.fromkeys(analysis.topic.split()) if len(w) > 2 and not w.isdigit()]
+        if not words or len(words) > r.uncovered_max_words:
+            return []
+        kw, seen = self.keywords, {int(o) for o in self.catalog.ords_of(found)}
+        # how papers are asked for ("a tutorial on X") and the detail asked ("by what percentage") are not the subject
+        asking = set(analysis.detail.lower().split()) if analysis.detail else set()
+        out = []
+        for word in words:
+            if word in asking or PAPER_NOUN.fullmatch(word):
+                continue
+            stems = self._tokenize([word])[0]
+            columns = kw.term_ids(stems)
+            if not stems or len(columns) < len(set(stems)):
+                continue  # a word no paper uses is `unmatched`, not this
+            using: set[int] | None = None
+            for column in columns.values():
+                docs, scores = kw.top([column], r.uncovered_max_papers + 1, None)
+                ords = {int(d) for d, sc in zip(docs, scores, strict=True) if sc > 0}
+                using = ords if using is None else using & ords
+            if using and len(using) <= r.uncovered_max_papers and not using & seen:
+                out.append(word)
+        return as_asked(out, analysis.question)
 
     def unmatched(self, topic: str) -> list[str]:
         """The subject words no paper contains (after stemming, as keyword search sees them). A word with digits
@@ -745,6 +774,9 @@ class Retriever:
             )
         topical = r.mode == "hybrid" and analysis.intent in ("topical", "comparison")
         unmatched = self.absent(analysis, hits) if topical else []
+        uncovered = []
+        if topical and not unmatched and standalone == analysis.question:  # a follow-up is about the paper pinned
+            uncovered = self.uncovered(analysis, [pid for pid in ranked_ids if pid in scores][: r.uncovered_depth])
         return SearchResult(
             question=analysis.question,
             standalone_question=standalone if standalone != analysis.question else None,
@@ -753,6 +785,7 @@ class Retriever:
             analysis=analysis,
             unmatched=unmatched,
             unmatched_cosine=self.kept_meaning(analysis.question, unmatched),
+            uncovered=uncovered,
             lay=lay_question,
             query_vector=vector,
         )
@@ -783,6 +816,7 @@ def scope(analysis: QueryAnalysis, filters: Filters | None) -> tuple[Filters | N
     return filters, False, names
 
 
+PAPER_NOUN = re.compile(PAPER_NOUNS)
 # A versioned name: its family's letters (two or more), then a version ("yolov8", "llama3", "qwen2").
 VERSIONED = re.compile(r"([a-z]{2,})\d+[a-z0-9]*")
 

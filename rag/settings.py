@@ -259,6 +259,18 @@ class RetrievalSettings(BaseModel):
         "are about it, and left out. Passing mentions stay.",
     )
     exclude_pool: int = Field(20, ge=1, description="Candidates whose best score sets the bar of `exclude_share`.")
+    uncovered_max_words: int = Field(
+        7,
+        ge=0,
+        description="A question whose subject is this many words or fewer is specific: a subject word that a few "
+        "papers use (`uncovered_max_papers`) but none of its first `uncovered_depth` candidates is named as "
+        "`missing` ('reinforcement learning for traffic signal control': one paper says 'traffic', about something "
+        "else). Longer questions describe their subject in everyday words the right paper need not use. 0 = off.",
+    )
+    uncovered_max_papers: int = Field(
+        2, ge=1, description="At most this many papers use a word for it to count as `uncovered` (see above)."
+    )
+    uncovered_depth: int = Field(10, ge=1, description="Candidates of which none may use an `uncovered` word.")
     exclude_floor: float = Field(
         0.5,
         gt=0,

@@ -24,7 +24,7 @@ from rapidfuzz.distance import OSA
 
 from rag.catalog import Catalog, NameMatch
 from rag.catalog_store import CAPITALISED, NAME_TOKEN
-from rag.coverage import MODEL_NOUNS
+from rag.coverage import MODEL_NOUNS, PAPER_NOUNS
 from rag.lay import lay_reading
 from rag.models import CONFIDENT, Entity, EntityKind, Fact, Intent, Message, Order, QueryAnalysis
 from rag.rewrite import condense, papers_named
@@ -233,6 +233,7 @@ NEGATED = _cue(
     rf"|(?:\b(?:that|which|who)\s+)?\b(?:ha(?:ve|s|d)\s+nothing\s+to\s+do\s+with|(?:are|is|were|was)?\s*unrelated\s+to"
     rf"|with\s+no\s+(?:connection|relation)\s+to)\s+(?P<u>{SUBJECT})"
     rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|aside\s+from|besides|but\s+not|not\s+counting|outside\s+of"
+    r"|outside\s+the\s+(?:context|realm|domain|area|field|world|scope|setting)\s+of"
     rf"|(?:leaving|setting|putting)\s+aside|leaving\s+out)\s+(?P<y>{SUBJECT})"
     # "leave out the ones about X", "skip anything about X", "not the ones that X": pointing at papers, so asking for
     # them whatever else the question says ("skip connections" is a subject)
@@ -254,8 +255,7 @@ NEGATED = _cue(
 # Asking what the corpus holds is asking for papers: "which models other than TarFlow does the corpus cover". Not
 # "are there methods besides RLHF": the alternatives' papers are the ones that discuss RLHF most.
 ASKS_FOR_PAPERS = _cue(
-    r"\b(papers?|works?|studies|articles?|publications?|preprints?|surveys?|reviews?|tutorials?|overviews?|analyses|research"
-    r"|literature|corpus|collection|catalog)\b"
+    rf"\b({PAPER_NOUNS})\b"
     # "has X been applied to anything other than language models": where it has been is what papers report
     r"|\b(?:applied|used|tried|extended|adapted)\s+(?:to|for|in|on|beyond)\s+(?:anything|any\s+\w+|domains?|areas?"
     r"|fields?|tasks?|problems?|modalities|settings?)\s+(?:other\s+than|besides|apart\s+from|except)\b"
@@ -432,7 +432,7 @@ ASKING_WORDS = frozenset(
     say says said report reports mention mentions discuss discusses cover covers covered deal deals look
     looked looking know known tell behind worked working posted collection among affiliations into got old
     anywhere whats what's first second third fourth fifth last people built anyone somebody anybody whose
-    ones two both""".split()
+    ones two both want wants wanted things thing skip""".split()
 )
 
 

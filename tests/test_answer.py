@@ -195,6 +195,39 @@ def test_a_name_no_paper_writes_is_refused_though_its_other_words_match(
     assert a.refused and name in a.missing and a.citations == [] and a.related
 
 
+@pytest.mark.parametrize(
+    ("question", "word"),
+    [("Is there work on reinforcement learning for traffic signal control?", "traffic"),
+     ("Which papers predict crop yields from satellite imagery?", "crop")],
+)
+def test_a_specific_question_whose_word_the_papers_found_leave_out_says_so(
+    built_engine: Engine, question: str, word: str
+) -> None:
+    """One paper of the corpus says "traffic", about something else: the reinforcement learning papers answer the
+    rest of the question, and the answer says first that none of them is about traffic."""
+    found = built_engine.search(question)
+    assert found.uncovered == [word] and found.unmatched == []  # some paper has the word: not absent
+    using = [p for p in built_engine.catalog.papers if word in f"{p.title} {p.abstract}".lower()]
+    assert using and not {p.paper_id for p in using} & {h.paper_id for h in found.hits}
+    a = built_engine.ask(question)
+    assert not a.refused and a.citations and a.missing == [word]
+    assert f'None of the papers found mentions "{word}"' in a.answer
+
+
+def test_a_word_the_papers_found_use_or_a_long_everyday_question_is_not_uncovered(built_engine: Engine) -> None:
+    # the one paper saying "satellite" is found: the corpus has a paper on the question
+    a = built_engine.ask("Which papers use satellite imagery to study poverty?")
+    assert a.missing == [] and a.citations
+    # a long question describes its subject in everyday words the right paper need not use
+    long = ("I'm a farmer and want to know whether the yield of my crop next season could be guessed by some computer "
+            "model from the pictures satellites take of my fields and the weather")  # fmt: skip
+    assert built_engine.search(long).uncovered == []
+    # a follow-up asks about the paper already found
+    history = [Message(role="user", content="Which papers use satellite imagery to study poverty?"),
+               Message(role="assistant", content=a.answer)]  # fmt: skip
+    assert built_engine.search("did they also look at crop yields?", history=history).uncovered == []
+
+
 def test_a_versioned_name_whose_family_no_paper_names_is_absent(built_engine: Engine) -> None:
     """"YOLOv5": no paper writes "yolov"; "CIFAR10" and "ImageNet1k" are written "CIFAR-10" and "ImageNet", and a
     number alone ("7B", "2024") is no name."""

@@ -143,6 +143,11 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      "Which vision architectures are there?"),
     ("Which papers study mixture-of-experts models outside of language models?", ["language models"],
      "Which papers study mixture-of-experts models?"),
+    ("Which papers study mixture-of-experts models outside the context of language models?", ["language models"],
+     "Which papers study mixture-of-experts models?"),
+    # ... but going outside the training data is the subject itself
+    ("Which papers study generalization outside the training distribution?", [],
+     "Which papers study generalization outside the training distribution?"),
     # asking for surveys or research asks for papers
     ("Are there surveys of reinforcement learning other than ones about robotics?", ["robotics"],
      "Are there surveys of reinforcement learning?"),
