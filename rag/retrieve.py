@@ -744,7 +744,9 @@ class Retriever:
 
         ranked_ids = sorted(scores, key=lambda pid: -sum(scores[pid].values()))
         if r.mode == "hybrid" and analysis.exclude:
-            for pid in self.ruled_out(analysis.exclude, analysis.topic, ranked_ids[: r.exclude_pool]):
+            # the paper the chat is about stays: "besides model reduction noise, what else did that paper find?"
+            kept = set(analysis.pinned) if analysis.followup else set()
+            for pid in self.ruled_out(analysis.exclude, analysis.topic, ranked_ids[: r.exclude_pool]) - kept:
                 scores.pop(pid, None)
         fused = [pid for pid in ranked_ids if pid in scores][:k]
         missing = [pid for pid in fused if pid not in dense_hits]

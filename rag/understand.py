@@ -172,7 +172,9 @@ DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
         _cue(
             r"(?:^|[.?!;:,(\"']|\b(?:and|or|but|so|then|also|in|on|for|with|by|across|over|from|of|under|within|me))"
             # "about how many" is "roughly" only there: in "disagree about how many protons" the count is the subject
-            r"\s*(?:(?:exactly|roughly|approximately|about|just)\s+)?\bhow many\s+((?:[a-z0-9-]+\s+){0,2}[a-z0-9-]+)"
+            r"\s*(?:(?:exactly|roughly|approximately|about|just)\s+)?\bhow many\s+"
+            # "how many of ResNet-50's weights", "how many of the layers": the weights, the layers
+            r"(?:of\s+(?:the|its|their|these|those|[\w.-]+['’]s)\s+)?((?:[a-z0-9-]+\s+){0,2}[a-z0-9-]+)"
         ),
         "number of {0}",
     ),

@@ -104,6 +104,8 @@ DETAILS = [
     ("Has anyone proven how many examples in-context learning needs?", None),
     ("If two models fit the same curve, can they still disagree about how many protons are inside?", None),
     ("About how many GPUs were used?", "number of GPUs"),  # "about" as "roughly", opening the question
+    ("How many of ResNet-50's weights does the lottery jackpot remove?", "number of weights"),  # a partitive
+    ("How many of the layers are pruned?", "number of layers"),
     # ... but opening a clause, or after a preposition or "me", it is asked
     ("Which optimizer is used, and on how many seeds?", "number of seeds"),
     ("Tell me how many GPUs were used.", "number of GPUs"),

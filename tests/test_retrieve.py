@@ -212,6 +212,19 @@ def test_a_ruled_out_long_form_also_rules_out_its_acronym(built_engine: Engine, 
     assert retriever.short_forms("reward learning") == [] and retriever.short_forms("images") == []
 
 
+def test_a_follow_up_ruling_a_subject_out_keeps_the_paper_it_asks_about(built_engine: Engine) -> None:
+    """"Besides model reduction noise, what did that paper say ...": the paper under discussion is about model
+    reduction noise, and it is the one asked about."""
+    title = ("Every Parameter Matters: Ensuring the Convergence of Federated Learning with Dynamic Heterogeneous "
+             "Models Reduction")
+    history = [Message(role="user", content="Any convergence guarantees for federated learning with weak devices?"),
+               Message(role="assistant", content=f"Yes: '{title}' gives a convergence analysis.")]  # fmt: skip
+    q = "Besides model reduction noise, what new quantity did that paper say determines whether it converges?"
+    found = built_engine.search(q, history=history)
+    assert found.analysis is not None and found.analysis.exclude == ["model reduction noise"]
+    assert found.hits[0].title.startswith(title)
+
+
 def test_only_the_strongest_then_closest_metadata_matches_compete() -> None:
     named = {f"p{i}": 1.0 for i in range(1000)} | {"exact": 1.5}  # an author with 1,000 papers, one exact title
     close = {"p7": 0.9, "p3": 0.8}
