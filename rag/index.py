@@ -730,8 +730,10 @@ class Index:
             self.client()  # an unreachable or refusing Chroma server fails now, not after the embedding
             from rag.chroma_client import ChromaUnavailableError
 
+            # the server lost mid-ingest: one clear error, not a traceback (embedded Chroma has no server to lose)
+            server = self.settings.chroma.mode == "server"
             try:
-                with self._server_errors():  # the server lost mid-ingest: one clear error, not a traceback
+                with self._server_errors() if server else contextlib.nullcontext():
                     return Ingest(self, Path(corpus_dir), progress=progress, rebuild=rebuild).run()
             except ChromaUnavailableError as exc:
                 raise ChromaUnavailableError(
