@@ -745,10 +745,11 @@ class Retriever:
         ranked_ids = sorted(scores, key=lambda pid: -sum(scores[pid].values()))
         if r.mode == "hybrid" and analysis.exclude:
             # the paper the chat is about stays: "besides model reduction noise, what else did that paper find?"
-            kept = set(analysis.pinned) if analysis.followup else set()
-            for pid in self.ruled_out(analysis.exclude, analysis.topic, ranked_ids[: r.exclude_pool]) - kept:
+            discussed = set(analysis.pinned) if analysis.followup else set()
+            for pid in self.ruled_out(analysis.exclude, analysis.topic, ranked_ids[: r.exclude_pool]) - discussed:
                 scores.pop(pid, None)
-        fused = [pid for pid in ranked_ids if pid in scores][:k]
+        remaining = [pid for pid in ranked_ids if pid in scores]  # the ranking without the ruled-out papers
+        fused = remaining[:k]
         missing = [pid for pid in fused if pid not in dense_hits]
         if missing:  # evidence (and a dense score for refusal) for papers found by keywords or metadata
             vector = vector or self.query_vector(standalone, analysis.lay_terms)
@@ -778,7 +779,7 @@ class Retriever:
         unmatched = self.absent(analysis, hits) if topical else []
         uncovered = []
         if topical and not unmatched and standalone == analysis.question:  # a follow-up is about the paper pinned
-            uncovered = self.uncovered(analysis, [pid for pid in ranked_ids if pid in scores][: r.uncovered_depth])
+            uncovered = self.uncovered(analysis, remaining[: r.uncovered_depth])
         return SearchResult(
             question=analysis.question,
             standalone_question=standalone if standalone != analysis.question else None,

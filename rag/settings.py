@@ -259,6 +259,14 @@ class RetrievalSettings(BaseModel):
         "are about it, and left out. Passing mentions stay.",
     )
     exclude_pool: int = Field(20, ge=1, description="Candidates whose best score sets the bar of `exclude_share`.")
+    exclude_floor: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="The bar never drops below `exclude_share` times this share of the best score in the whole "
+        "corpus: among mixture-of-experts papers the ones most about language models are ruled out, though other "
+        "papers are more about them; a candidate that mentions images once is not about images.",
+    )
     uncovered_max_words: int = Field(
         7,
         ge=0,
@@ -271,14 +279,6 @@ class RetrievalSettings(BaseModel):
         2, ge=1, description="At most this many papers use a word for it to count as `uncovered` (see above)."
     )
     uncovered_depth: int = Field(10, ge=1, description="Candidates of which none may use an `uncovered` word.")
-    exclude_floor: float = Field(
-        0.5,
-        gt=0,
-        le=1,
-        description="The bar never drops below `exclude_share` times this share of the best score in the whole "
-        "corpus: among mixture-of-experts papers the ones most about language models are ruled out, though other "
-        "papers are more about them; a candidate that mentions images once is not about images.",
-    )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     evidence_chunks: int = Field(2, ge=1, description="Best chunks kept per paper as evidence for answers.")
 
