@@ -129,7 +129,7 @@ class Answerer:
 
         `many`: the question asks for every qualifying paper, so a wider margin below the best one is kept.
         `lay`: a question in everyday words, ranked by whole abstracts: the best chunk's cosine says less, so the
-        first `cite_top_lay` papers of the ranking are kept.
+        papers the ranking scores within `lay_score_margin` of the first one are kept.
         """
         a = self.settings.answer
 
@@ -146,8 +146,11 @@ class Answerer:
             return []
         # The margin is on the best chunk's cosine, the ranking on every channel: a paper the fused ranking puts
         # first (its whole abstract is on topic, one chunk less so) is cited too, when it clears the threshold.
-        cite_top = a.cite_top_lay if lay else a.cite_top
-        top = {h.paper_id for h in hits[:cite_top] if (h.dense_score or 0.0) >= a.refusal_threshold}
+        top = {h.paper_id for h in hits[: a.cite_top] if (h.dense_score or 0.0) >= a.refusal_threshold}
+        if lay:  # the ranking's own confidence: papers it scores nearly as high as the first
+            first = max(h.score for h in hits)
+            top |= {h.paper_id for h in hits if h.score >= first * (1.0 - a.lay_score_margin)
+                    and (h.dense_score or 0.0) >= a.refusal_threshold}  # fmt: skip
         top |= {h.paper_id for h in kept}
         return [h for h in hits if h.paper_id in top]
 

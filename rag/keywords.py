@@ -321,11 +321,15 @@ class KeywordIndex:
         rows = conn.execute(f"SELECT term, id FROM terms WHERE term IN ({','.join('?' * len(wanted))})", wanted)
         return dict(rows.fetchall())
 
-    def idf(self, term_id: int) -> float:
-        """BM25 (Lucene) idf from the term's document frequency: its column's length in the score matrix."""
+    def df(self, term_id: int) -> int:
+        """The term's document frequency: its column's length in the score matrix."""
         assert self._bm25 is not None
         indptr = self._bm25.scores["indptr"]
-        df = int(indptr[term_id + 1] - indptr[term_id])
+        return int(indptr[term_id + 1] - indptr[term_id])
+
+    def idf(self, term_id: int) -> float:
+        """BM25 (Lucene) idf from the term's document frequency."""
+        df = self.df(term_id)
         return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
 
     def top(self, ids: list[int], k: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

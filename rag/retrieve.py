@@ -360,24 +360,28 @@ class Retriever:
         """The subject words of a short, specific question (`retrieval.uncovered_max_words`) that a few papers use
         (`uncovered_max_papers`) and none of the papers `found` does: "traffic" in "reinforcement learning for traffic
         signal control", which one paper on something else mentions. Every word of such a question is its subject; a
-        longer one may describe it in words the right paper does not use."""
-        r = self.settings.retrieval
+        longer one may describe it in words the right paper does not use. Words most papers use do not count."""
+        r, kw = self.settings.retrieval, self.keywords
         words = [w for w in dict.fromkeys(analysis.topic.split()) if len(w) > 2 and not w.isdigit()]
-        if not words or len(words) > r.uncovered_max_words:
+        stems = self._tokenize(words)
+        used = kw.term_ids(t for st in stems for t in st)
+        columns = [{t: used[t] for t in st if t in used} for st in stems]
+        # words most papers use ("models", "using") do not make a question long: they say nothing of its subject
+        common = r.uncovered_common_share * kw.n_docs
+        specific = [c for c in columns if not c or min(map(kw.df, c.values())) <= common]
+        if not words or len(specific) > r.uncovered_max_words:
             return []
-        kw, seen = self.keywords, {int(o) for o in self.catalog.ords_of(found)}
+        seen = {int(o) for o in self.catalog.ords_of(found)}
         # how papers are asked for ("a tutorial on X") and the detail asked ("by what percentage") are not the subject
         asking = set(analysis.detail.lower().split()) if analysis.detail else set()
         out = []
-        for word in words:
+        for word, word_stems, word_columns in zip(words, stems, columns, strict=True):
             if word in asking or PAPER_NOUN.fullmatch(word):
                 continue
-            stems = self._tokenize([word])[0]
-            columns = kw.term_ids(stems)
-            if not stems or len(columns) < len(set(stems)):
+            if not word_stems or len(word_columns) < len(set(word_stems)):
                 continue  # a word no paper uses is `unmatched`, not this
             using: set[int] | None = None
-            for column in columns.values():
+            for column in word_columns.values():
                 docs, scores = kw.top([column], r.uncovered_max_papers + 1, None)
                 ords = {int(d) for d, sc in zip(docs, scores, strict=True) if sc > 0}
                 using = ords if using is None else using & ords
