@@ -751,15 +751,13 @@ def route_for(question: str, analysis: QueryAnalysis) -> tuple[Route, list[Fact]
             continue
         if route.intent == "paper_fact" and PLURAL.search(question):
             continue  # "which papers were accepted at X" asks for a list, not one paper's fact
-        if not (route.cue.search(question) or (route.bare and not analysis.topic)):
+        asked = _asks(route.cue, question) if route.intent == "paper_fact" else route.cue.search(question)
+        if not (asked or (route.bare and not analysis.topic)):
             continue
         if route.topic == "none" and analysis.topic:
             continue
-        facts: list[Fact] = []
-        if route.intent == "paper_fact":
-            # "Who wrote X and when was it published?": every fact asked, in table order.
-            facts = [r.fact for r in ROUTES if r.intent == "paper_fact" and r.fact and r.cue.search(question)]
-        return route, facts
+        # "Who wrote X and when was it published?": every fact asked, in table order.
+        return route, facts_asked(question) if route.intent == "paper_fact" else []
     # A fact asked of a paper the question only describes: topical, with the facts kept for the best match.
     return TOPICAL, facts_asked(question)
 
@@ -770,16 +768,23 @@ CLAUSE_START = re.compile(
     r"(?:^|[,;:.?!(]|\b(?:and|but|so|also|me|know|wonder|wondering|tell|say|ask|asking))\s*$", re.I
 )
 BY_WHOM = re.compile(r"\s+(?:whom|who)\b", re.I)
+# "did the authors of X release", "according to the authors of X": they are the subject, what they did is asked
+AUTHORS_AS_SUBJECT = re.compile(
+    r"\b(?:did|do|does|have|has|had|can|could|would|will|should|according to)\s+the\s+$", re.I
+)
 
 
 def _asks(cue: re.Pattern[str], question: str) -> bool:
     """Does the question itself ask what the cue names? Of a paper it only describes, "who wrote" asks only where
-    it opens a clause, and "written by" only with "whom": "text written by chatbots" asks no author."""
+    it opens a clause, and "written by" only with "whom": "text written by chatbots" asks no author; nor "what did
+    the authors of X release", where they do something else."""
     for m in cue.finditer(question):
         said = m.group(0).lower()
         if said.startswith("who") and not CLAUSE_START.search(question[: m.start()]):
             continue
         if said == "written by" and not BY_WHOM.match(question[m.end() :]):
+            continue
+        if said.startswith("author") and AUTHORS_AS_SUBJECT.search(question[: m.start()]):
             continue
         return True
     return False

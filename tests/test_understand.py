@@ -290,6 +290,31 @@ def test_a_fact_of_a_described_paper_is_asked_only_by_the_question_itself(
     assert a.intent == "topical" and a.facts == facts
 
 
+AUTHORS_OF_A_PAPER = [
+    # they are the subject: what they did is asked, answered from the paper's text
+    ("What pip package did the authors of SmoothECE release for plotting calibration?", []),
+    ("What do the authors of TarFlow propose?", []),
+    ("According to the authors of SmoothECE, why is binning a poor way to measure calibration?", []),
+    ("Which datasets have the authors of TarFlow evaluated on?", []),
+    # they are asked for
+    ("Who are the authors of TarFlow?", ["authors"]),
+    ("List the authors of SmoothECE", ["authors"]),
+    ("Can you tell me the authors of SmoothECE?", ["authors"]),
+    ("authors of the TarFlow paper?", ["authors"]),
+    ("What are the authors of TarFlow?", ["authors"]),
+    ("Are the authors of TarFlow from Apple?", ["authors"]),
+]
+
+
+@pytest.mark.parametrize(("question", "facts"), AUTHORS_OF_A_PAPER, ids=lambda x: str(x)[:50])
+def test_the_authors_of_a_paper_are_asked_for_only_when_not_the_subject(
+    understander: Understander, question: str, facts: list[str]
+) -> None:
+    a = understander.analyse(question)
+    assert a.facts == facts
+    assert (a.intent == "paper_fact") == bool(facts), a.intent
+
+
 def test_an_ordinal_points_into_the_papers_a_turn_cited_when_its_text_names_none(understander: Understander) -> None:
     """The chat page and `Message.from_answer` send the cited paper ids with an assistant turn: an extractive
     answer's text ("... [1] ... [2]") names no title, and "the second one" must still resolve."""
