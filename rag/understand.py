@@ -236,7 +236,9 @@ NEGATED = _cue(
     rf"|with\s+no\s+(?:connection|relation)\s+to)\s+(?P<u>{SUBJECT})"
     rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|aside\s+from|besides|but\s+not|not\s+counting|outside\s+of"
     r"|outside\s+the\s+(?:context|realm|domain|area|field|world|scope|setting)\s+of"
-    rf"|(?:leaving|setting|putting)\s+aside|leaving\s+out)\s+(?P<y>{SUBJECT})"
+    rf"|(?:leaving|setting|putting)\s+aside|leaving\s+out"
+    # "which papers use distillation for vision models rather than (for) language models"
+    rf"|rather\s+than(?:\s+(?:just|only|simply|merely))?(?:\s+(?:in|into|to|on|for|with))?)\s+(?P<y>{SUBJECT})"
     # "leave out the ones about X", "skip anything about X", "not the ones that X": pointing at papers, so asking for
     # them whatever else the question says ("skip connections" is a subject)
     r"|\b(?:(?:(?:leave|leaving)\s+out|skip|ignore|omit|drop|exclude|filter\s+out)"
@@ -270,6 +272,8 @@ NEGATED_END = _cue(
     r"appeared|study|studies|propose|proposes|use|uses|are|is|were|was|do|does|did|have|has|about|on)\b"
     r"|(?:in|from|since|by|during|before|after)\s+(?=\d|(?-i:[A-Z])|the\s+(?:last|past|year)))"
 )
+RATHER = _cue(r"rather\b")
+PAPERS_ASKED = _cue(r"\b(?:papers|studies|articles|publications|preprints)\b")  # not "works": also a verb
 RELATIVE = _cue(r"\b(?:that|which|where|who|whose)\s*$")
 CLAUSE_ABOUT = _cue(
     r"(?:are|is|were|was)\s+(?:(?:mainly|mostly|primarily|largely|all|just|only|really)\s+)?(?:about|on)\s+"
@@ -332,6 +336,10 @@ def without_negations(text: str) -> tuple[str, list[str]]:
         # based on X", "not counting anything built on X"); else it is the subject's own ("other than accuracy")
         pointing = SUBSET_DOING.match(phrase) or ((lead := NEGATED_LEAD.match(phrase)) and lead.group("ones").strip())
         if group == "y" and not (ASKS_FOR_PAPERS.search(text) or pointing):
+            continue
+        # "rather than" contrasts ways of doing the subject ("tune on single ratings rather than pairs", "is there
+        # research on X rather than Y"), except where papers are what is asked for, by name: "which papers ..."
+        if group == "y" and RATHER.match(m.group(0)) and not PAPERS_ASKED.search(text):
             continue
         clause = subset = False
         if doing := SUBSET_DOING.match(phrase):

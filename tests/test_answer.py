@@ -294,6 +294,16 @@ def test_a_hyphenated_name_the_corpus_writes_is_not_missing(built_engine: Engine
 
 @pytest.mark.parametrize(
     "question",
+    ["Are there bounds on how well a Wasserstein GAN generalizes?",  # the corpus writes "Wasserstein GANs"
+     "Which papers evaluate Energy-Based GAN models?"],  # ... and "Energy-Based GANs"
+)  # fmt: skip
+def test_a_name_the_corpus_writes_in_the_plural_is_not_missing(built_engine: Engine, question: str) -> None:
+    assert built_engine.search(question).unmatched == []
+    assert not built_engine.ask(question).refused
+
+
+@pytest.mark.parametrize(
+    "question",
     [
         "How do US immigration courts decide asylum appeals?",
         "What does the US tax code say about capital gains?",

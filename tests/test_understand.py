@@ -238,6 +238,19 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      "papers on RL that were published in 2024"),
     ("Which papers on agents, other than web agents and what do they find?", ["web agents"],
      "Which papers on agents, what do they find?"),
+    # "rather than" rules out only where papers are asked for by name; elsewhere it contrasts ways of doing the subject
+    ("Which papers apply graph neural networks to molecules rather than to social networks?", ["social networks"],
+     "Which papers apply graph neural networks to molecules?"),
+    ("Are there studies of speech models rather than text models?", ["text models"],
+     "Are there studies of speech models?"),
+    ("Which papers prune LLMs after training rather than during pretraining or fine-tuning?",
+     ["during pretraining", "fine-tuning"], "Which papers prune LLMs after training?"),
+    ("Can you tune a chatbot on single ratings rather than pairs of answers?", [],
+     "Can you tune a chatbot on single ratings rather than pairs of answers?"),
+    ("Is there research on learning causal graphs from gradients rather than discrete search?", [],
+     "Is there research on learning causal graphs from gradients rather than discrete search?"),
+    ("Which method works out the layers to tune rather than tuning all of them?", [],
+     "Which method works out the layers to tune rather than tuning all of them?"),
 ]  # fmt: skip
 
 
