@@ -155,6 +155,8 @@ REFERS_TO_PAPERS = _cue(
     r"|\bthe\s+(first|second|third|fourth|fifth|last|latest|earliest)(\s+one|\s+paper)?+\b"
     r"(?!\s+(?:on|about|in|from|by|of|for|regarding|concerning|that|which|to|with)\b)"
     r"|\b(that|this|those|these)\s*\??\s*$"
+    # "converted to that, and how?", "anything like this for images?": the pronoun after a preposition, ending a phrase
+    r"|\b(?:to|with|from|on|of|in|for|about|like|than|into|by)\s+(?:that|this)\s*(?:[,;:?!]|$|\s+for\b)"
     # "How much training time does that save?", "Does this work for text?": that / this as the subject, first thing
     # asked
     r"|^\W*(?:(?:how|why|what|when|where|who|which)\b(?:\s+[\w-]+){0,3}\s+)?"
@@ -222,7 +224,7 @@ NEGATED = _cue(
     r"\b(?:(?:do|does|did|are|is|were|was)\s*(?:not|n't)\s+|not\s+)(?:about|on|using|use|uses|involving|involve|"
     r"study|studying|focus(?:ed|ing)?\s+on|address|addressing|based\s+on|related\s+to|concerned\s+with|concerning|"
     r"apply|applying|employ|employing|rely\s+on|relying\s+on|depend\s+on|depending\s+on|deal\s+with|dealing\s+with|cover|covering|"
-    rf"mention|mentioning|propose|proposing|built\s+(?:on|upon|around)"
+    rf"mention|mentioning|propose|proposing|built\s+(?:on|upon|around)|bring\s+in|bringing\s+in"
     # "I'm not interested in X", "I don't want anything about X" (not "want to ...": what is wanted)
     r"|interested\s+in|want(?!\s+to\b)"
     # "that don't build their method on KL divergence"
@@ -237,6 +239,9 @@ NEGATED = _cue(
     rf"|\b(?:excluding|except(?:\s+for)?|other\s+than|apart\s+from|aside\s+from|besides|but\s+not|not\s+counting|outside\s+of"
     r"|outside\s+the\s+(?:context|realm|domain|area|field|world|scope|setting)\s+of"
     rf"|(?:leaving|setting|putting)\s+aside|leaving\s+out"
+    # "which papers ... without using DPO", "without involving RL": only where papers are asked for; else the subject's
+    # own ("how can I pick a data mix without doing a full training run")
+    r"|without\s+(?:using|involving|doing|employing|applying|bringing\s+in)"
     # "which papers use distillation for vision models rather than (for) language models"
     rf"|rather\s+than(?:\s+(?:just|only|simply|merely))?(?:\s+(?:in|into|to|on|for|with))?)\s+(?P<y>{SUBJECT})"
     # "leave out the ones about X", "skip anything about X", "not the ones that X": pointing at papers, so asking for

@@ -11,7 +11,7 @@ from rag.catalog import Catalog, build_catalog
 from rag.limits import Limits
 from rag.models import CONFIDENT, ENTITY_IDS_SHOWN, Answer, Citation, Entity, Message, QueryAnalysis
 from rag.settings import Settings
-from rag.understand import ROUTES, Understander, facts_asked, topic_of
+from rag.understand import ROUTES, Understander, facts_asked, is_followup, topic_of
 from tests.conftest import CORPUS
 from tests.understand_cases import ADVERSARIAL, CASES, FOLLOWUPS, Case
 
@@ -251,6 +251,15 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      "Is there research on learning causal graphs from gradients rather than discrete search?"),
     ("Which method works out the layers to tune rather than tuning all of them?", [],
      "Which method works out the layers to tune rather than tuning all of them?"),
+    # "without using / involving X" rules out where papers are asked for; "don't bring in X" anywhere
+    ("Which papers align diffusion models without using reinforcement learning?", ["reinforcement learning"],
+     "Which papers align diffusion models?"),
+    ("Are there studies of time series forecasting without involving language models?", ["language models"],
+     "Are there studies of time series forecasting?"),
+    ("How can I pick a data mixture without doing a full training run?", [],
+     "How can I pick a data mixture without doing a full training run?"),
+    ("Which papers study graph neural networks but don't bring in attention?", ["attention"],
+     "Which papers study graph neural networks?"),
 ]  # fmt: skip
 
 
@@ -301,6 +310,19 @@ def test_a_fact_of_a_described_paper_is_asked_only_by_the_question_itself(
 ) -> None:
     a = understander.analyse(question)
     assert a.intent == "topical" and a.facts == facts
+
+
+@pytest.mark.parametrize(
+    ("question", "refers_back"),
+    [("Can an already pre-trained MoE be converted to that, and how?", True),
+     ("Is there anything like this for images?", True),
+     ("Which papers are similar to that?", True),
+     ("Which papers compare transformers to RNNs?", False),
+     ("Papers about diffusion models that use that trick", False),
+     ("Are there papers that explain how to do this for images?", False)],
+)  # fmt: skip
+def test_this_or_that_after_a_preposition_refers_back(question: str, refers_back: bool) -> None:
+    assert is_followup(question) is refers_back
 
 
 AUTHORS_OF_A_PAPER = [
