@@ -19,9 +19,8 @@ def uncovered_note(words: list[str]) -> str:
     """What an answer says first when the papers found leave out words a few other papers use (`SearchResult.
     uncovered`): it answers the rest of the question, not the question as asked."""
     return (
-        f"Only a few papers mention {quoted(words)}, and the paper closest to the question is not one of them: the "
-        "corpus seems to have no paper on it as asked. What follows is the closest the corpus comes to the rest of "
-        "it, not an answer to the question as asked."
+        f"None of the papers found mentions {quoted(words)}; the few that do are far from the rest of the question. "
+        "What follows is the closest the corpus comes to the rest of it, not an answer to the question as asked."
     )
 
 

@@ -201,22 +201,20 @@ def test_a_name_no_paper_writes_is_refused_though_its_other_words_match(
      ("Which papers predict crop yields from satellite imagery?", "crop"),
      # nine subject words, but "train", "learning", "models", "using", "use" are in most papers: five and six count
      ("Which papers train deep learning models using reinforcement learning for traffic signal control?", "traffic"),
-     ("Are there papers that use machine learning models to predict crop yields from satellite images?", "crop"),
-     # the one paper saying "malware" (about editing language models) is not the closest, though among those found
-     ("Which papers use transformers to detect malware in binaries?", "malware")],
+     ("Are there papers that use machine learning models to predict crop yields from satellite images?", "crop")],
 )  # fmt: skip
 def test_a_specific_question_whose_word_the_papers_found_leave_out_says_so(
     built_engine: Engine, question: str, word: str
 ) -> None:
     """One paper of the corpus says "traffic", about something else: the reinforcement learning papers answer the
-    rest of the question, and the answer says first that the corpus has no paper on it as asked."""
+    rest of the question, and the answer says first that none of them is about traffic."""
     found = built_engine.search(question)
     assert found.uncovered == [word] and found.unmatched == []  # some paper has the word: not absent
     using = [p for p in built_engine.catalog.papers if word in f"{p.title} {p.abstract}".lower()]
-    assert 0 < len(using) <= 3 and found.hits[0].paper_id not in {p.paper_id for p in using}
+    assert using and not {p.paper_id for p in using} & {h.paper_id for h in found.hits}
     a = built_engine.ask(question)
     assert not a.refused and a.citations and a.missing == [word]
-    assert f'Only a few papers mention "{word}"' in a.answer
+    assert f'None of the papers found mentions "{word}"' in a.answer
 
 
 def test_words_most_papers_use_do_not_make_a_question_long(

@@ -64,7 +64,7 @@ def test_an_uncovered_word_is_said_and_missing_in_llm_mode_too(llm_engine: Engin
     fake_openai.script("Reinforcement learning trains control policies from reward [1].")
     answer = llm_engine.ask("Is there work on reinforcement learning for traffic signal control?")
     assert not answer.refused and answer.citations and answer.missing == ["traffic"]
-    assert any('Only a few papers mention "traffic"' in w for w in answer.warnings)
+    assert any('None of the papers found mentions "traffic"' in w for w in answer.warnings)
 
 
 def test_uncited_claim_is_flagged(llm_engine: Engine, fake_openai: FakeOpenAI) -> None:
