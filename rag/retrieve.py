@@ -434,8 +434,8 @@ class Retriever:
             rarest = min(columns.values(), key=lambda c: -kw.idf(c))
             # in the singular or the plural: "a Wasserstein GAN" is written "Wasserstein GANs"
             stem = re.sub(r"(?<=[a-z]{3})e?s$", "", parts[-1]) if parts[-1].isalpha() else parts[-1]
-            words = [*map(re.escape, parts[:-1]), re.escape(stem) + (r"(?:e?s)?" if stem.isalpha() else "")]
-            written = re.compile(r"\b" + r"[\s.-]?".join(words) + r"\b", re.I)
+            pattern = [*map(re.escape, parts[:-1]), re.escape(stem) + (r"(?:e?s)?" if stem.isalpha() else "")]
+            written = re.compile(r"\b" + r"[\s.-]?".join(pattern) + r"\b", re.I)
             if not self._written(rarest, written):
                 out.append(name)
         return out + self.unwritten_releases(question, subject)

@@ -281,9 +281,9 @@ class RetrievalSettings(BaseModel):
     uncovered_depth: int = Field(
         10,
         ge=1,
-        description="Candidates of which none may use an `uncovered` word. Measured and kept: 1 with 3 papers (the "
-        "closest paper alone not using the word) named 43 more of held-out 2's first 2493 unanswerables against 6 "
-        "answerables, but flagged 6 of held-out's answerables against 3 unanswerables ('Which papers train small "
+        description="Candidates of which none may use an `uncovered` word. Measured and not shipped: 1 with 3 papers "
+        "(the closest paper alone not using the word) named 43 more of held-out 2's first 2493 unanswerables against "
+        "6 answerables, but flagged 6 of held-out's answerables against 3 unanswerables ('Which papers train small "
         "language models on children's stories': other papers found say 'children').",
     )
     uncovered_common_share: float = Field(
