@@ -1075,7 +1075,7 @@ class Catalog:
     def papers_mentioned(self, text: str) -> list[str]:
         """`papers_named`, and papers called by the coined name their title opens with, spelt as the title spells it
         ("InfiR2" of "InfiR2: A Comprehensive FP8 ...", not "dump" for "DUMP: ..."): how a chat reply names them."""
-        found = self._named_at(text)
+        found = self._named_at(text, loosely=True)
         for m in NAME_TOKEN.finditer(text):
             for pid in self.token_papers(m.group(0).lower())[1]:
                 paper = self.get(pid)
@@ -1083,8 +1083,10 @@ class Catalog:
                     found.setdefault(pid, m.start())
         return _in_order(found)
 
-    def _named_at(self, text: str) -> dict[str, int]:
-        """Paper id -> where the text gives its title or arXiv id."""
+    def _named_at(self, text: str, loosely: bool = False) -> dict[str, int]:
+        """Paper id -> where the text gives its title or arXiv id; `loosely`, also where it quotes the title's first
+        words or gives the paper's id, as a chat reply names papers (a question quoting words a title starts with may
+        mean the words, not the paper)."""
         folded = fold(text)
         found: dict[str, int] = {}
         keys = sorted(ngrams(folded.split(), [1, 2, 3]))
@@ -1095,6 +1097,11 @@ class Catalog:
         )
         for m in ARXIV_IN_TEXT.finditer(text):
             rows += [(p.paper_id, fold(p.title), p.title_derived, p.arxiv_id) for p in self.by_arxiv_id(m.group(1))]
+        # A quoted or bracketed title's first words name it when no other title starts so: the part before its
+        # colon ("'Debate or Vote'"), or a name spelt out ("KARD (Knowledge-Augmented Reasoning Distillation)").
+        quoted = [(fold(m.group(m.lastindex or 1)), m.start()) for m in QUOTED_OR_BRACKETED.finditer(text)]
+        heads = [(h, at) for h, at in quoted if len(h.split()) >= 3] if loosely else []
+        opening: dict[str, list[tuple[str, int]]] = {}
         for pid, title, derived, arxiv_id in rows:
             # Derived titles are the abstract's first words: only a long quote of them identifies a paper.
             title = title.rstrip("…").strip()
@@ -1103,7 +1110,22 @@ class Catalog:
                 pos = text.find(arxiv_id)
             if pos >= 0:
                 found[pid] = pos
+            elif not derived:
+                for head, at in heads:
+                    if title == head or title.startswith(head + " "):
+                        opening.setdefault(head, []).append((pid, at))
+        for (pid, at), *others in opening.values():
+            if not others:
+                found.setdefault(pid, at)
+        if loosely:  # the catalog's own paper ids, as a chat reply or a client may quote them ("(p7997112d0)")
+            for m in PAPER_ID_IN_TEXT.finditer(text):
+                if self.get(m.group(0)) is not None:
+                    found.setdefault(m.group(0), m.start())
         return found
+
+
+QUOTED_OR_BRACKETED = re.compile(r"(?<!\w)['\"“‘]([^'\"“”‘’\n]{12,200})['\"”’](?!\w)|\(([^()\n]{12,200})\)")
+PAPER_ID_IN_TEXT = re.compile(r"\bp[0-9a-f]{9}\b")
 
 
 def _in_order(found: dict[str, int]) -> list[str]:

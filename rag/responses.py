@@ -19,7 +19,7 @@ def uncovered_note(words: list[str]) -> str:
     """What an answer says first when the papers found leave out words a few other papers use (`SearchResult.
     uncovered`): it answers the rest of the question, not the question as asked."""
     return (
-        f"None of the papers found mentions {quoted(words)}; the few that do are far from the rest of the question. "
+        f"None of the papers found mentions {quoted(words)}; the papers that do are far from the rest of the question. "
         "What follows is the closest the corpus comes to the rest of it, not an answer to the question as asked."
     )
 

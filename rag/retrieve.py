@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import numpy as np
 from pydantic import BaseModel, Field
 
+from rag.areas import areas_missing
 from rag.catalog import Catalog
 from rag.coverage import PAPER_NOUNS, english_words, in_dictionary
 from rag.index import Index, IndexStateError, chunks_in_dense_only
@@ -787,6 +788,9 @@ class Retriever:
         uncovered = []
         if topical and not unmatched and standalone == analysis.question:  # a follow-up is about the paper pinned
             uncovered = self.uncovered(analysis, remaining[: r.uncovered_depth])
+            if r.area_depth:
+                texts = [f"{h.title}. {h.abstract}" for h in hits[: r.area_depth]]
+                uncovered += areas_missing(analysis.topic, texts, named=uncovered)
         return SearchResult(
             question=analysis.question,
             standalone_question=standalone if standalone != analysis.question else None,

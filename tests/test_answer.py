@@ -241,6 +241,26 @@ def test_a_word_the_papers_found_use_or_a_long_everyday_question_is_not_uncovere
     assert built_engine.search("did they also look at crop yields?", history=history).uncovered == []
 
 
+def test_an_area_none_of_the_papers_found_mentions_is_said_and_missing(
+    built_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"knowledge distillation for object detection": the distillation papers answer the method, and none of the
+    first three says anything of object detection (rag/areas.py). Its words are common, so no other test names it."""
+    question = "Is there work on knowledge distillation for object detection models?"
+    found = built_engine.search(question)
+    assert found.uncovered == ["object detection"] and found.unmatched == []
+    assert all("distil" in f"{h.title} {h.abstract}".lower() for h in found.hits[:3])
+    a = built_engine.ask(question)
+    assert not a.refused and a.citations and a.missing == ["object detection"]
+    assert 'None of the papers found mentions "object detection"' in a.answer
+    # the area is in the first paper found: nothing is missing
+    assert built_engine.search("Which papers study compositional reasoning in time series?").uncovered == []
+    # a word the rare-word test names is not named again as its area ("crop", not also "agriculture")
+    assert built_engine.search("Which papers predict crop yields from satellite imagery?").uncovered == ["crop"]
+    monkeypatch.setattr(built_engine.settings.retrieval, "area_depth", 0)
+    assert built_engine.search(question).uncovered == []
+
+
 def test_a_versioned_name_whose_family_no_paper_names_is_absent(built_engine: Engine) -> None:
     """"YOLOv5": no paper writes "yolov"; "CIFAR10" and "ImageNet1k" are written "CIFAR-10" and "ImageNet", and a
     number alone ("7B", "2024") is no name."""

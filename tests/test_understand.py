@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
 from rag.catalog import Catalog, build_catalog
 from rag.limits import Limits
-from rag.models import CONFIDENT, ENTITY_IDS_SHOWN, Answer, Citation, Entity, Message, QueryAnalysis
+from rag.models import CONFIDENT, ENTITY_IDS_SHOWN, Answer, Citation, Entity, Message, Paper, QueryAnalysis
 from rag.settings import Settings
+from rag.text import fold
 from rag.understand import ROUTES, Understander, facts_asked, is_followup, topic_of
 from tests.conftest import CORPUS
 from tests.understand_cases import ADVERSARIAL, CASES, FOLLOWUPS, Case
@@ -369,6 +371,35 @@ def test_an_ordinal_points_into_the_papers_a_turn_cited_when_its_text_names_none
     # a text-only turn is read for titles, as before; unknown ids are ignored
     named = Message(role="assistant", content=f'See "{cat.by_id[ids[2]].title}".', papers=["p-unknown"])
     assert understander.analyse("who wrote it?", [named]).paper == ids[2]
+
+
+def test_a_reply_names_a_paper_by_its_quoted_head_its_spelt_out_name_or_its_id(understander: Understander) -> None:
+    """A chat reply written by another client names papers loosely: "'Debate or Vote' finds ...", "KARD
+    (Knowledge-Augmented Reasoning Distillation) fine-tunes ...", "(p7997112d0)". A follow-up asks about that paper."""
+    cat = understander.catalog
+    papers = [p for p in cat.iter_papers() if not p.title_derived]
+    folded = [fold(p.title) for p in papers]
+
+    def unique_head(p: Paper) -> str | None:
+        head = p.title.partition(":")[0].strip()
+        fh = fold(head)
+        if ":" not in p.title or len(fh.split()) < 3 or sum(t == fh or t.startswith(fh + " ") for t in folded) != 1:
+            return None
+        return head
+
+    paper, head = next((p, h) for p in papers if (h := unique_head(p)))
+    opening = " ".join(paper.title.split()[:4])
+    for reply in [f"Yes, '{head}' studies this.", f"Yes: NAME ({opening}) does.", f"See {paper.paper_id} for it."]:
+        turn = Message(role="assistant", content=reply)
+        a = understander.analyse("Which benchmarks did they evaluate it on?", [turn])
+        assert a.followup and a.pinned == [paper.paper_id], reply
+    # two words in quotes, or a head several titles start with, name nothing
+    two = " ".join(head.split()[:2])
+    assert not understander.analyse("what did it find?", [Message(role="assistant", content=f"'{two}' ...")]).pinned
+    shared, n = Counter(" ".join(t.split()[:3]) for t in folded).most_common(1)[0]
+    assert n > 1  # the corpus has titles opening alike ("Large Language Models ...")
+    reply = Message(role="assistant", content=f"Yes, '{shared}' do.")
+    assert not understander.analyse("what did it find?", [reply]).pinned
 
 
 def test_a_continuation_without_a_reference_to_papers_continues_the_question_not_the_papers(
