@@ -268,6 +268,9 @@ ASKS_FOR_PAPERS = _cue(
     # "has X been applied to anything other than language models": where it has been is what papers report
     r"|\b(?:applied|used|tried|extended|adapted)\s+(?:to|for|in|on|beyond)\s+(?:anything|any\s+\w+|domains?|areas?"
     r"|fields?|tasks?|problems?|modalities|settings?)\s+(?:other\s+than|besides|apart\s+from|except)\b"
+    # "other than for LLMs, has anyone worked on quantization?": whether someone did the research is asked of papers
+    r"|\b(?:has|have)\s+(?:anyone|anybody|someone|people|researchers)\s+(?:already\s+|ever\s+|else\s+)?(?:worked|"
+    r"studied|looked|explored|investigated|researched|written|published|examined|analy[sz]ed)\b"
 )
 # Where the ruled-out subject ends: "not about images [and] published in 2024". A preposition of time or source ends
 # it only before a date or a name ("not about images [in] 2024", "[by] Hinton"): in "other than evaluations in
@@ -355,6 +358,8 @@ def without_negations(text: str) -> tuple[str, list[str]]:
             subset = bool(SUBSET.search(lead.group("ones")))
         if clause and (about := CLAUSE_ABOUT.match(phrase)):  # "the ones that are mainly about X": X
             phrase, start, clause = phrase[about.end() :], start + about.end(), False
+        if pointer := POINTS_AT.match(phrase):  # "not about [its effect on] fairness"
+            phrase, start = phrase[pointer.end() :], start + pointer.end()
         # A relative clause runs to the punctuation: "excluding work where humans curate [that] synthetic data".
         phrase = phrase.rstrip() if clause else _subject_end(phrase)
         if (subset or group in ("y", "i")) and not clause and (d := DESCRIBES.match(text, start + len(phrase))):
@@ -398,6 +403,13 @@ def without_negations(text: str) -> tuple[str, list[str]]:
 def _subject_end(phrase: str) -> str:
     """The ruled-out subject's phrase up to where the question goes on ("images [and] published in 2024")."""
     return phrase[: end.start()] if (end := NEGATED_END.search(phrase)) else phrase
+
+
+# "not about its effect on fairness", "not about the role of attention": what is ruled out follows.
+POINTS_AT = _cue(
+    r"(?:its|their|the)\s+(?:effects?|impacts?|influence|role|roles|use|uses|application|applications)\s+(?:on|of|in)\s+"
+    r"(?=\S)"
+)
 
 
 def _subject(phrase: str) -> str:

@@ -262,6 +262,17 @@ NEGATIONS: list[tuple[str, list[str], str]] = [
      "How can I pick a data mixture without doing a full training run?"),
     ("Which papers study graph neural networks but don't bring in attention?", ["attention"],
      "Which papers study graph neural networks?"),
+    # "has anyone worked on X" asks for papers; what a possessive effect points at is the subject
+    ("Other than for LLMs, has anyone worked on low-bit quantization of models?", ["LLMs"],
+     "has anyone worked on low-bit quantization of models?"),
+    ("Apart from vision, have researchers studied knowledge distillation?", ["vision"],
+     "have researchers studied knowledge distillation?"),
+    ("Has anyone optimized something other than the average return?", [],
+     "Has anyone optimized something other than the average return?"),
+    ("What papers work on differential privacy but aren't about its effect on fairness?", ["fairness"],
+     "What papers work on differential privacy?"),
+    ("Which papers study attention but are not about the role of positional encodings?", ["positional encodings"],
+     "Which papers study attention?"),
 ]  # fmt: skip
 
 
