@@ -145,6 +145,9 @@ def compound_names(text: str) -> list[str]:
     """The text's hyphenated names (`COMPOUND_NAME`), each once: capitalised at both ends, or versioned (a word of
     two letters or more, then a part with digits; not "n-1", "3-d" or "top-5"), and its dotted names."""
     names = [n.rstrip(".") for n in COMPOUND_NAME.findall(text)]
+    # "T5-based": the name is "T5", hyphenated still in "Llama-3-based" (not "Score-Based", title case)
+    names = [n[: m.start()] if (m := MODIFIER.search(n)) and m.group(0).islower() else n for n in names]
+    names = [n for n in names if "-" in n]
     kept = (
         n for n in names
         if (n[:1].isupper() and n.split("-")[-1][:1].isupper())
@@ -177,8 +180,11 @@ def name_phrases(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-# A capitalised word made a modifier ("RoPE-based", "ChatGPT-style"): what follows is no part of a name.
-MODIFIER = re.compile(r"-(?:based|style|type|like|sized|level|scale|wise|free|aware|driven|specific)$", re.I)
+# A capitalised word made a modifier ("RoPE-based", "ChatGPT-style", "LoRA-finetuned"): what follows is no part of a
+# name, and the name is the word before the hyphen.
+MODIFIER = re.compile(
+    r"-(?:based|style|type|like|sized|level|scale|wise|free|aware|driven|specific|(?-i:[a-z]{2,}ed))$", re.I
+)
 
 K = TypeVar("K")
 

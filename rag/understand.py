@@ -54,7 +54,9 @@ ASKS_ARXIV_ID = _cue(
     r"|\bwhat(')?s (its|the|their) (id|identifier|link|url)\b|\bis\b[^?]*\bon arxiv\b"
 )
 ASKS_VENUE = _cue(
-    r"\b(which|what)\s+(conference|venue|journal|workshop|proceedings)\b"
+    # not "what conference reviewers reward", "which conference papers study X": the venue word describes a noun
+    r"\b(which|what)\s+(conference|venue|journal|workshop|proceedings)\b(?!\s+(?:reviewers?|reviews?|organi[sz]ers?"
+    r"|attendees|talks?|deadlines?|committees?|submissions?|papers?|policies|rankings?|chairs?)\b)"
     r"|\bwhere\s+(was|is|were|did|has)\b[^?]*\b(published|accepted|presented|appear)"
     r"|\b(accepted|published|presented|appear(ed)?)\s+(at|to|in)\s+(which|what)\b"
     # "was it accepted", "is the TarFlow paper peer-reviewed"; not "is there a limit on how often a guess can be

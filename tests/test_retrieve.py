@@ -269,6 +269,8 @@ def test_an_acronym_is_spelt_out_by_the_initials_of_consecutive_words(word: str,
         # counts and everyday compounds are no names; nor a web address, nor a sentence's end
         ("what is the top-5 accuracy of a layer-12 probe over n-1 steps?", []),
         ("a self-driving, mostly-English model. See arxiv.org for more.", []),
+        # a modifier is no part of the name: "T5-based" names T5
+        ("Which T5-based or Llama-3-based parser, and a GPT-4-style judge?", ["Llama-3", "GPT-4"]),
     ],
 )
 def test_hyphenated_and_dotted_names(text: str, found: list[str]) -> None:
@@ -288,6 +290,8 @@ def test_hyphenated_and_dotted_names(text: str, found: list[str]) -> None:
         ("Can I use it? If I may", []),
         ("Which models did the PLoP LoRA experiments use?", []),
         ("Can RoPE-based LLaMA models extend context?", []),
+        ("Which dataset was the LoRA-finetuned Stable Diffusion model trained on?", ["Stable Diffusion"]),
+        ("Are CLIP-guided Diffusion Models better?", ["Diffusion Models"]),
         ("Who wrote 'Local Mechanisms of Compositional Generalization'?", []),
     ],
 )

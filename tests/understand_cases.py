@@ -296,6 +296,8 @@ CHITCHAT: list[Case] = [
 # a year inside a name, an author's surname or an affiliation used as a common word) without the intent it suggests.
 ADVERSARIAL: list[Case] = [
     topical("Which arXiv papers study diffusion models?"),
+    topical("Could an AI reveal what conference reviewers actually reward in a paper but never say?"),
+    topical("Which conference papers study peer review with language models?"),
     topical("Find arXiv preprints about watermarking LLM outputs"),
     topical("is there an arxiv paper on vibe coding"),
     topical("What datasets were published alongside the benchmark for time series reasoning?"),
