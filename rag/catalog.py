@@ -1073,8 +1073,9 @@ class Catalog:
         return _in_order(self._named_at(text))
 
     def papers_mentioned(self, text: str) -> list[str]:
-        """`papers_named`, and papers called by the coined name their title opens with, spelt as the title spells it
-        ("InfiR2" of "InfiR2: A Comprehensive FP8 ...", not "dump" for "DUMP: ..."): how a chat reply names them."""
+        """`papers_named`, papers called by the coined name their title opens with, spelt as the title spells it
+        ("InfiR2" of "InfiR2: A Comprehensive FP8 ...", not "dump" for "DUMP: ..."), by their title's quoted first
+        words, or by their id: how a chat reply names them."""
         found = self._named_at(text, loosely=True)
         for m in NAME_TOKEN.finditer(text):
             for pid in self.token_papers(m.group(0).lower())[1]:
@@ -1099,8 +1100,8 @@ class Catalog:
             rows += [(p.paper_id, fold(p.title), p.title_derived, p.arxiv_id) for p in self.by_arxiv_id(m.group(1))]
         # A quoted or bracketed title's first words name it when no other title starts so: the part before its
         # colon ("'Debate or Vote'"), or a name spelt out ("KARD (Knowledge-Augmented Reasoning Distillation)").
-        quoted = [(fold(m.group(m.lastindex or 1)), m.start()) for m in QUOTED_OR_BRACKETED.finditer(text)]
-        heads = [(h, at) for h, at in quoted if len(h.split()) >= 3] if loosely else []
+        quoted = QUOTED_OR_BRACKETED.finditer(text) if loosely else iter(())
+        heads = [(h, m.start()) for m in quoted if len((h := fold(m.group(m.lastindex or 1))).split()) >= 3]
         opening: dict[str, list[tuple[str, int]]] = {}
         for pid, title, derived, arxiv_id in rows:
             # Derived titles are the abstract's first words: only a long quote of them identifies a paper.

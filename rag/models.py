@@ -278,8 +278,9 @@ class SearchResult(BaseModel):
     uncovered: list[str] = Field(
         default_factory=list,
         description="Subject words of a short, specific question that a few papers use, none of them among the papers "
-        "found: the corpus has no paper on the question as asked ('traffic' in 'reinforcement learning for traffic "
-        "signal control').",
+        "found, and application areas the question names that none of the first papers found mentions (rag/areas.py): "
+        "the corpus has no paper on the question as asked ('traffic' in 'reinforcement learning for traffic signal "
+        "control', 'object detection' in 'knowledge distillation for object detection').",
     )
     lay: bool = Field(
         False,
