@@ -282,6 +282,11 @@ NEGATED_END = _cue(
     r"appeared|study|studies|propose|proposes|use|uses|are|is|were|was|do|does|did|have|has|about|on)\b"
     r"|(?:in|from|since|by|during|before|after)\s+(?=\d|(?-i:[A-Z])|the\s+(?:last|past|year)))"
 )
+# "not about its effect on fairness", "not about the role of attention": what is ruled out follows.
+POINTS_AT = _cue(
+    r"(?:its|their|the)\s+(?:effects?|impacts?|influence|role|roles|use|uses|application|applications)\s+(?:on|of|in)\s+"
+    r"(?=\S)"
+)
 RATHER = _cue(r"rather\b")
 PAPERS_ASKED = _cue(r"\b(?:papers|studies|articles|publications|preprints)\b")  # not "works": also a verb
 RELATIVE = _cue(r"\b(?:that|which|where|who|whose)\s*$")
@@ -406,12 +411,6 @@ def _subject_end(phrase: str) -> str:
     """The ruled-out subject's phrase up to where the question goes on ("images [and] published in 2024")."""
     return phrase[: end.start()] if (end := NEGATED_END.search(phrase)) else phrase
 
-
-# "not about its effect on fairness", "not about the role of attention": what is ruled out follows.
-POINTS_AT = _cue(
-    r"(?:its|their|the)\s+(?:effects?|impacts?|influence|role|roles|use|uses|application|applications)\s+(?:on|of|in)\s+"
-    r"(?=\S)"
-)
 
 
 def _subject(phrase: str) -> str:
