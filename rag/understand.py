@@ -412,7 +412,6 @@ def _subject_end(phrase: str) -> str:
     return phrase[: end.start()] if (end := NEGATED_END.search(phrase)) else phrase
 
 
-
 def _subject(phrase: str) -> str:
     words = [w for w in re.sub(r"[()]", " ", phrase).split() if w.lower() not in ("the", "a", "an", "any")][:6]
     return " ".join(words) if words and topic_of(" ".join(words), []) else ""
