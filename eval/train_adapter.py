@@ -82,6 +82,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save-half", type=Path, default=None,
+                    help="also write the half-fitted adapter (its meta lists the papers it saw no question about), "
+                    "to measure the whole pipeline on those papers' eval questions")  # fmt: skip
     args = ap.parse_args()
 
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
@@ -117,6 +120,10 @@ def main() -> None:
     half = {row[pid] for pid in ids[: len(ids) // 2]}
     seen = np.array([g <= half for g in tg])
     m_half = fit(tq[seen], papers, target[seen], **params)
+    if args.save_half:
+        unseen_papers = sorted(pid for pid in ids[len(ids) // 2 :])
+        QueryAdapter(m_half, embedder.name, {"questions": int(seen.sum()), "unseen_papers": unseen_papers, **params}
+                     ).save(args.save_half)  # fmt: skip
     evals = {name: questions(ROOT / path) for name, path in EVAL_SPLITS.items()}
     print("\npaper channel hit@5 on questions about papers no training question was about (before -> after):")
     unseen = [i for i, g in enumerate(tg) if not g & half]
