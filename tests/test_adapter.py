@@ -81,14 +81,12 @@ def test_the_shipped_adapter_is_square_for_the_paper_model_and_near_the_identity
     got = QueryAdapter.load(shipped_path(MODEL))
     assert got.model == MODEL and got.matrix.shape == (768, 768)
     assert got.meta["questions"] >= 500 and "penalty" in got.meta
-    # It moves questions, but not far: a random question vector keeps most of its direction.
-    rng = np.random.default_rng(1)
-    q = rng.standard_normal((50, 768)).astype(np.float32)
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    moved = q @ got.matrix
-    moved /= np.linalg.norm(moved, axis=1, keepdims=True)
-    cos = (q * moved).sum(axis=1)
-    assert cos.min() > 0.5 and cos.mean() < 0.999
+    # It moves questions, but not far: no entry strays more than 0.05 from the identity, and no direction is
+    # stretched or squeezed by more than a factor of 3; yet it is not the identity.
+    diff = got.matrix - np.eye(768, dtype=np.float32)
+    singular = np.linalg.svd(got.matrix, compute_uv=False)
+    assert 0.001 < float(np.abs(diff).max()) < 0.05
+    assert 1 / 3 < float(singular.min()) and float(singular.max()) < 3
 
 
 def test_the_paper_embedder_is_wrapped_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
