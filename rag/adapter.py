@@ -7,8 +7,10 @@ systematic: the same everyday phrasings miss the same technical wording. A matri
 lands nearer its paper's title + abstract vector, moves questions toward the wording of abstracts. Only questions
 move: the papers' stored vectors, and so the index, stay as they are.
 
-M stays close to the identity (a penalty on M - I during training, `eval/train_adapter.py`): on papers that no
-training question was about it still helps (the split it reports), so it learns phrasing, not this corpus's papers.
+M stays close to the identity (a penalty on M - I during training, `eval/train_adapter.py`), so that it learns
+phrasing more than papers. It still helps on papers no training question was about, but less: about a third of its
+gain on held-out questions (docs/notes/lay.md). The rest comes from other questions about the same papers, so a
+corpus that grows wants training questions for its new papers and a refit.
 """
 
 from __future__ import annotations
