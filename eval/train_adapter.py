@@ -101,15 +101,27 @@ def main() -> None:
     papers = np.asarray(stored.matrix, dtype=np.float32)
     row = stored.row
 
-    def encode(rows: list[dict]) -> tuple[np.ndarray, list[set[int]]]:
+    def encode(rows: list[dict]) -> tuple[list[dict], np.ndarray, list[set[int]]]:
+        """The rows whose gold paper is indexed, their question vectors and their gold rows."""
         rows = [r for r in rows if any(g in row for g in r["gold"])]
         vecs = np.asarray(embedder.embed([r["question"] for r in rows]), dtype=np.float32)
-        return vecs, [{row[g] for g in r["gold"] if g in row} for r in rows]
+        return rows, vecs, [{row[g] for g in r["gold"] if g in row} for r in rows]
 
-    train_rows = [r for path in args.train for r in questions(path)]
+    def report(label: str, rows: list[dict], q: np.ndarray, gold: list[set[int]], m: np.ndarray,
+               only: set[int] | None = None) -> None:  # fmt: skip
+        """hit@5 before -> after, by kind; `only`: the questions whose gold papers are all among these rows."""
+        by_kind: dict[str, list[int]] = defaultdict(list)
+        for i, (r, g) in enumerate(zip(rows, gold, strict=True)):
+            if only is None or g <= only:
+                by_kind[r.get("kind", "")].append(i)
+        for kind, sel in sorted(by_kind.items()):
+            picked = [gold[i] for i in sel]
+            print(f"  {label:9s} {kind:11s} n={len(sel):4d}  {hit5(q[sel], papers, picked, None):.3f}"
+                  f" -> {hit5(q[sel], papers, picked, m):.3f}")  # fmt: skip
+
+    train_rows, tq, tg = encode([r for path in args.train for r in questions(path)])
     if not train_rows:
         sys.exit("no training questions (eval/train/*.jsonl)")
-    tq, tg = encode(train_rows)
     target = np.array([min(g) for g in tg])
     params = dict(penalty=args.penalty, temperature=args.temperature, epochs=args.epochs, lr=args.lr, seed=args.seed)
     print(f"{len(tq)} training questions about {len({i for g in tg for i in g})} papers; {params}")
@@ -118,28 +130,19 @@ def main() -> None:
     ids = sorted(stored.ids)
     random.Random(args.seed).shuffle(ids)
     half = {row[pid] for pid in ids[: len(ids) // 2]}
+    other = {row[pid] for pid in ids[len(ids) // 2 :]}
     seen = np.array([g <= half for g in tg])
     m_half = fit(tq[seen], papers, target[seen], **params)
     if args.save_half:
-        unseen_papers = sorted(pid for pid in ids[len(ids) // 2 :])
-        QueryAdapter(m_half, embedder.name, {"questions": int(seen.sum()), "unseen_papers": unseen_papers, **params}
-                     ).save(args.save_half)  # fmt: skip
-    evals = {name: questions(ROOT / path) for name, path in EVAL_SPLITS.items()}
+        meta_half = {"questions": int(seen.sum()), "unseen_papers": sorted(ids[len(ids) // 2 :]), **params}
+        QueryAdapter(m_half, embedder.name, meta_half).save(args.save_half)
     print("\npaper channel hit@5 on questions about papers no training question was about (before -> after):")
-    unseen = [i for i, g in enumerate(tg) if not g & half]
-    print(f"  training questions   n={len(unseen):4d}  "
-          f"{hit5(tq[unseen], papers, [tg[i] for i in unseen], None):.3f} -> "
-          f"{hit5(tq[unseen], papers, [tg[i] for i in unseen], m_half):.3f}")  # fmt: skip
-    encoded = {name: (rows, *encode(rows)) for name, rows in evals.items()}
+    for r in train_rows:
+        r["kind"] = "training"
+    report("train", train_rows, tq, tg, m_half, other)
+    encoded = {name: encode(questions(ROOT / path)) for name, path in EVAL_SPLITS.items()}
     for name, (rows, q, gold) in encoded.items():
-        by_kind: dict[str, list[int]] = defaultdict(list)
-        kept = [r for r in rows if any(g in row for g in r["gold"])]
-        for i, (r, g) in enumerate(zip(kept, gold, strict=True)):
-            if not g & half:
-                by_kind[r.get("kind", "")].append(i)
-        for kind, sel in sorted(by_kind.items()):
-            print(f"  {name:9s} {kind:11s} n={len(sel):4d}  {hit5(q[sel], papers, [gold[i] for i in sel], None):.3f}"
-                  f" -> {hit5(q[sel], papers, [gold[i] for i in sel], m_half):.3f}")  # fmt: skip
+        report(name, rows, q, gold, m_half, other)
 
     m = fit(tq, papers, target, **params)
     out = args.out or shipped_path(embedder.name)
@@ -147,14 +150,7 @@ def main() -> None:
     QueryAdapter(m, embedder.name, meta).save(out)
     print(f"\nwrote {out}; paper channel hit@5 with it, every question (before -> after):")
     for name, (rows, q, gold) in encoded.items():
-        kept = [r for r in rows if any(g in row for g in r["gold"])]
-        by_kind = defaultdict(list)
-        for i, r in enumerate(kept):
-            by_kind[r.get("kind", "")].append(i)
-        for kind, sel in sorted(by_kind.items()):
-            print(f"  {name:9s} {kind:11s} n={len(sel):4d}  {hit5(q[sel], papers, [gold[i] for i in sel], None):.3f}"
-                  f" -> {hit5(q[sel], papers, [gold[i] for i in sel], m):.3f}")  # fmt: skip
-
+        report(name, rows, q, gold, m)
 
 if __name__ == "__main__":
     main()
