@@ -1,6 +1,9 @@
 """Fit the paper model's query adapter (rag/adapter.py) on the training questions, and check that it generalizes.
 
     python eval/train_adapter.py                       # fit on eval/train/*.jsonl, write rag/adapters/, report
+
+It also writes the training questions' vectors beside the adapter (`<adapter>.examples.npz`), the example questions
+that vote for their papers on lay questions (rag/examples.py).
     python eval/train_adapter.py --out /tmp/a.npz --penalty 30
 
 The training questions (eval/train/, ids t*) were written for this, from seeded samples of papers
@@ -33,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.adapter import QueryAdapter, shipped_path  # noqa: E402
 from rag.embed import make_paper_embedder  # noqa: E402
+from rag.examples import ExampleQuestions  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 
 EVAL_SPLITS = {"dev": "eval/dev.jsonl", "heldout": "eval/heldout.jsonl", "heldout2": "eval/heldout2.jsonl"}
@@ -148,6 +152,9 @@ def main() -> None:
     out = args.out or shipped_path(embedder.name)
     meta = {"questions": len(tq), "files": [p.name for p in args.train], **params}
     QueryAdapter(m, embedder.name, meta).save(out)
+    # The same questions, as the plain paper model embeds them, are the example questions (rag/examples.py).
+    examples = ExampleQuestions.of(tq, [r["gold"][0] for r in train_rows], embedder.name)
+    examples.save(out.with_suffix(".examples.npz"), {"questions": len(tq), "files": meta["files"]})
     print(f"\nwrote {out}; paper channel hit@5 with it, every question (before -> after):")
     for name, (rows, q, gold) in encoded.items():
         report(name, rows, q, gold, m)

@@ -165,6 +165,25 @@ def in_dictionary(word: str) -> bool:
     return not stems or _stemmer().stemWord(word.lower()) in stems
 
 
+def can_be_noun(word: str) -> bool:
+    """Can the word name a thing? What a question is about, and so what the corpus can lack, is named by nouns:
+    "football", "traffic", "hospitals". A word English uses only as an adjective, adverb or verb form ("worse",
+    "harder", "gentle", "roughly", "told") describes or asks; that no paper uses it says nothing of what the corpus
+    holds. True for words the dictionary (lemminflect's, from the SPECIALIST lexicon) does not know: names and
+    coined words; and for acronyms ("RAM"), and when the package is not installed."""
+    readings = _readings()(word.lower()) if not word.isupper() else {}
+    return not readings or "NOUN" in readings or "PROPN" in readings
+
+
+@cache
+def _readings() -> Callable[[str], dict[str, Any]]:
+    try:
+        from lemminflect import getAllLemmas
+    except ImportError:
+        return lambda word: {}
+    return getAllLemmas  # type: ignore[no-any-return]
+
+
 def _two_words(w: str) -> bool:
     """Is the word two English words of three letters or more joined, one of four or more ("partway", "offloaded",
     "chatbots")? Two three-letter pieces are too easily English by chance ("opt" + "una" of "optuna")."""

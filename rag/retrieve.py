@@ -25,7 +25,8 @@ from pydantic import BaseModel, Field
 
 from rag.areas import areas_missing
 from rag.catalog import Catalog
-from rag.coverage import PAPER_NOUNS, english_words, in_dictionary
+from rag.coverage import PAPER_NOUNS, can_be_noun, english_words, in_dictionary
+from rag.examples import ExampleQuestions, examples_for
 from rag.index import Index, IndexStateError, chunks_in_dense_only
 from rag.keywords import KeywordIndex, Tokenizer, paper_search_text
 from rag.models import CONFIDENT, EXACT_MATCH, Entity, Evidence, Hit, Paper, QueryAnalysis, SearchResult
@@ -222,6 +223,8 @@ class Retriever:
         self._vectors_checked = False
         self._sentences: SentenceScores | None = None
         self._sentences_checked = False
+        self._examples: ExampleQuestions | None = None
+        self._examples_checked = False
         # Searches run on several threads (the HTTP API): the first ones would otherwise race to open the matrices,
         # and one that found them "checked" but not yet open would score by another path.
         self._opening = threading.Lock()
@@ -240,6 +243,21 @@ class Retriever:
                 finally:
                     self._vectors_checked = True
         return self._vectors
+
+    @property
+    def examples(self) -> ExampleQuestions | None:
+        """The example questions (rag/examples.py) in the paper model's question space, or None: off, none shipped
+        for this paper model, or no paper model."""
+        embedder, r = self.index.paper_embedder, self.settings.retrieval
+        if self._examples_checked or embedder is None or r.examples_weight <= 0:
+            return self._examples
+        with self._opening:
+            if not self._examples_checked:
+                got = examples_for(self.settings.embedding.paper_examples, embedder.name)
+                # questions are searched through the query adapter, when there is one: so are the examples
+                self._examples = got.moved(getattr(embedder, "adapter", None)) if got is not None else None
+                self._examples_checked = True
+        return self._examples
 
     def _open_vectors(self) -> VectorCache | None:
         meta = self.index.read_meta() or {}
@@ -288,8 +306,10 @@ class Retriever:
         return (mixed / max(float(np.linalg.norm(mixed)), 1e-12)).tolist()
 
     # -- channels ------------------------------------------------------------------------------
-    def paper_model(self, query: str, allowed: Allowed | None) -> tuple[Ranked[float], Ranked[float]]:
-        """The paper model's two channels (both empty without a paper model):
+    def paper_model(
+        self, query: str, allowed: Allowed | None
+    ) -> tuple[Ranked[float], Ranked[float], np.ndarray | None]:
+        """The paper model's two channels (both empty without a paper model), then its question vector (None without):
         - paper id -> its cosine between the query and the paper's title + abstract: the `retrieval.candidates` best
           allowed papers held, best first, any other allowed paper's on lookup. Its rows are in catalog order, as
           `Allowed.mask` is (written from this catalog);
@@ -297,7 +317,7 @@ class Retriever:
           a question about one finding matches, where the whole abstract's vector also carries everything else."""
         embedder, stored = self.index.paper_embedder, self.index.paper_model_vectors()
         if embedder is None or stored is None:
-            return Ranked.empty(), Ranked.empty()
+            return Ranked.empty(), Ranked.empty(), None
         q = np.asarray(embedder.embed_query(query), dtype=np.float32)
         sims = stored.matrix @ q
         keep = allowed.mask if allowed is not None else None
@@ -314,7 +334,7 @@ class Retriever:
             closest = np.sort(rows @ q)[::-1][: self.settings.retrieval.paper_model_sentences]
             return float(closest.mean())
 
-        return Ranked([(stored.ids[i], float(sims[i])) for i in best], lookup), Ranked([], sentences)
+        return Ranked([(stored.ids[i], float(sims[i])) for i in best], lookup), Ranked([], sentences), q
 
     def bm25(self, query: str, allowed: np.ndarray | None) -> tuple[list[tuple[str, float]], float]:
         """Ranked (paper id, score) and the confidence of keyword search for this query (0..1)."""
@@ -383,7 +403,7 @@ class Retriever:
         asking = set(analysis.detail.lower().split()) if analysis.detail else set()
         out = []
         for word, word_stems, word_columns in zip(words, stems, columns, strict=True):
-            if word in asking or PAPER_NOUN.fullmatch(word):
+            if word in asking or PAPER_NOUN.fullmatch(word) or not can_be_noun(word):
                 continue
             if not word_stems or len(word_columns) < len(set(word_stems)):
                 continue  # a word no paper uses is `unmatched`, not this
@@ -408,7 +428,7 @@ class Retriever:
         family = dict(zip(versioned, stems[len(words) :], strict=True))
         return [
             w for w, st in zip(words, stems[: len(words)], strict=True)
-            if st and not any(t in used for t in st + family.get(w, []))
+            if st and not any(t in used for t in st + family.get(w, [])) and can_be_noun(w)
         ]  # fmt: skip
 
     def unmatched_names(self, question: str, topic: str) -> list[str]:
@@ -691,10 +711,10 @@ class Retriever:
         lay_question = False
         if r.mode == "hybrid" and r.fusion == "weighted":
             share = r.paper_model_share if r.paper_weight > 0 else 0.0
-            model_sims, model_sentences = (
+            model_sims, model_sentences, model_vector = (
                 self.paper_model(standalone, allowed)
                 if share > 0 or r.paper_model_sentence_weight > 0
-                else (Ranked.empty(), Ranked.empty())
+                else (Ranked.empty(), Ranked.empty(), None)
             )
             share = share if model_sims else 0.0
             timings["paper_model"], t0 = _ms(t0), time.perf_counter()
@@ -702,9 +722,19 @@ class Retriever:
             by_paper = sorted(paper_sims, key=lambda pid: -paper_sims[pid])[: r.candidates]
             by_paper += list(model_sims)[: r.candidates]
             by_sentence = sorted(sentence_sims, key=lambda pid: -sentence_sims[pid])[: r.candidates]
+            # A topical question naming nothing, whose rare words keyword search does not trust: a lay paraphrase,
+            # about the whole abstract's topic rather than one chunk's, so weight moves from the chunk channel to
+            # the paper vector (the total stays, so metadata and keyword matches keep their pull).
+            lay = analysis.intent == "topical" and not any(v >= 0.5 for v in named.values())  # a partial title
+            shift = r.lay_paper_share * (1.0 - confidence) if lay else 0.0  # guess does not name a paper
+            lay_question = lay and confidence < 0.5
+            # ... whose closest example questions vote for their papers (rag/examples.py)
+            examples = self.examples if lay_question and model_vector is not None else None
+            example_sims = examples.best(model_vector) if examples is not None and model_vector is not None else {}
+            by_example = sorted(example_sims, key=lambda pid: -example_sims[pid])[: r.examples_papers]
             pool = list(
                 dict.fromkeys([*list(dense_hits)[: r.candidates], *by_paper, *by_sentence,
-                               *(pid for pid, _ in bm25_ranked), *named])
+                               *(pid for pid, _ in bm25_ranked), *named, *by_example])
             )  # fmt: skip
             if allowed is not None:
                 pool = allowed.among(pool)
@@ -715,12 +745,6 @@ class Retriever:
             if unscored and vector is not None and r.paper_weight > 0 and cache is None:
                 paper_sims.update(self.index.query_papers(vector, len(unscored), unscored))
             top_bm25 = bm25_ranked[0][1] if bm25_ranked else 1.0
-            # A topical question naming nothing, whose rare words keyword search does not trust: a lay paraphrase,
-            # about the whole abstract's topic rather than one chunk's, so weight moves from the chunk channel to
-            # the paper vector (the total stays, so metadata and keyword matches keep their pull).
-            lay = analysis.intent == "topical" and not any(v >= 0.5 for v in named.values())  # a partial title
-            shift = r.lay_paper_share * (1.0 - confidence) if lay else 0.0  # guess does not name a paper
-            lay_question = lay and confidence < 0.5
             # A question about one finding; not a follow-up or catalog question, whose query is the papers' titles.
             topical = analysis.intent == "topical" and r.paper_model_sentence_weight > 0
             dense_weight = r.dense_weight * (1.0 - shift)
@@ -738,6 +762,8 @@ class Retriever:
                     add(pid, "model_sentences", r.paper_model_sentence_weight * model_sentences[pid])
                 if pid in sentence_sims:  # one abstract sentence saying what the question asks
                     add(pid, "sentence", r.sentence_weight * sentence_sims[pid])
+                if example_sims.get(pid, 0.0) > r.examples_floor:  # someone asked this paper much the same
+                    add(pid, "examples", r.examples_weight * (example_sims[pid] - r.examples_floor))
             for pid, value in bm25_ranked:
                 add(pid, "bm25", r.bm25_weight * confidence * value / top_bm25)
             for pid, strength in named.items():

@@ -78,6 +78,12 @@ class EmbeddingSettings(BaseModel):
         "eval/train_adapter.py on training questions that no eval split holds, so that everyday phrasings land "
         "nearer the abstracts they are about: 'shipped' (rag/adapters/), 'none', or the path of an .npz it wrote.",
     )
+    paper_examples: str = Field(
+        "shipped",
+        description="Example questions about the papers, embedded by the paper model (rag/examples.py), whose "
+        "closest ones vote for their papers on lay questions (`retrieval.examples_weight`): 'shipped' "
+        "(rag/adapters/, written by eval/train_adapter.py), 'none', or the path of an .npz.",
+    )
 
 
 class ChromaSettings(BaseModel):
@@ -196,6 +202,25 @@ class RetrievalSettings(BaseModel):
         "paper_model_share=0,0.25,0.5,0.75,1 --ask): hit@5 0.970 / 0.970 / 0.970 / 0.980 / 0.980, MRR@10 0.918 / "
         "0.930 / 0.929 / 0.931 / 0.923, gold cited 0.921 / 0.931 / 0.931 / 0.931 / 0.921 (lay hit@5 0.875 -> 0.917 "
         "from 0.75).",
+    )
+    examples_weight: float = Field(
+        2.0,
+        ge=0,
+        description="Weighted fusion, lay questions (`SearchResult.lay`): weight of a paper's best cosine, above "
+        "`examples_floor`, between the question and one of its example questions (rag/examples.py; 0 = off). "
+        "Chosen with the floor on held-out 2's design part (dev + g0001-g2493, 972 lay questions): lay hit@5 0.897 "
+        "at 0; 0.915 / 0.930 / 0.936 at 0.5 / 1 / 2 with floor 0.5; 0.944 / 0.949 at 1 / 2 with floor 0.4; 0.947 / "
+        "0.951 at 1 / 2 with floor 0.3 (one negation lost); fact and negation questions otherwise unchanged.",
+    )
+    examples_floor: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="Example questions this close to a lay question or less do not vote for their paper: unrelated "
+        "questions about anything still score some cosine, and a paper with no example question gets none.",
+    )
+    examples_papers: int = Field(
+        10, ge=0, description="The papers of this many closest example questions join a lay question's candidates."
     )
     paper_model_sentence_weight: float = Field(
         1.0,

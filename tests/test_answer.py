@@ -241,6 +241,18 @@ def test_a_word_the_papers_found_use_or_a_long_everyday_question_is_not_uncovere
     assert built_engine.search("did they also look at crop yields?", history=history).uncovered == []
 
 
+def test_an_everyday_word_that_names_no_thing_is_never_missing(
+    built_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """"worse" is in few papers or none, but it names no thing the corpus could lack: the question is answered with
+    nothing missing (rag/coverage.can_be_noun). Every word counted as a noun, it was missing."""
+    question = "Why do AI models get worse when they are trained on text that other AI models wrote?"
+    a = built_engine.ask(question)
+    assert not a.refused and a.citations and a.missing == []
+    monkeypatch.setattr("rag.retrieve.can_be_noun", lambda word: True)
+    assert "worse" in built_engine.ask(question).missing
+
+
 def test_an_area_none_of_the_papers_found_mentions_is_said_and_missing(
     built_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.coverage import detail_stated, names, wordpieces
+from rag.coverage import can_be_noun, detail_stated, names, wordpieces
 from rag.understand import detail_asked
 
 CASES = [
@@ -155,3 +155,21 @@ STATED = [
 @pytest.mark.parametrize(("detail", "evidence", "question", "stated"), STATED, ids=lambda x: str(x)[:30])
 def test_whether_the_evidence_states_the_detail(detail: str, evidence: list[str], question: str, stated: bool) -> None:
     assert detail_stated(detail, evidence, question) is stated
+
+
+NOUNS = [
+    # what a corpus can lack: things, named by nouns (some also verbs or adjectives)
+    ("football", True), ("traffic", True), ("hospitals", True), ("crop", True), ("weather", True), ("speech", True),
+    ("stock", True), ("chess", True), ("essays", True), ("click", True), ("advertising", True), ("cut", True),
+    # names, coined words and acronyms the dictionary does not read as English words
+    ("Toolformer", True), ("xgboost", True), ("yolov8", True), ("RAM", True), ("GPT", True), ("LDPC", True),
+    # words that describe or ask: adjectives, adverbs, verb forms
+    ("worse", False), ("harder", False), ("gentle", False), ("badly", False), ("roughly", False), ("Roughly", False),
+    ("cheaper", False), ("wider", False), ("messy", False), ("apart", False), ("Apart", False),
+    ("everywhere", False), ("told", False), ("meant", False), ("tasting", False), ("curvy", False),
+]
+
+
+@pytest.mark.parametrize(("word", "noun"), NOUNS)
+def test_only_a_word_that_can_name_a_thing_can_be_what_the_corpus_lacks(word: str, noun: bool) -> None:
+    assert can_be_noun(word) is noun

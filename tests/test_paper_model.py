@@ -211,3 +211,27 @@ def test_the_shipped_query_adapter_moves_questions_not_papers(built_engine: Engi
     assert stored is not None
     best = built_engine.catalog.get(stored.ids[int(np.argmax(stored.matrix @ moved))])
     assert best is not None and "hallucinat" in f"{best.title} {best.abstract}".lower()
+
+
+def test_example_questions_vote_for_their_papers_on_lay_questions_only(built_engine: Engine) -> None:
+    """A lay question's closest example questions (rag/examples.py) add each one's paper its best cosine above the
+    floor, in the paper model's moved question space; a question naming a paper's title gets no such vote."""
+    examples = built_engine.retriever.examples
+    assert examples is not None and len(examples.papers) >= 500
+    question = "Why do chatbots make things up, and can that be fixed?"
+    found = built_engine.search(question, k=5)
+    assert found.lay
+    r = built_engine.settings.retrieval
+    q = np.asarray(built_engine.paper_embedder.embed_query(question), dtype=np.float32)
+    votes = examples.best(q)
+    voted = [h for h in found.hits if "examples" in h.scores]
+    assert voted  # the hallucination papers have example questions close to this one
+    for h in voted:
+        assert h.scores["examples"] == pytest.approx(r.examples_weight * (votes[h.paper_id] - r.examples_floor), 1e-4)
+    assert all(votes.get(h.paper_id, 0.0) <= r.examples_floor for h in found.hits if h not in voted)
+    title = built_engine.catalog.papers[0].title
+    assert not any("examples" in h.scores for h in built_engine.search(title, k=5).hits)
+    off = built_engine.settings.model_copy(deep=True)
+    off.retrieval.examples_weight = 0.0
+    plain = Engine(off, embedder=built_engine.embedder).search(question, k=5).hits
+    assert not any("examples" in h.scores for h in plain)
