@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
@@ -67,25 +68,39 @@ class QueryAdapter:
         return cls(matrix, model, meta)
 
 
-@cache
-def adapter_for(setting: str, model: str) -> QueryAdapter | None:
-    """The adapter `embedding.paper_query_adapter` names for `model`: 'shipped' (the one in rag/adapters/, if any),
-    'none', or a path. One fitted on another model is not used (a note says why): its map would scatter the
-    questions."""
+class _Fitted(Protocol):
+    @property
+    def model(self) -> str: ...
+
+
+F = TypeVar("F", bound=_Fitted)
+
+
+def fitted_file(setting: str, shipped: Path, load: Callable[[Path], F], what: str, model: str) -> F | None:
+    """The file a setting names for `model`: 'shipped' (`shipped`, quietly nothing when absent), 'none', or a path.
+    A broken file, or one made with another model, is not used and a note says why: vectors of another model would
+    scatter the questions."""
     if setting == "none":
         return None
-    path = shipped_path(model) if setting == "shipped" else Path(setting)
+    path = shipped if setting == "shipped" else Path(setting)
     if setting == "shipped" and not path.is_file():
         return None
     try:
-        adapter = QueryAdapter.load(path)
+        got = load(path)
     except (OSError, ValueError, KeyError) as exc:
-        log.warning("note: query adapter %s not used: %s: %s", path, type(exc).__name__, exc)
+        log.warning("note: %s %s not used: %s: %s", what, path, type(exc).__name__, exc)
         return None
-    if adapter.model != model:
-        log.warning("note: query adapter %s was fitted on %s, not %s: not used", path, adapter.model, model)
+    if got.model != model:
+        log.warning("note: %s %s was made with %s, not %s: not used", what, path, got.model, model)
         return None
-    return adapter
+    return got
+
+
+@cache
+def adapter_for(setting: str, model: str) -> QueryAdapter | None:
+    """The adapter `embedding.paper_query_adapter` names for `model`: 'shipped' (the one in rag/adapters/, if any),
+    'none', or a path."""
+    return fitted_file(setting, shipped_path(model), QueryAdapter.load, "query adapter", model)
 
 
 class AdaptedQueries:

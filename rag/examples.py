@@ -15,7 +15,6 @@ this file beside the adapter).
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -23,12 +22,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rag.adapter import shipped_path
+from rag.adapter import fitted_file, shipped_path
 
 if TYPE_CHECKING:
     from rag.adapter import QueryAdapter
-
-log = logging.getLogger(__name__)
 
 
 def shipped_examples_path(model: str) -> Path:
@@ -91,18 +88,5 @@ class ExampleQuestions:
 @cache
 def examples_for(setting: str, model: str) -> ExampleQuestions | None:
     """The example questions `embedding.paper_examples` names for `model`: 'shipped' (rag/adapters/, if there),
-    'none', or a path. Ones embedded by another model are not used (a note says why): their cosines mean nothing."""
-    if setting == "none":
-        return None
-    path = shipped_examples_path(model) if setting == "shipped" else Path(setting)
-    if setting == "shipped" and not path.is_file():
-        return None
-    try:
-        examples = ExampleQuestions.load(path)
-    except (OSError, ValueError, KeyError) as exc:
-        log.warning("note: example questions %s not used: %s: %s", path, type(exc).__name__, exc)
-        return None
-    if examples.model != model:
-        log.warning("note: example questions %s were embedded by %s, not %s: not used", path, examples.model, model)
-        return None
-    return examples
+    'none', or a path."""
+    return fitted_file(setting, shipped_examples_path(model), ExampleQuestions.load, "example questions", model)

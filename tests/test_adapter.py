@@ -5,13 +5,16 @@ one stays close to the identity. No model is loaded here."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from rag.adapter import AdaptedQueries, QueryAdapter, adapter_for, shipped_path
 from rag.embed import make_paper_embedder
+from rag.examples import ExampleQuestions, examples_for
 from rag.settings import EmbeddingSettings
 
 MODEL = "paper:all-mpnet-base-v2"
@@ -59,22 +62,34 @@ def test_saved_and_loaded_in_float16_without_losing_the_ranking(tmp_path: Path) 
     assert float(exact @ stored) > 1 - 1e-5
 
 
-def test_setting_names_none_the_shipped_file_or_a_path(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    adapter_for.cache_clear()
-    assert adapter_for("none", MODEL) is None
-    assert adapter_for("shipped", "paper:no-such-model") is None  # nothing shipped for it: quietly off
+def save_adapter(path: Path, model: str) -> None:
+    QueryAdapter(rotation(), model, {}).save(path)
+
+
+def save_examples(path: Path, model: str) -> None:
+    ExampleQuestions.of(np.eye(2), ["p1", "p2"], model).save(path)
+
+
+@pytest.mark.parametrize(("load", "save"), [(adapter_for, save_adapter), (examples_for, save_examples)])
+def test_setting_names_none_the_shipped_file_or_a_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, load: Any, save: Callable[[Path, str], None]
+) -> None:
+    """The query adapter and the example questions are read alike (rag/adapter.fitted_file)."""
+    load.cache_clear()
+    assert load("none", MODEL) is None
+    assert load("shipped", "paper:no-such-model") is None  # nothing shipped for it: quietly off
     path = tmp_path / "mine.npz"
-    QueryAdapter(rotation(), "paper:fixed", {}).save(path)
-    assert adapter_for(str(path), "paper:fixed") is not None
+    save(path, "paper:fixed")
+    assert load(str(path), "paper:fixed") is not None
     with caplog.at_level(logging.WARNING, logger="rag.adapter"):
-        assert adapter_for(str(path), MODEL) is None  # fitted on another model
-        assert "fitted on paper:fixed" in caplog.text
+        assert load(str(path), MODEL) is None  # made with another model
+        assert "made with paper:fixed" in caplog.text
         broken = tmp_path / "broken.npz"
         broken.write_bytes(b"not a zip")
-        assert adapter_for(str(broken), MODEL) is None
-        assert adapter_for(str(tmp_path / "absent.npz"), MODEL) is None
+        assert load(str(broken), MODEL) is None
+        assert load(str(tmp_path / "absent.npz"), MODEL) is None
     assert caplog.text.count("not used") == 3
-    adapter_for.cache_clear()
+    load.cache_clear()
 
 
 def test_the_shipped_adapter_is_square_for_the_paper_model_and_near_the_identity() -> None:

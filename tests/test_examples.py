@@ -1,11 +1,10 @@
 """Example questions (rag/examples.py): questions about a paper, whose closest ones vote for their paper on lay
 questions. Read from an .npz; one embedded by another model or a broken file is not used (a note, no error). No
-model is loaded here."""
+model is loaded here; the setting's files are read as the adapter's are (tests/test_adapter.py)."""
 
 from __future__ import annotations
 
 import json
-import logging
 import re
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 from rag.adapter import QueryAdapter, shipped_path
-from rag.examples import ExampleQuestions, examples_for, shipped_examples_path
+from rag.examples import ExampleQuestions, shipped_examples_path
 
 MODEL = "paper:all-mpnet-base-v2"
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,24 +63,6 @@ def test_saved_in_float16_and_loaded_with_the_same_votes(tmp_path: Path) -> None
     q = unit(rng.standard_normal(64).astype(np.float32))
     exact = ExampleQuestions.of(vectors, ids, "paper:x").best(q)
     assert all(abs(got.best(q)[p] - exact[p]) < 1e-3 for p in exact)
-
-
-def test_setting_names_none_the_shipped_file_or_a_path(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    examples_for.cache_clear()
-    assert examples_for("none", MODEL) is None
-    assert examples_for("shipped", "paper:no-such-model") is None  # nothing shipped for it: quietly off
-    path = tmp_path / "mine.npz"
-    ExampleQuestions.of(np.eye(2), ["p1", "p2"], "paper:fixed").save(path)
-    assert examples_for(str(path), "paper:fixed") is not None
-    with caplog.at_level(logging.WARNING, logger="rag.examples"):
-        assert examples_for(str(path), MODEL) is None  # embedded by another model
-        assert "embedded by paper:fixed" in caplog.text
-        broken = tmp_path / "broken.npz"
-        broken.write_bytes(b"not a zip")
-        assert examples_for(str(broken), MODEL) is None
-        assert examples_for(str(tmp_path / "absent.npz"), MODEL) is None
-    assert caplog.text.count("not used") == 3
-    examples_for.cache_clear()
 
 
 def test_the_shipped_examples_are_the_training_questions_of_the_paper_model() -> None:
