@@ -60,6 +60,18 @@ class ExampleQuestions:
         rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
         return ExampleQuestions(rows.astype(np.float32), self.papers, self.starts, self.model)
 
+    def among(self, paper_ids: set[str]) -> ExampleQuestions | None:
+        """Only the questions about these papers (the catalog's): a corpus of one's own shares none of the shipped
+        ones, and a vote for a paper it lacks would take a place among the hits. None when none is left."""
+        counts = np.diff(np.append(self.starts, len(self.vectors)))
+        keep = np.repeat(np.asarray([p in paper_ids for p in self.papers]), counts)
+        if not keep.any():
+            return None
+        if keep.all():
+            return self
+        ids = np.repeat(np.asarray(self.papers), counts)[keep]
+        return ExampleQuestions.of(self.vectors[keep], [str(p) for p in ids], self.model)
+
     def best(self, query: np.ndarray) -> dict[str, float]:
         """Each paper's best cosine between `query` and one of its example questions."""
         if query.shape[0] != self.vectors.shape[1]:

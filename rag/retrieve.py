@@ -254,6 +254,7 @@ class Retriever:
         with self._opening:
             if not self._examples_checked:
                 got = examples_for(self.settings.embedding.paper_examples, embedder.name)
+                got = got.among(set(self.catalog.ids_in_order())) if got is not None else None
                 # questions are searched through the query adapter, when there is one: so are the examples
                 self._examples = got.moved(getattr(embedder, "adapter", None)) if got is not None else None
                 self._examples_checked = True

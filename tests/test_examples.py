@@ -43,6 +43,17 @@ def test_rows_are_made_unit_length_and_mismatched_ids_refused() -> None:
         ExampleQuestions.of(np.ones((2, 2)), ["p1"], "paper:x")
 
 
+def test_only_questions_about_the_catalogs_papers_are_kept() -> None:
+    """A corpus of one's own shares no paper with the shipped questions: none vote, rather than for absent papers."""
+    vectors = np.eye(4, dtype=np.float32)
+    examples = ExampleQuestions.of(vectors, ["p2", "p1", "p2", "p3"], "paper:x")
+    kept = examples.among({"p2", "p9"})
+    assert kept is not None and kept.papers == ["p2"] and len(kept.vectors) == 2
+    assert kept.best(vectors[2])["p2"] == pytest.approx(1.0)
+    assert examples.among({"p1", "p2", "p3"}) is examples
+    assert examples.among({"p9"}) is None
+
+
 def test_examples_move_through_the_query_adapter_as_questions_do() -> None:
     rotate = np.eye(3, dtype=np.float32)
     rotate[0] = [0.6, 0.8, 0.0]  # (1, 0, 0) -> (0.6, 0.8, 0)
