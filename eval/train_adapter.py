@@ -1,10 +1,10 @@
 """Fit the paper model's query adapter (rag/adapter.py) on the training questions, and check that it generalizes.
 
     python eval/train_adapter.py                       # fit on eval/train/*.jsonl, write rag/adapters/, report
-
-It also writes the training questions' vectors beside the adapter (`<adapter>.examples.npz`), the example questions
-that vote for their papers on lay questions (rag/examples.py).
     python eval/train_adapter.py --out /tmp/a.npz --penalty 30
+
+It also writes the training questions' vectors beside the adapter (`<adapter>.examples.npz`): the example questions
+that vote for their papers on lay questions (rag/examples.py).
 
 The training questions (eval/train/, ids t*) were written for this, from seeded samples of papers
 (`sample_papers.py --seed 61001..61008`), by writers who never saw the system's answers; no eval split holds them.
