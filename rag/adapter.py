@@ -51,6 +51,11 @@ class QueryAdapter:
         norm = float(np.linalg.norm(v))
         return vector if norm == 0.0 else (v / norm).tolist()
 
+    def apply_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Many question vectors at once (n, dim): each moved, then unit length again."""
+        moved = rows @ self.matrix
+        return (moved / np.maximum(np.linalg.norm(moved, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # float16 halves the file; the cosines it changes differ by < 1e-3 (tests/test_adapter.py)

@@ -56,21 +56,22 @@ class ExampleQuestions:
         """The examples in the space the questions are searched in: through the query adapter, as questions are."""
         if adapter is None or adapter.matrix.shape[0] != self.vectors.shape[1]:
             return self
-        rows = self.vectors @ adapter.matrix
-        rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-        return ExampleQuestions(rows.astype(np.float32), self.papers, self.starts, self.model)
+        return ExampleQuestions(adapter.apply_rows(self.vectors), self.papers, self.starts, self.model)
+
+    def _row_papers(self) -> np.ndarray:
+        """The paper id of every row (the groups spread out again)."""
+        return np.repeat(np.asarray(self.papers), np.diff(np.append(self.starts, len(self.vectors))))
 
     def among(self, paper_ids: set[str]) -> ExampleQuestions | None:
         """Only the questions about these papers (the catalog's): a corpus of one's own shares none of the shipped
         ones, and a vote for a paper it lacks would take a place among the hits. None when none is left."""
-        counts = np.diff(np.append(self.starts, len(self.vectors)))
-        keep = np.repeat(np.asarray([p in paper_ids for p in self.papers]), counts)
+        ids = self._row_papers()
+        keep = np.isin(ids, list(paper_ids))
         if not keep.any():
             return None
         if keep.all():
             return self
-        ids = np.repeat(np.asarray(self.papers), counts)[keep]
-        return ExampleQuestions.of(self.vectors[keep], [str(p) for p in ids], self.model)
+        return ExampleQuestions.of(self.vectors[keep], [str(p) for p in ids[keep]], self.model)
 
     def best(self, query: np.ndarray) -> dict[str, float]:
         """Each paper's best cosine between `query` and one of its example questions."""
@@ -81,8 +82,7 @@ class ExampleQuestions:
 
     def save(self, path: Path, meta: dict[str, object] | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        counts = np.diff(np.append(self.starts, len(self.vectors)))
-        ids = np.repeat(np.asarray(self.papers), counts)
+        ids = self._row_papers()
         with path.open("wb") as f:  # float16: cosines within 1e-3, half the file
             np.savez_compressed(f, vectors=self.vectors.astype(np.float16), paper_ids=ids, model=np.array(self.model),
                                 meta=np.array(json.dumps(meta or {})))  # fmt: skip
