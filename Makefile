@@ -39,7 +39,7 @@ run: index
 	$(RAG) ui --host $(HOST) --port $(PORT)
 
 lint: install-test
-	$(VENV)/bin/ruff check rag ui tests bench
+	$(VENV)/bin/ruff check rag ui tests bench scripts
 	$(VENV)/bin/mypy rag ui
 
 # The `integration` marker is assigned in tests/conftest.py by fixture use (embedder, built_engine, run_cli).

@@ -3,9 +3,12 @@ refused whatever scores close. No index needed."""
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
+
 import pytest
 
-from rag.coverage import can_be_noun, detail_stated, names, wordpieces
+from rag.coverage import can_be_noun, detail_stated, names, non_nouns, wordpieces
 from rag.understand import detail_asked
 
 CASES = [
@@ -173,3 +176,15 @@ NOUNS = [
 @pytest.mark.parametrize(("word", "noun"), NOUNS)
 def test_only_a_word_that_can_name_a_thing_can_be_what_the_corpus_lacks(word: str, noun: bool) -> None:
     assert can_be_noun(word) is noun
+
+
+def test_the_shipped_word_list_is_the_dictionarys() -> None:
+    """rag/lexicon/non_nouns.txt.gz is lemminflect's dictionary read once (scripts/non_nouns.py); a stale or hand-edited
+    list fails here. A word is a noun by the list exactly when the dictionary gives it a noun reading, or none."""
+    import lemminflect  # the test extra installs it; the package itself does not need it
+
+    script = runpy.run_path(str(Path(__file__).parent.parent / "scripts" / "non_nouns.py"))
+    assert non_nouns() == frozenset(script["non_nouns"]())
+    for word in ("worse", "told", "cut", "football", "apart", "gently", "xgboost"):
+        readings = lemminflect.getAllLemmas(word)
+        assert can_be_noun(word) is (not readings or bool({"NOUN", "PROPN"} & set(readings)))
