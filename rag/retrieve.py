@@ -819,8 +819,11 @@ class Retriever:
         topical = r.mode == "hybrid" and analysis.intent in ("topical", "comparison")
         unmatched = self.absent(analysis, hits) if topical else []
         uncovered = []
-        if topical and not unmatched and standalone == analysis.question:  # a follow-up is about the paper pinned
-            uncovered = self.uncovered(analysis, remaining[: r.uncovered_depth])
+        if topical and standalone == analysis.question:  # a follow-up is about the paper pinned
+            if not unmatched:
+                uncovered = self.uncovered(analysis, remaining[: r.uncovered_depth])
+            # With words no paper uses too: a question answered anyway ("sarcasm in tweets": the closest papers are
+            # close enough) still names the area none of them is about.
             if r.area_depth:
                 texts = [f"{h.title}. {h.abstract}" for h in hits[: r.area_depth]]
                 uncovered += areas_missing(analysis.topic, texts, named=uncovered)
