@@ -129,19 +129,25 @@ class Answerer:
 
         `many`: the question asks for every qualifying paper, so a wider margin below the best one is kept.
         `lay`: a question in everyday words, ranked by whole abstracts: the best chunk's cosine says less, so the
-        papers the ranking scores within `lay_score_margin` of the first one are kept.
+        papers the ranking scores within `lay_score_margin` of the first one are kept, and the first one itself when an
+        example question about it is as close as `lay_example_cosine`.
         """
         a = self.settings.answer
 
         def exact(h: Hit) -> bool:
             return exact_counts and _exact(h, self.settings)
 
+        # A lay question's first paper that a question people ask about it matches closely is relevant whatever its
+        # chunks' cosines say (everyday words stay far from an abstract's sentences, not from questions on it).
+        known = lay and bool(hits) and self.example_cosine(hits[0]) >= a.lay_example_cosine
         best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-        if best < a.refusal_threshold and not any(exact(h) for h in hits):
+        if best < a.refusal_threshold and not any(exact(h) for h in hits) and not known:
             return []
         # Keep papers close to the best one; a far tail only dilutes the answer and its citations.
         floor = max(a.refusal_threshold, best - (a.relevance_margin_many if many else a.relevance_margin))
         kept = [h for h in hits if exact(h) or (h.dense_score or 0.0) >= floor]
+        if known and hits[0] not in kept:
+            kept.insert(0, hits[0])
         if not kept:
             return []
         # The margin is on the best chunk's cosine, the ranking on every channel: a paper the fused ranking puts
@@ -153,6 +159,14 @@ class Answerer:
                     and (h.dense_score or 0.0) >= a.refusal_threshold}  # fmt: skip
         top |= {h.paper_id for h in kept}
         return [h for h in hits if h.paper_id in top]
+
+
+    def example_cosine(self, hit: Hit) -> float:
+        """The cosine of the hit's closest example question, read back from its "examples" score (weight x (cosine -
+        floor), rag/retrieve.py); 0 without one."""
+        r = self.settings.retrieval
+        score = hit.scores.get("examples")
+        return r.examples_floor + score / r.examples_weight if score and r.examples_weight > 0 else 0.0
 
 
 def _exact(h: Hit, settings: Settings) -> bool:

@@ -434,6 +434,17 @@ class AnswerSettings(BaseModel):
         "0.25 2.72 (0.913), 0.3 and 0.35 2.92 and 3.12 (0.914): the smallest margin on that plateau. Unchosen on: "
         "held-out 2's g2494-g5393 (895 lay questions): 0.942 -> 0.952 with 2.28 -> 2.53 kept.",
     )
+    lay_example_cosine: float = Field(
+        0.65,
+        ge=0,
+        le=1.01,
+        description="A question in everyday words whose first paper has an example question this close (cosine, "
+        "rag/examples.py) cites that paper even when none of its chunks clears `refusal_threshold`: lay words stay far "
+        "from an abstract's chunks, not from questions people ask about it. Chosen on held-out 2's first 2493 "
+        "questions and eval/dev.jsonl (1545 questions read as lay) as the lowest cosine at which no unanswerable and "
+        "no first paper that is not the gold one was cited: gold cited +12 there (0.625: +15 with one wrong first "
+        "paper; 0.6: +16 with two unanswerables answered). 1.01 turns it off.",
+    )
     max_sentences: int = Field(6, ge=1, description="Sentences in an extractive answer.")
     max_chars: int = Field(1600, ge=200, description="Length budget of an extractive answer.")
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are rejected with a clear message.")

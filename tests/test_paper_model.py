@@ -235,3 +235,23 @@ def test_example_questions_vote_for_their_papers_on_lay_questions_only(built_eng
     off.retrieval.examples_weight = 0.0
     plain = Engine(off, embedder=built_engine.embedder).search(question, k=5).hits
     assert not any("examples" in h.scores for h in plain)
+
+
+def test_a_lay_questions_first_paper_is_cited_when_a_question_about_it_is_close(
+    built_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Everyday words stay far from an abstract's chunks, not from the questions people ask about it: a lay question
+    whose first paper has an example question as close as `answer.lay_example_cosine` cites that paper, even when no
+    chunk clears the refusal threshold. A training question is its own example question (cosine 1)."""
+    question = (
+        "what are the actual basic building blocks inside a chatbot's internals? neurons seem too mixed up and learned "
+        "features seem unstable, is there something more reliable to study"
+    )
+    found = built_engine.search(question, k=5)
+    first = found.hits[0]
+    assert found.lay and first.paper_id == "pcd54d9fc4" and first.scores["examples"] == pytest.approx(1.2)
+    monkeypatch.setattr(built_engine.settings.answer, "refusal_threshold", 0.99)  # no chunk is close enough
+    a = built_engine.ask(question)
+    assert not a.refused and [c.paper_id for c in a.citations] == ["pcd54d9fc4"]
+    monkeypatch.setattr(built_engine.settings.answer, "lay_example_cosine", 1.01)  # off: the chunks decide
+    assert built_engine.ask(question).refused
