@@ -17,10 +17,11 @@ def quoted(words: list[str], conjunction: str = "or") -> str:
 
 def uncovered_note(words: list[str]) -> str:
     """What an answer says first when the papers found leave out words a few other papers use (`SearchResult.
-    uncovered`): it answers the rest of the question, not the question as asked."""
+    uncovered`): it answers the rest of the question, not the question as asked. (Whether other papers mention them
+    is not said: for a rare word a few do, far from the rest of the question; for an area, often none.)"""
     return (
-        f"None of the papers found mentions {quoted(words)}; the papers that do are far from the rest of the question. "
-        "What follows is the closest the corpus comes to the rest of it, not an answer to the question as asked."
+        f"None of the papers found mentions {quoted(words)}. What follows is the closest the corpus comes to the rest "
+        "of the question, not an answer to the question as asked."
     )
 
 
