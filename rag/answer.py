@@ -139,14 +139,14 @@ class Answerer:
 
         # A lay question's first paper that a question people ask about it matches closely is relevant whatever its
         # chunks' cosines say (everyday words stay far from an abstract's sentences, not from questions on it).
-        known = lay and bool(hits) and self.example_cosine(hits[0]) >= a.lay_example_cosine
+        asked_before = lay and bool(hits) and self.example_cosine(hits[0]) >= a.lay_example_cosine
         best = max((h.dense_score or 0.0 for h in hits), default=0.0)
-        if best < a.refusal_threshold and not any(exact(h) for h in hits) and not known:
+        if best < a.refusal_threshold and not any(exact(h) for h in hits) and not asked_before:
             return []
         # Keep papers close to the best one; a far tail only dilutes the answer and its citations.
         floor = max(a.refusal_threshold, best - (a.relevance_margin_many if many else a.relevance_margin))
         kept = [h for h in hits if exact(h) or (h.dense_score or 0.0) >= floor]
-        if known and hits[0] not in kept:
+        if asked_before and hits[0] not in kept:
             kept.insert(0, hits[0])
         if not kept:
             return []
@@ -159,7 +159,6 @@ class Answerer:
                     and (h.dense_score or 0.0) >= a.refusal_threshold}  # fmt: skip
         top |= {h.paper_id for h in kept}
         return [h for h in hits if h.paper_id in top]
-
 
     def example_cosine(self, hit: Hit) -> float:
         """The cosine of the hit's closest example question, read back from its "examples" score (weight x (cosine -
