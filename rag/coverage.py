@@ -179,8 +179,8 @@ def can_be_noun(word: str) -> bool:
 
 @cache
 def non_nouns() -> frozenset[str]:
-    """The lower-case words the dictionary knows with no noun reading (29,000; read in ~10 ms, where loading the
-    dictionary itself took 0.5 s)."""
+    """The lower-case words the dictionary knows with no noun reading (28,965; read in 6 ms, where loading the
+    dictionary itself took 0.54 s)."""
     with gzip.open(Path(__file__).parent / "lexicon" / "non_nouns.txt.gz", "rt", encoding="utf-8") as f:
         return frozenset(f.read().split())
 

@@ -5,7 +5,7 @@ The list is read from lemminflect's dictionary (the SPECIALIST lexicon) once, he
 
     pip install lemminflect==0.2.3 && python scripts/non_nouns.py
 
-tests/test_coverage.py checks the shipped list against the package when it is installed (the test extra has it).
+tests/test_coverage.py rebuilds the list with the package (the test extra installs it) and checks the shipped one.
 """
 
 from __future__ import annotations
