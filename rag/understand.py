@@ -793,9 +793,9 @@ CLAUSE_START = re.compile(
     r"(?:^|[,;:.?!(]|\b(?:and|but|so|also|me|know|wonder|wondering|tell|say|ask|asking))\s*$", re.I
 )
 BY_WHOM = re.compile(r"\s+(?:whom|who)\b", re.I)
-# "did the authors of X release", "according to the authors of X": they are the subject, what they did is asked
+# "did the authors of X release", "according to its authors": they are the subject, what they did is asked
 AUTHORS_AS_SUBJECT = re.compile(
-    r"\b(?:did|do|does|have|has|had|can|could|would|will|should|according to)\s+the\s+$", re.I
+    r"\b(?:did|do|does|have|has|had|can|could|would|will|should|according to)\s+(?:the\s+)?$", re.I
 )
 
 
@@ -809,7 +809,7 @@ def _asks(cue: re.Pattern[str], question: str) -> bool:
             continue
         if said == "written by" and not BY_WHOM.match(question[m.end() :]):
             continue
-        if said.startswith("author") and AUTHORS_AS_SUBJECT.search(question[: m.start()]):
+        if "author" in said and not said.startswith("who") and AUTHORS_AS_SUBJECT.search(question[: m.start()]):
             continue
         return True
     return False

@@ -344,6 +344,9 @@ AUTHORS_OF_A_PAPER = [
     ("What do the authors of TarFlow propose?", []),
     ("According to the authors of SmoothECE, why is binning a poor way to measure calibration?", []),
     ("Which datasets have the authors of TarFlow evaluated on?", []),
+    ("By how much could TarFlow cut the cost of sampling, according to its authors?", []),
+    ("What did its authors find about SmoothECE's bias?", []),
+    ("How much faster is TarFlow, according to their authors?", []),
     # they are asked for
     ("Who are the authors of TarFlow?", ["authors"]),
     ("List the authors of SmoothECE", ["authors"]),
@@ -351,6 +354,7 @@ AUTHORS_OF_A_PAPER = [
     ("authors of the TarFlow paper?", ["authors"]),
     ("What are the authors of TarFlow?", ["authors"]),
     ("Are the authors of TarFlow from Apple?", ["authors"]),
+    ("TarFlow: who wrote it and who are the authors?", ["authors"]),
 ]
 
 
