@@ -56,6 +56,8 @@ PAPER_NOUNS = (
     r"papers?|works?|studies|articles?|publications?|preprints?|surveys?|reviews?|tutorials?|overviews?|analyses|research"
     r"|literature|corpus|collection|catalog"
 )
+# A release's number after a name: "3", "1.5", "v8"; not a year ("2025"), a quantity's unit ("4-bit", "90%", "3x").
+VERSION = re.compile(r"(?!(?:19|20)\d\d(?![\d.]))v?\d+(?:\.\d+)*(?![\w%.-]|\.\d)")
 GENERIC = frozenset(
     "LLM LLMs AI ML NLP RL GPU GPUs CPU SFT RLHF VLM VLMs MLLM MLLMs LM LMs NN DNN CNN RNN T2I T2V I2V".split()
 )
@@ -104,7 +106,8 @@ def names(
       words after "by" in any case ("papers by chelsea finn");
     - written in lower case but spelt as coined (`is_coined`: "lightgbm", "torchrec"), unless it is a corpus word cut
       short (`shortened`: "hyperparams" of "hyperparameters");
-    except, in the last four cases, a corpus word misspelt (`misspelt`: "Hallucinatons" of a title asked about).
+    - followed by a version number ("alphafold 3", "jamba 1.5", "yolo v8"; not a year, "4-bit" or "90%");
+    except, in the last five cases, a corpus word misspelt (`misspelt`: "Hallucinatons" of a title asked about).
     """
     tokens = re.findall(r"[\w'-]+", question)
     # a person named after "by", in any case: "papers by chelsea finn"
@@ -122,7 +125,8 @@ def names(
     def unusual(w: str) -> bool:
         foreign = w[:1].isupper() and w not in starts and bool(english) and w.lower() not in english
         lower = w.islower() and is_coined(w) and not shortened(w)
-        return (w in runs or w in coined or foreign or lower) and not (
+        versioned = re.search(rf"(?<![\w-]){re.escape(w)}\s+{VERSION.pattern}", question, re.I) is not None
+        return (w in runs or w in coined or foreign or lower or versioned) and not (
             len(w) >= MISSPELT_MIN_CHARS and misspelt(w.lower())
         )
 

@@ -59,6 +59,15 @@ CASES = [
     (["phi-3-mini", "llama.cpp"], "does phi-3-mini run in llama.cpp?", ["phi-3-mini", "llama.cpp"]),
     (["Llama Guard"], "Is Llama Guard any good?", ["Llama Guard"]),  # ... and a multi-word one
     (["chelsea", "finn"], "any papers by chelsea finn on meta-learning?", ["chelsea", "finn"]),  # after "by"
+    # a version number after it names a release, in any case
+    (["alphafold", "ligand"], "what does alphafold 3 get wrong on protein-ligand complexes?", ["alphafold"]),
+    (["jamba"], "how does jamba 1.5 mix attention and state space layers?", ["jamba"]),
+    (["yolo"], "is yolo v8 good on drone footage?", ["yolo"]),
+    # ... not a year, a count with its unit, or a share
+    (["midwinter"], "what was posted midwinter 2024?", []),
+    (["crude"], "can you train a model with crude 4-bit numbers?", []),
+    (["roughly"], "does it cut memory roughly 40% or more?", []),
+    (["batches"], "does it learn from batches 3x larger?", []),
 ]
 
 
