@@ -129,8 +129,9 @@ class Answerer:
 
         `many`: the question asks for every qualifying paper, so a wider margin below the best one is kept.
         `lay`: a question in everyday words, ranked by whole abstracts: the best chunk's cosine says less, so the
-        papers the ranking scores within `lay_score_margin` of the first one are kept, and the first one itself when an
-        example question about it is as close as `lay_example_cosine`.
+        papers the ranking scores within `lay_score_margin` of the first one are kept, the first one itself when an
+        example question about it is as close as `lay_example_cosine`, and, once anything is kept, the first one
+        (`lay_cite_first`).
         """
         a = self.settings.answer
 
@@ -158,6 +159,8 @@ class Answerer:
             top |= {h.paper_id for h in hits if h.score >= first * (1.0 - a.lay_score_margin)
                     and (h.dense_score or 0.0) >= a.refusal_threshold}  # fmt: skip
         top |= {h.paper_id for h in kept}
+        if lay and a.lay_cite_first:  # the question is answered: the ranking's best guess at what it is about too
+            top.add(hits[0].paper_id)
         return [h for h in hits if h.paper_id in top]
 
     def example_cosine(self, hit: Hit) -> float:

@@ -501,6 +501,29 @@ def test_a_lay_question_keeps_the_papers_ranked_nearly_as_high_as_the_first(buil
     assert lay.lay and not named.lay
 
 
+def test_an_answered_lay_question_cites_the_paper_ranked_first_whatever_its_chunks_score(built_engine: Engine) -> None:
+    """Lay words stay far from an abstract's sentences: once another paper clears the gates, the ranking's first
+    paper is cited too (`answer.lay_cite_first`); with nothing cleared the question is still refused."""
+    from rag.answer import Answerer
+    from rag.models import Hit
+
+    def hit(rank: int, pid: str, dense: float, score: float) -> Hit:
+        return Hit(rank=rank, paper_id=pid, title=pid, arxiv_id=None, authors=[], abstract="", score=score,
+                   dense_score=dense, scores={"dense": dense, "paper": 0.5})  # fmt: skip
+
+    settings = built_engine.settings.model_copy(deep=True)
+    low = settings.answer.refusal_threshold - 0.1
+    hits = [hit(1, "first-by-ranking", low, 1.0), hit(2, "close-chunk", 0.5, 0.5), hit(3, "far", 0.2, 0.4)]
+    answerer = Answerer(settings, built_engine.catalog)
+    assert [h.paper_id for h in answerer.relevant_hits(hits, lay=True)] == ["first-by-ranking", "close-chunk"]
+    assert [h.paper_id for h in answerer.relevant_hits(hits)] == ["close-chunk"]  # not a lay question
+    assert answerer.relevant_hits([hit(1, "first", low, 1.0), hit(2, "second", low, 0.9)], lay=True) == []
+    settings.answer.lay_cite_first = False
+    assert [h.paper_id for h in Answerer(settings, built_engine.catalog).relevant_hits(hits, lay=True)] == [
+        "close-chunk"
+    ]
+
+
 
 @pytest.mark.parametrize(
     ("question", "title"),
