@@ -449,9 +449,9 @@ class AnswerSettings(BaseModel):
         True,
         description="A question in everyday words that is answered (some paper clears the gates above) also cites the "
         "paper the fused ranking puts first, whatever its chunks' cosine: with the paper model, its adapter and the "
-        "example questions, that ranking knows lay phrasing better than MiniLM's chunks. Measured on held-out 2's first "
-        "2493 questions and eval/dev.jsonl before it shipped (twentieth session): of the lay answers that left the "
-        "first paper out, it was the gold paper in 8 and another paper in 5.",
+        "example questions, that ranking knows lay phrasing better than MiniLM's chunks. Measured on held-out 2's "
+        "first 2493 questions and eval/dev.jsonl before it shipped (twentieth session): of the lay answers that left "
+        "the first paper out, it was the gold paper in 8 and another paper in 5.",
     )
     max_sentences: int = Field(6, ge=1, description="Sentences in an extractive answer.")
     max_chars: int = Field(1600, ge=200, description="Length budget of an extractive answer.")
