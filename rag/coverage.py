@@ -57,7 +57,7 @@ PAPER_NOUNS = (
     r"|literature|corpus|collection|catalog"
 )
 # A release's number after a name: "3", "1.5", "v8"; not a year ("2025"), a quantity's unit ("4-bit", "90%", "3x").
-VERSION = re.compile(r"(?!(?:19|20)\d\d(?![\d.]))v?\d+(?:\.\d+)*(?![\w%.-]|\.\d)")
+VERSION = re.compile(r"(?!(?:19|20)\d\d(?!\d|\.\d))v?\d+(?:\.\d+)*(?![\w%-]|\.\d)")
 GENERIC = frozenset(
     "LLM LLMs AI ML NLP RL GPU GPUs CPU SFT RLHF VLM VLMs MLLM MLLMs LM LMs NN DNN CNN RNN T2I T2V I2V".split()
 )

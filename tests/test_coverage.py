@@ -63,8 +63,10 @@ CASES = [
     (["alphafold", "ligand"], "what does alphafold 3 get wrong on protein-ligand complexes?", ["alphafold"]),
     (["jamba"], "how does jamba 1.5 mix attention and state space layers?", ["jamba"]),
     (["yolo"], "is yolo v8 good on drone footage?", ["yolo"]),
+    (["kandinsky"], "tell me about kandinsky 3.", ["kandinsky"]),  # at a sentence's end
     # ... not a year, a count with its unit, or a share
     (["midwinter"], "what was posted midwinter 2024?", []),
+    (["midwinter"], "show me what was posted midwinter 2024.", []),
     (["crude"], "can you train a model with crude 4-bit numbers?", []),
     (["roughly"], "does it cut memory roughly 40% or more?", []),
     (["batches"], "does it learn from batches 3x larger?", []),
