@@ -18,17 +18,19 @@ DISTILLATION = "Knowledge distillation transfers what a large teacher model know
          ["time series"]),
         ("graph neural networks predicting molecular properties", ["Graph neural networks on social networks."],
          ["molecules"]),
-        ("speech recognition word error rates", ["Large language models make reasoning errors."], ["speech"]),
+        ("speech recognition word error rates", ["Large language models make reasoning errors."],
+         ["speech", "word error rate"]),
         ("predict crop yields satellite images", ["Satellite images reveal poverty."], ["agriculture"]),
-        ("diffusion models segmentation", [], ["segmentation"]),
-        ("reinforcement learning self-driving cars", [DISTILLATION], ["autonomous driving"]),
+        ("diffusion models segmentation", ["Diffusion models generate images."], ["segmentation"]),
+        ("reinforcement learning self-driving cars", ["Reinforcement learning agents learn policies."],
+         ["autonomous driving"]),
         # one paper found mentions the area, in any of the area's words
         ("knowledge distillation object detection", [DISTILLATION, "We distil object detectors."], []),
         ("voice assistants", ["Automatic speech recognition in the wild."], []),
         ("time series", ["We forecast demand from past sales."], []),
-        ("reinforcement learning self-driving cars", ["A policy for autonomous vehicles."], []),
+        ("reinforcement learning self-driving cars", ["Reinforcement learning for autonomous vehicles."], []),
         # no area named: a whole word, not a part of one
-        ("diffusion models image generation", [DISTILLATION], []),
+        ("diffusion models image generation", ["Diffusion models generate images."], []),
         ("healing scars", [], []),
         ("hard drive failures", [], []),
         ("knowledge distillation", [], []),
@@ -40,6 +42,14 @@ DISTILLATION = "Knowledge distillation transfers what a large teacher model know
         ("neural network pick earthquake signals seismograph", ["Signals in state space models."], ["seismology"]),
         ("estimating human body pose single images", ["We estimate 3D human pose from one image."], []),
         ("translating sign-language videos text", ["A model for sign language translation."], []),
+        # techniques and named tasks (the third table)
+        ("membership inference attacks fine-tuned language models",
+         ["Differentially private fine-tuning of language models."], ["membership inference"]),
+        ("monte carlo dropout trustworthy uncertainty", ["Calibration of language models."], ["monte carlo dropout"]),
+        ("label smoothing teacher hurt distillation", [DISTILLATION], ["label smoothing"]),
+        ("label smoothing teacher hurt distillation", [DISTILLATION, "Label smoothing makes teachers worse."], []),
+        ("knowledge tracing predicting student answers", ["Language models grade essays."], ["knowledge tracing"]),
+        ("machine unlearning recommender systems", ["Recommender systems with LLMs."], ["machine unlearning"]),
     ],
 )  # fmt: skip
 def test_an_area_the_question_names_and_no_paper_found_mentions(
@@ -63,7 +73,7 @@ def test_two_areas_are_named_in_table_order() -> None:
     "words",
     [
         "large language models chatbots", "images pictures photos", "videos clips", "code programs",
-        "games", "graphs graph neural networks", "text documents", "training data", "reasoning math problems",
+        "games", "graphs networks", "text documents", "training data", "reasoning math problems",
         "agents tools", "robots", "medical doctors", "recipes cooking", "conversations dialogue",
     ],
 )  # fmt: skip
